@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make_all.sh: regenerates every golden fixture in tests/data/ with the reference Python
+# libraries (HF tokenizers/transformers/peft, torch, bitsandbytes), in one command, on a host
+# that has them (PYTHON names the interpreter; default python3). Each generator is one line
+# below; each writes its fixtures and their SOURCE.md (library versions, this command).
+# Afterwards `git status tests/data` shows what changed; the diff must be explained or be empty.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+PYTHON=${PYTHON:-python3}
+export ZT_TEST_DATA="$root/tests/data"
+
+generators=(
+  # one line per generator: "<script relative to tests/golden> [args]"
+)
+
+start=$SECONDS
+for entry in "${generators[@]}"; do
+  read -r script args <<<"$entry"
+  echo "=== $script"
+  t=$SECONDS
+  # shellcheck disable=SC2086
+  "$PYTHON" "$here/$script" $args
+  echo "    $((SECONDS - t)) s"
+done
+echo "make_all: ${#generators[@]} generator(s) in $((SECONDS - start)) s"
