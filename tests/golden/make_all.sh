@@ -12,6 +12,7 @@ export ZT_TEST_DATA="$root/tests/data"
 
 generators=(
   # one line per generator: "<script relative to tests/golden> [args]"
+  "decoder_goldens.py"
 )
 
 start=$SECONDS
