@@ -13,6 +13,7 @@ export ZT_TEST_DATA="$root/tests/data"
 generators=(
   # one line per generator: "<script relative to tests/golden> [args]"
   "decoder_goldens.py"
+  "tokenizer_parity.py"
 )
 
 start=$SECONDS

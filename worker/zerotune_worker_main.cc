@@ -1,0 +1,13 @@
+// zerotune-worker: the rank process and its tools. Each subcommand registers itself here with
+// one Add...Command line; the commands live beside the code they drive.
+#include <CLI/CLI.hpp>
+
+#include "worker/data/tokenize_command.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"zerotune-worker: train, tokenize, preprocess and export for zerotune"};
+  app.require_subcommand(1);
+  zt::worker::data::AddTokenizeCommand(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}
