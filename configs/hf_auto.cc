@@ -37,9 +37,10 @@ class Filler {
       }
     }
     if (set_flags.empty() || Equal(*slot, value)) return;
+    const std::string gives =
+        flags.size() > 1 ? absl::StrCat(" (which give ", ShowValue(value), ")") : "";
     diag_.Error(path, absl::StrCat(ShowValue(*slot), " conflicts with ",
-                                   absl::StrJoin(set_flags, " and "), " (which gives ",
-                                   ShowValue(value), "); set ", path,
+                                   absl::StrJoin(set_flags, " and "), gives, "; set ", path,
                                    " to \"auto\" or make them agree"));
   }
 

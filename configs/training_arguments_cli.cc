@@ -23,8 +23,10 @@ void AddTrainingArgumentOptions(CLI::App& app, TrainingArguments* args) {
     if (*spec.choices != '\0') {
       absl::StrAppend(&help, " {", absl::StrReplaceAll(spec.choices, {{"|", ","}}), "}");
     }
+    // CLI11 would pass default_str as the value of a bare optional-value flag, so the default
+    // goes into the help text instead.
+    absl::StrAppend(&help, " [default: ", ArgumentValueText(defaults, spec), "]");
     CLI::Option* option = group->add_option_function<std::string>("--" + name, apply, help);
-    option->default_str(ArgumentValueText(defaults, spec));
     switch (spec.type()) {
       case ArgumentType::kBool: option->type_name("[BOOL]")->expected(0, 1); break;
       case ArgumentType::kInt: option->type_name("INT"); break;
