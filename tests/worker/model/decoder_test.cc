@@ -1,0 +1,95 @@
+// Logits and loss of the decoder against HF transformers (tests/data/models, fp32, eager
+// attention): ‖out − ref‖₂ / ‖ref‖₂ ≤ 1e-5.
+#include "worker/model/decoder.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/worker/model/golden_models.h"
+
+namespace zt::worker::model {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::GoldenCases;
+using testing::GoldenDir;
+using testing::GoldenTensors;
+using testing::RelativeError;
+
+Decoder LoadGolden(const testing::GoldenCase& c, at::ScalarType dtype = at::kFloat) {
+  auto weights = io::ShardedSafetensors::Open(GoldenDir(c.name));
+  EXPECT_TRUE(weights.ok()) << weights.status();
+  auto decoder = Decoder::Load(c.config, *weights, dtype);
+  EXPECT_TRUE(decoder.ok()) << decoder.status();
+  return std::move(*decoder);
+}
+
+class DecoderGoldenTest : public ::testing::TestWithParam<testing::GoldenCase> {};
+
+TEST_P(DecoderGoldenTest, LogitsAndLossMatchTransformers) {
+  const testing::GoldenCase& c = GetParam();
+  Decoder decoder = LoadGolden(c);
+  auto golden = GoldenTensors(c.name);
+  const at::Tensor ids = *golden->Get("input_ids");
+  const at::Tensor mask = *golden->Get("attention_mask");
+  const at::Tensor logits = decoder.Logits(ids, mask);
+  EXPECT_LE(RelativeError(logits, *golden->Get("logits")), 1e-5) << c.name;
+  const at::Tensor labels = ids.masked_fill(mask == 0, -100);
+  EXPECT_LE(RelativeError(CausalLmLoss(logits, labels), *golden->Get("loss")), 1e-5) << c.name;
+  // The unpadded row does not depend on the mask path: plain causal attention agrees.
+  const at::Tensor row0 = decoder.Logits(ids.narrow(0, 0, 1), at::Tensor());
+  EXPECT_LE(RelativeError(row0, golden->Get("logits")->narrow(0, 0, 1)), 1e-5) << c.name;
+}
+
+TEST_P(DecoderGoldenTest, Bf16StaysCloseToTheFp32Reference) {
+  const testing::GoldenCase& c = GetParam();
+  Decoder decoder = LoadGolden(c, at::kBFloat16);
+  auto golden = GoldenTensors(c.name);
+  const at::Tensor logits = decoder.Logits(*golden->Get("input_ids"), *golden->Get("attention_mask"));
+  EXPECT_EQ(logits.scalar_type(), at::kBFloat16);
+  EXPECT_LE(RelativeError(logits, *golden->Get("logits")), 2e-2) << c.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, DecoderGoldenTest, ::testing::ValuesIn(GoldenCases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(DecoderTest, TiedModelSharesTheEmbeddingAndCountsItOnce) {
+  Decoder decoder = LoadGolden(GoldenCases()[1]);
+  EXPECT_TRUE(decoder.lm_head().is_same(decoder.embed_tokens()));
+  int64_t stored = 0;
+  for (const auto& [name, t] : decoder.BaseStateDict()) {
+    EXPECT_NE(name, "lm_head.weight");
+    stored += t.numel();
+  }
+  EXPECT_EQ(decoder.config().ParameterCount(), stored);
+}
+
+TEST(DecoderTest, WeightsAliasTheMappedFile) {
+  auto weights = io::ShardedSafetensors::Open(GoldenDir("llama"));
+  ASSERT_TRUE(weights.ok());
+  auto decoder = Decoder::Load(GoldenCases()[3].config, *weights, at::kFloat);
+  ASSERT_TRUE(decoder.ok());
+  const at::Tensor& w = decoder->layers()[1].down_proj.weight;
+  EXPECT_TRUE(weights->files()[0]->mapping().Contains(w.data_ptr(), w.nbytes()));
+}
+
+TEST(DecoderTest, WrongConfigIsReportedWithTensorAndShapes) {
+  auto weights = io::ShardedSafetensors::Open(GoldenDir("qwen2"));
+  ASSERT_TRUE(weights.ok());
+  DecoderConfig config = GoldenCases()[0].config;
+  config.intermediate_size = 48;
+  auto wrong = Decoder::Load(config, *weights, at::kFloat);
+  EXPECT_THAT(wrong.status().message(),
+              HasSubstr("tensor \"model.layers.0.mlp.gate_proj.weight\" has shape [64, 32], "
+                        "expected [48, 32]"));
+  config = GoldenCases()[0].config;
+  config.qkv_bias = false;  // a Llama reading of a Qwen2 file leaves the biases unused
+  auto unused = Decoder::Load(config, *weights, at::kFloat);
+  EXPECT_THAT(unused.status().message(), HasSubstr("does not have, e.g. \"model.layers.0.self_attn"));
+  config = GoldenCases()[0].config;
+  config.num_kv_heads = 3;
+  EXPECT_THAT(Decoder::Load(config, *weights, at::kFloat).status().message(),
+              HasSubstr("num_attention_heads = 4 is not a multiple of num_key_value_heads = 3"));
+}
+
+}  // namespace
+}  // namespace zt::worker::model

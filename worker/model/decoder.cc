@@ -1,0 +1,209 @@
+#include "worker/model/decoder.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
+#include "common/status_macros.h"
+#include "worker/model/checkpointed_layer.h"
+#include "worker/model/rms_norm.h"
+
+namespace zt::worker::model {
+namespace {
+
+enum class SlotKind { kMatrix, kBias, kNorm };
+
+struct Slot {
+  std::string name;
+  std::vector<int64_t> shape;
+  SlotKind kind;
+  at::Tensor* target;
+};
+
+void AddLinearSlots(std::vector<Slot>& slots, const std::string& prefix, Linear& linear,
+                    int64_t out, int64_t in, bool bias) {
+  slots.push_back({prefix + ".weight", {out, in}, SlotKind::kMatrix, &linear.weight});
+  if (bias) slots.push_back({prefix + ".bias", {out}, SlotKind::kBias, &linear.bias});
+}
+
+// Every base tensor of the architecture, in HF state-dict order, pointing into the decoder.
+std::vector<Slot> BaseSlots(const DecoderConfig& c, at::Tensor& embed, at::Tensor& norm,
+                            at::Tensor& lm_head, std::vector<DecoderLayerWeights>& layers) {
+  const int64_t h = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
+  std::vector<Slot> slots;
+  slots.push_back({"model.embed_tokens.weight", {c.vocab_size, h}, SlotKind::kMatrix, &embed});
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    DecoderLayerWeights& l = layers[i];
+    const std::string p = absl::StrCat("model.layers.", i, ".");
+    slots.push_back({p + "input_layernorm.weight", {h}, SlotKind::kNorm, &l.input_layernorm});
+    AddLinearSlots(slots, p + "self_attn.q_proj", l.q_proj, q, h, c.qkv_bias);
+    AddLinearSlots(slots, p + "self_attn.k_proj", l.k_proj, kv, h, c.qkv_bias);
+    AddLinearSlots(slots, p + "self_attn.v_proj", l.v_proj, kv, h, c.qkv_bias);
+    AddLinearSlots(slots, p + "self_attn.o_proj", l.o_proj, h, q, false);
+    if (c.qk_norm) {
+      slots.push_back({p + "self_attn.q_norm.weight", {c.head_dim}, SlotKind::kNorm, &l.q_norm});
+      slots.push_back({p + "self_attn.k_norm.weight", {c.head_dim}, SlotKind::kNorm, &l.k_norm});
+    }
+    slots.push_back({p + "post_attention_layernorm.weight", {h}, SlotKind::kNorm,
+                     &l.post_attention_layernorm});
+    AddLinearSlots(slots, p + "mlp.gate_proj", l.gate_proj, c.intermediate_size, h, false);
+    AddLinearSlots(slots, p + "mlp.up_proj", l.up_proj, c.intermediate_size, h, false);
+    AddLinearSlots(slots, p + "mlp.down_proj", l.down_proj, h, c.intermediate_size, false);
+  }
+  slots.push_back({"model.norm.weight", {h}, SlotKind::kNorm, &norm});
+  if (!c.tie_word_embeddings) {
+    slots.push_back({"lm_head.weight", {c.vocab_size, h}, SlotKind::kMatrix, &lm_head});
+  }
+  return slots;
+}
+
+// Boolean [B, 1, S, S]: causal and not a padded key. A query row left with no key (a left-padded
+// position) attends to itself so softmax stays finite; such rows are padding anyway.
+at::Tensor BuildAttentionMask(const at::Tensor& attention_mask, int64_t seq) {
+  const auto bool_opts = attention_mask.options().dtype(at::kBool);
+  const at::Tensor causal = at::ones({seq, seq}, bool_opts).tril();
+  at::Tensor mask = causal.unsqueeze(0) & attention_mask.to(at::kBool).unsqueeze(1);  // [B, S, S]
+  const at::Tensor empty_row = mask.any(-1, /*keepdim=*/true).logical_not();
+  mask = mask | (empty_row & at::eye(seq, bool_opts).unsqueeze(0));
+  return mask.unsqueeze(1);
+}
+
+}  // namespace
+
+absl::StatusOr<Decoder> Decoder::Load(const DecoderConfig& config,
+                                      const io::ShardedSafetensors& weights, at::ScalarType dtype) {
+  ZT_RETURN_IF_ERROR(config.Validate());
+  Decoder d;
+  d.config_ = config;
+  d.layers_.resize(config.num_layers);
+  std::set<std::string> used;
+  for (const Slot& slot : BaseSlots(config, d.embed_tokens_, d.final_norm_, d.lm_head_, d.layers_)) {
+    ZT_ASSIGN_OR_RETURN(at::Tensor t, weights.Get(slot.name));
+    if (t.sizes() != at::IntArrayRef(slot.shape)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          weights.FileOf(slot.name), ": tensor \"", slot.name, "\" has shape [",
+          absl::StrJoin(t.sizes(), ", "), "], expected [", absl::StrJoin(slot.shape, ", "),
+          "] from config.json (hint: maybe wrong base model or config?)"));
+    }
+    *slot.target = t.scalar_type() == dtype ? t : t.to(dtype);
+    used.insert(slot.name);
+  }
+  if (config.tie_word_embeddings) d.lm_head_ = d.embed_tokens_;
+  std::vector<std::string> unexpected;
+  for (const std::string& name : weights.Names()) {
+    if (used.count(name) || absl::EndsWith(name, "rotary_emb.inv_freq") ||
+        (config.tie_word_embeddings && name == "lm_head.weight")) {
+      continue;
+    }
+    unexpected.push_back(name);
+  }
+  if (!unexpected.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        weights.FileOf(unexpected[0]), ": ", unexpected.size(), " tensor(s) that a ",
+        ArchitectureName(config.arch), " model of this config does not have, e.g. \"",
+        unexpected[0], "\" (hint: maybe a quantized or different-architecture checkpoint?)"));
+  }
+  return d;
+}
+
+absl::StatusOr<Decoder> Decoder::RandomInit(const DecoderConfig& config, uint64_t seed,
+                                            at::ScalarType dtype, double initializer_range) {
+  ZT_RETURN_IF_ERROR(config.Validate());
+  Decoder d;
+  d.config_ = config;
+  d.layers_.resize(config.num_layers);
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
+  for (const Slot& slot : BaseSlots(config, d.embed_tokens_, d.final_norm_, d.lm_head_, d.layers_)) {
+    at::Tensor t;
+    switch (slot.kind) {
+      case SlotKind::kMatrix: t = at::normal(0.0, initializer_range, slot.shape, gen, f32); break;
+      case SlotKind::kBias: t = at::zeros(slot.shape, f32); break;
+      case SlotKind::kNorm: t = at::ones(slot.shape, f32); break;
+    }
+    *slot.target = t.to(dtype);
+  }
+  if (config.tie_word_embeddings) d.lm_head_ = d.embed_tokens_;
+  return d;
+}
+
+at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                           const ForwardOptions& options) const {
+  const int64_t seq = input_ids.size(1);
+  LayerInputs inputs;
+  inputs.training = options.training;
+  const at::Tensor positions = at::arange(seq, input_ids.options().dtype(at::kLong)).unsqueeze(0);
+  inputs.rotary = ComputeRotaryTables(positions, config_.head_dim, config_.rope_theta, dtype());
+  if (attention_mask.defined() && !attention_mask.all().item<bool>()) {
+    inputs.attention_mask = BuildAttentionMask(attention_mask, seq);
+  }
+  at::Tensor hidden = at::embedding(embed_tokens_, input_ids);
+  for (const DecoderLayerWeights& layer : layers_) {
+    if (!options.gradient_checkpointing) {
+      hidden = DecoderLayerForward(config_, layer, hidden, inputs);
+      continue;
+    }
+    // The layer's tensors that need gradients travel as explicit inputs (checkpointed_layer.h).
+    DecoderLayerWeights copy = layer;
+    std::vector<size_t> trainable;
+    std::vector<at::Tensor> params;
+    auto tensors = copy.Tensors();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (tensors[i].second->requires_grad()) {
+        trainable.push_back(i);
+        params.push_back(*tensors[i].second);
+      }
+    }
+    const DecoderConfig config = config_;
+    LayerFunction fn = [config, copy, trainable, inputs](const at::Tensor& h,
+                                                         const std::vector<at::Tensor>& p) {
+      DecoderLayerWeights local = copy;
+      auto slots = local.Tensors();
+      for (size_t j = 0; j < trainable.size(); ++j) *slots[trainable[j]].second = p[j];
+      return DecoderLayerForward(config, local, h, inputs);
+    };
+    hidden = CheckpointedForward(fn, hidden, params);
+  }
+  return RmsNorm(hidden, final_norm_, config_.rms_norm_eps);
+}
+
+at::Tensor Decoder::Logits(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                           const ForwardOptions& options) const {
+  return at::linear(Hidden(input_ids, attention_mask, options), lm_head_);
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> Decoder::NamedTensors() {
+  std::vector<std::pair<std::string, at::Tensor*>> out;
+  out.emplace_back("model.embed_tokens.weight", &embed_tokens_);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    for (auto& [name, t] : layers_[i].Tensors()) {
+      out.emplace_back(absl::StrCat("model.layers.", i, ".", name), t);
+    }
+  }
+  out.emplace_back("model.norm.weight", &final_norm_);
+  if (!config_.tie_word_embeddings) out.emplace_back("lm_head.weight", &lm_head_);
+  return out;
+}
+
+io::NamedTensors Decoder::BaseStateDict() const {
+  Decoder& self = const_cast<Decoder&>(*this);  // reads only
+  io::NamedTensors out;
+  for (auto& [name, t] : self.NamedTensors()) {
+    if (!absl::StrContains(name, ".lora_")) out.emplace_back(name, t->detach());
+  }
+  return out;
+}
+
+at::Tensor CausalLmLoss(const at::Tensor& logits, const at::Tensor& labels) {
+  const int64_t seq = logits.size(1);
+  const at::Tensor shift_logits = logits.narrow(1, 0, seq - 1).to(at::kFloat);
+  const at::Tensor shift_labels = labels.narrow(1, 1, seq - 1);
+  return at::cross_entropy_loss(shift_logits.reshape({-1, logits.size(-1)}),
+                                shift_labels.reshape({-1}), /*weight=*/{},
+                                at::Reduction::Mean, /*ignore_index=*/-100);
+}
+
+}  // namespace zt::worker::model

@@ -1,0 +1,75 @@
+// A Qwen2 / Qwen2.5 / Qwen3 / Llama causal decoder (HF Qwen2ForCausalLM and friends) as plain
+// LibTorch tensors: embeddings, decoder layers, final RMSNorm, tied or untied lm_head. Weights
+// are HF-named; LoRA adapters hang off the linears (lora_linear.h, lora_model.h).
+//
+// Not thread-safe for concurrent mutation; Forward may run concurrently on one instance when no
+// gradients are taken.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "absl/status/statusor.h"
+#include "worker/io/safetensors_file.h"
+#include "worker/io/sharded_safetensors.h"
+#include "worker/model/decoder_config.h"
+#include "worker/model/decoder_layer.h"
+
+namespace zt::worker::model {
+
+struct ForwardOptions {
+  bool training = false;               // enables LoRA dropout
+  bool gradient_checkpointing = false;  // one checkpointed_layer per decoder layer
+};
+
+class Decoder {
+ public:
+  // Takes every tensor of `config` from `weights` by its HF name (model.layers.{i}.self_attn.
+  // q_proj.weight, ...), checking shapes, cast to `dtype` (aliasing the mapping when it already
+  // is `dtype`). For tied models lm_head.weight is ignored if present. NotFound / InvalidArgument
+  // naming the file, tensor, the shape found and the one expected; InvalidArgument listing
+  // tensors the architecture does not use.
+  static absl::StatusOr<Decoder> Load(const DecoderConfig& config,
+                                      const io::ShardedSafetensors& weights, at::ScalarType dtype);
+  // HF's initialisation (transformers _init_weights): linear weights and embeddings
+  // N(0, initializer_range²), biases 0, norm weights 1; reproducible from `seed`.
+  static absl::StatusOr<Decoder> RandomInit(const DecoderConfig& config, uint64_t seed,
+                                            at::ScalarType dtype, double initializer_range = 0.02);
+
+  const DecoderConfig& config() const { return config_; }
+  std::vector<DecoderLayerWeights>& layers() { return layers_; }
+  const std::vector<DecoderLayerWeights>& layers() const { return layers_; }
+  const at::Tensor& embed_tokens() const { return embed_tokens_; }
+  const at::Tensor& lm_head() const { return lm_head_; }
+  at::ScalarType dtype() const { return embed_tokens_.scalar_type(); }
+
+  // `input_ids` int64 [B, S]; `attention_mask` [B, S] (1 = token, 0 = padding) or undefined.
+  // Positions are 0..S-1 as HF's default. Returns the final-norm hidden states [B, S, h].
+  at::Tensor Hidden(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                    const ForwardOptions& options = {}) const;
+  // Logits [B, S, V] in the model dtype (as HF).
+  at::Tensor Logits(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                    const ForwardOptions& options = {}) const;
+
+  // Every tensor under its HF / PEFT-inner name ("model.layers.0.self_attn.q_proj.lora_A.weight"
+  // for adapters), lm_head only when untied. Pointers stay valid while the Decoder lives.
+  std::vector<std::pair<std::string, at::Tensor*>> NamedTensors();
+  // The base model's HF state dict (no adapters), for save_pretrained-style exports.
+  io::NamedTensors BaseStateDict() const;
+
+ private:
+  DecoderConfig config_;
+  at::Tensor embed_tokens_;  // [V, h]
+  at::Tensor final_norm_;    // [h]
+  at::Tensor lm_head_;       // [V, h]; the same tensor as embed_tokens_ when tied
+  std::vector<DecoderLayerWeights> layers_;
+};
+
+// HF ForCausalLMLoss: logits in fp32, position t predicts labels[t+1], labels -100 ignored,
+// mean over the counted tokens. `logits` [B, S, V], `labels` int64 [B, S]; returns a scalar.
+at::Tensor CausalLmLoss(const at::Tensor& logits, const at::Tensor& labels);
+
+}  // namespace zt::worker::model

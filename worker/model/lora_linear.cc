@@ -1,0 +1,27 @@
+#include "worker/model/lora_linear.h"
+
+#include "common/torch_compat.h"
+
+namespace zt::worker::model {
+
+at::Tensor LoraAdapter::DeltaWeight() const {
+  return at::matmul(b.to(at::kFloat), a.to(at::kFloat)) * scaling;
+}
+
+at::Tensor Linear::Forward(const at::Tensor& x, bool training) const {
+  const at::ScalarType compute = common::MatmulComputeDtype(x.scalar_type(), x.device());
+  at::Tensor y;
+  if (compute == x.scalar_type()) {
+    y = at::linear(x, weight, bias);
+  } else {  // e.g. fp16 on a CPU LibTorch without half matmul
+    y = at::linear(x.to(compute), weight.to(compute), bias.defined() ? bias.to(compute) : bias)
+            .to(x.scalar_type());
+  }
+  if (!lora.has_value()) return y;
+  at::Tensor h = x.to(lora->a.scalar_type());
+  if (training && lora->dropout > 0) h = at::dropout(h, lora->dropout, /*train=*/true);
+  const at::Tensor delta = at::linear(at::linear(h, lora->a), lora->b) * lora->scaling;
+  return (y + delta).to(y.scalar_type());  // PEFT adds in the promoted dtype, then casts
+}
+
+}  // namespace zt::worker::model
