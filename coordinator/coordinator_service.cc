@@ -1,0 +1,688 @@
+#include "coordinator/coordinator_service.h"
+
+#include <iostream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "coordinator/failure_report.h"
+#include "coordinator/protocol.h"
+#include "coordinator/watch_reactor.h"
+
+namespace zt::coordinator {
+namespace {
+
+// "ipv4:10.0.0.7:5123" → "10.0.0.7"; "ipv6:[::1]:5123" (or %5B..%5D) → "::1".
+std::string PeerAddress(const std::string& peer) {
+  std::string address = peer;
+  const size_t colon = address.find(':');
+  if (colon != std::string::npos) address = address.substr(colon + 1);
+  if (absl::StartsWith(address, "%5B")) address = "[" + address.substr(3);
+  const size_t encoded = address.find("%5D");
+  if (encoded != std::string::npos) address.replace(encoded, 3, "]");
+  if (absl::StartsWith(address, "[")) return address.substr(1, address.find(']') - 1);
+  const size_t port = address.rfind(':');
+  return port == std::string::npos ? address : address.substr(0, port);
+}
+
+grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+struct CoordinatorService::PendingRegister {
+  grpc::ServerUnaryReactor* reactor;
+  proto::RegisterWorkerReply* reply;
+  int slot;
+  DeadlineScheduler::Id timer = 0;
+};
+
+struct CoordinatorService::PendingBarrier {
+  uint64_t id;
+  int rank;
+  grpc::ServerUnaryReactor* reactor;
+  proto::BarrierReply* reply;
+  DeadlineScheduler::Id timer = 0;
+};
+
+CoordinatorService::CoordinatorService(ServiceOptions options, Clock* clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      started_(clock->Now()),
+      kv_(&scheduler_, absl::StrCat("the coordinator store of job '", options_.job.job_id, "'")),
+      job_(options_.job, clock->Now()) {
+  absl::MutexLock lock(&mu_);
+  tick_timer_ = scheduler_.Schedule(absl::Now(), [this] { Tick(); });
+}
+
+CoordinatorService::~CoordinatorService() {
+  Shutdown();
+  scheduler_.Stop();  // no callback may run once members start going away
+}
+
+absl::Status CoordinatorService::Authorize(grpc::CallbackServerContext* context,
+                                           const proto::Header& header, const char* method) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(kTokenMetadataKey);
+  const absl::string_view token =
+      it == metadata.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
+  if (!TokensEqual(token, options_.token)) {
+    if (options_.log_rejections) {
+      std::cerr << "[coordinator] rejected " << method << " from " << context->peer() << ": "
+                << (it == metadata.end() ? "no job token" : "wrong job token") << "\n";
+    }
+    return absl::UnauthenticatedError(absl::StrCat(
+        method, ": ", it == metadata.end() ? "no job token" : "wrong job token",
+        " for job '", options_.job.job_id, "'; ranks get it through ", kEnvToken));
+  }
+  return CheckProtocolVersion(header);
+}
+
+absl::Time CoordinatorService::WaitDeadline(grpc::CallbackServerContext* context,
+                                            int64_t timeout_ms) const {
+  absl::Time deadline = absl::FromChrono(context->deadline());
+  if (timeout_ms > 0) deadline = std::min(deadline, absl::Now() + absl::Milliseconds(timeout_ms));
+  return deadline;
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
+    grpc::CallbackServerContext* context, const proto::RegisterWorkerRequest* request,
+    proto::RegisterWorkerReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "RegisterWorker"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  Registration registration{request->host(), request->device(), request->pid(),
+                            PeerAddress(context->peer())};
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<int> slot =
+        job_.Register(request->header().generation(), registration, clock_->Now());
+    if (!slot.ok()) {
+      reactor->Finish(ToGrpcStatus(slot.status()));
+      return reactor;
+    }
+    const uint64_t id = next_id_++;
+    auto pending = std::make_unique<PendingRegister>(PendingRegister{reactor, reply, *slot});
+    if (!job_.rendezvous_complete()) {
+      const absl::Time deadline = std::min(WaitDeadline(context, request->timeout_ms()),
+                                           absl::Now() + options_.rendezvous_timeout);
+      pending->timer = scheduler_.Schedule(deadline, [this, id] { OnRegisterDeadline(id); });
+    }
+    registers_.emplace(id, std::move(pending));
+    if (job_.rendezvous_complete()) CompleteRendezvous(&actions);
+  }
+  for (auto& action : actions) action();
+  return reactor;
+}
+
+void CoordinatorService::CompleteRendezvous(Actions* actions) {
+  std::string master_addr;
+  for (const RankInfo& info : job_.ranks()) {
+    if (info.rank == 0) master_addr = info.registration.address;
+  }
+  for (auto& [id, pending] : registers_) {
+    const RankInfo& info = job_.slot(pending->slot);
+    proto::RegisterWorkerReply* reply = pending->reply;
+    reply->set_rank(info.rank);
+    reply->set_local_rank(info.local_rank);
+    reply->set_world_size(job_.options().world_size);
+    reply->set_local_world_size(info.local_world_size);
+    reply->set_node_rank(info.node_rank);
+    int nodes = 0;
+    for (const RankInfo& other : job_.ranks()) nodes = std::max(nodes, other.node_rank + 1);
+    reply->set_num_nodes(nodes);
+    reply->set_generation(job_.generation());
+    reply->set_job_id(job_.options().job_id);
+    reply->set_advertise_address(info.registration.address);
+    reply->set_master_addr(master_addr);
+    reply->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(job_.options().heartbeat_interval));
+    reply->set_heartbeat_timeout_ms(absl::ToInt64Milliseconds(job_.options().heartbeat_timeout));
+    if (pending->timer != 0) scheduler_.Cancel(pending->timer);
+    grpc::ServerUnaryReactor* reactor = pending->reactor;
+    actions->push_back([reactor] { reactor->Finish(grpc::Status::OK); });
+  }
+  registers_.clear();
+}
+
+void CoordinatorService::OnRegisterDeadline(uint64_t id) {
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  std::string message;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = registers_.find(id);
+    if (it == registers_.end()) return;
+    reactor = it->second->reactor;
+    registers_.erase(it);
+    message = absl::StrCat("rendezvous of job '", job_.options().job_id, "' timed out: ",
+                           job_.registered(), " of ", job_.options().world_size,
+                           " ranks registered (generation ", job_.generation(),
+                           "); check that every node started its ranks");
+  }
+  reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, message));
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Set(grpc::CallbackServerContext* context,
+                                                  const proto::SetRequest* request,
+                                                  proto::SetReply*) {
+  if (absl::Status status = Authorize(context, request->header(), "Set"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  kv_.Set(request->key(), request->value());
+  return FinishWith(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Get(grpc::CallbackServerContext* context,
+                                                  const proto::WaitRequest* request,
+                                                  proto::GetReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "Get"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  if (request->keys_size() != 1) {
+    return FinishWith(context, absl::InvalidArgumentError(absl::StrCat(
+                                   "Get takes exactly one key, got ", request->keys_size())));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const std::string key = request->keys(0);
+  kv_.WaitAsync({key}, WaitDeadline(context, request->timeout_ms()),
+                [this, reactor, reply, key](absl::Status status) {
+                  if (status.ok()) {
+                    absl::StatusOr<std::string> value = kv_.Read(key);
+                    status = value.status();
+                    if (value.ok()) reply->set_value(std::move(*value));
+                  }
+                  reactor->Finish(ToGrpcStatus(status));
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Wait(grpc::CallbackServerContext* context,
+                                                   const proto::WaitRequest* request,
+                                                   proto::WaitReply*) {
+  if (absl::Status status = Authorize(context, request->header(), "Wait"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  kv_.WaitAsync({request->keys().begin(), request->keys().end()},
+                WaitDeadline(context, request->timeout_ms()),
+                [reactor](absl::Status status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Add(grpc::CallbackServerContext* context,
+                                                  const proto::AddRequest* request,
+                                                  proto::AddReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "Add"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  absl::StatusOr<int64_t> value = kv_.Add(request->key(), request->delta());
+  if (value.ok()) reply->set_value(*value);
+  return FinishWith(context, value.status());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Delete(grpc::CallbackServerContext* context,
+                                                     const proto::KeyRequest* request,
+                                                     proto::DeleteReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "Delete"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  reply->set_existed(kv_.Delete(request->key()));
+  return FinishWith(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Check(grpc::CallbackServerContext* context,
+                                                    const proto::CheckRequest* request,
+                                                    proto::CheckReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "Check"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  reply->set_all_present(kv_.Check({request->keys().begin(), request->keys().end()}));
+  return FinishWith(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
+                                                        const proto::HeartbeatRequest* request,
+                                                        proto::HeartbeatReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "Heartbeat"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = job_.Heartbeat(request->header().generation(), request->header().rank(),
+                            request->step(), clock_->Now());
+  }
+  reply->set_server_time_ms(absl::ToUnixMillis(clock_->Now()));
+  return FinishWith(context, status);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ReportMetrics(grpc::CallbackServerContext* context,
+                                                            const proto::MetricsRequest* request,
+                                                            proto::MetricsReply*) {
+  if (absl::Status status = Authorize(context, request->header(), "ReportMetrics"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = job_.CheckMember(request->header().generation(), request->header().rank());
+    if (status.ok()) {
+      job_.NoteStep(request->step());
+      if (request->header().rank() == 0) RecordMetrics(*request);
+    }
+  }
+  return FinishWith(context, status);
+}
+
+void CoordinatorService::RecordMetrics(const proto::MetricsRequest& request) {
+  latest_metrics_ = request;
+  if (options_.output_dir.empty()) return;
+  if (metrics_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<MetricsWriter>> writer = MetricsWriter::Open(options_.output_dir);
+    if (!writer.ok()) {
+      std::cerr << "[coordinator] metrics: " << writer.status() << "\n";
+      return;
+    }
+    metrics_ = std::move(*writer);
+  }
+  MetricsRecord record;
+  record.step = request.step();
+  record.max_steps = request.max_steps();
+  record.epoch = request.epoch();
+  record.time = clock_->Now();
+  record.values.insert(request.values().begin(), request.values().end());
+  if (absl::Status status = metrics_->Append(record); !status.ok()) {
+    std::cerr << "[coordinator] metrics: " << status << "\n";
+  }
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Barrier(grpc::CallbackServerContext* context,
+                                                      const proto::BarrierRequest* request,
+                                                      proto::BarrierReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "Barrier"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::vector<PendingBarrier*> done;
+  std::vector<std::unique_ptr<PendingBarrier>> completed;
+  {
+    absl::MutexLock lock(&mu_);
+    const int64_t generation = request->header().generation();
+    if (absl::Status status = job_.CheckMember(generation, request->header().rank()); !status.ok()) {
+      reactor->Finish(ToGrpcStatus(status));
+      return reactor;
+    }
+    const std::string key = absl::StrCat(generation, "/", request->name());
+    auto& arrivals = barriers_[key];
+    const uint64_t id = next_id_++;
+    arrivals.push_back(std::make_unique<PendingBarrier>(
+        PendingBarrier{id, request->header().rank(), reactor, reply}));
+    if (static_cast<int>(arrivals.size()) >= job_.options().world_size) {
+      completed = std::move(arrivals);
+      barriers_.erase(key);
+      for (auto& arrival : completed) {
+        if (arrival->timer != 0) scheduler_.Cancel(arrival->timer);
+        arrival->reply->set_arrived(static_cast<int>(completed.size()));
+      }
+    } else {
+      arrivals.back()->timer = scheduler_.Schedule(
+          WaitDeadline(context, request->timeout_ms()),
+          [this, key, id] { OnBarrierDeadline(key, id); });
+    }
+  }
+  for (auto& arrival : completed) arrival->reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+void CoordinatorService::OnBarrierDeadline(const std::string& key, uint64_t id) {
+  std::unique_ptr<PendingBarrier> expired;
+  std::string message;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = barriers_.find(key);
+    if (it == barriers_.end()) return;
+    auto& arrivals = it->second;
+    std::vector<int> arrived;
+    for (auto& arrival : arrivals) {
+      if (arrival->id == id) expired = std::move(arrival);
+      else arrived.push_back(arrival->rank);
+    }
+    if (expired == nullptr) return;
+    arrivals.erase(std::remove(arrivals.begin(), arrivals.end(), nullptr), arrivals.end());
+    std::vector<int> missing;
+    for (int rank = 0; rank < job_.options().world_size; ++rank) {
+      if (rank != expired->rank && std::find(arrived.begin(), arrived.end(), rank) == arrived.end()) {
+        missing.push_back(rank);
+      }
+    }
+    message = absl::StrCat("barrier '", key.substr(key.find('/') + 1), "' timed out on rank ",
+                           expired->rank, ": waiting for rank(s) ", absl::StrJoin(missing, ", "));
+    if (arrivals.empty()) barriers_.erase(it);
+  }
+  expired->reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, message));
+}
+
+grpc::ServerWriteReactor<proto::JobEvent>* CoordinatorService::WatchJob(
+    grpc::CallbackServerContext* context, const proto::WatchJobRequest* request) {
+  auto* watcher = new WatchReactor(this, request->header().generation(), request->header().rank());
+  if (absl::Status status = Authorize(context, request->header(), "WatchJob"); !status.ok()) {
+    watcher->FinishNow(ToGrpcStatus(status));
+    return watcher;
+  }
+  bool terminal = false;
+  {
+    absl::MutexLock lock(&mu_);
+    terminal = IsTerminal(job_.phase()) || shut_down_;
+  }
+  absl::MutexLock lock(&watchers_mu_);
+  watchers_.push_back(watcher);
+  // Replay what this generation was already told (e.g. a stop request before it watched).
+  for (const proto::JobEvent& event : history_) {
+    if (event.generation() == watcher->generation()) {
+      watcher->Push(event, event.kind() == proto::JobEvent::SUCCEEDED);
+    }
+  }
+  if (terminal) watcher->FinishNow(grpc::Status::OK);
+  return watcher;
+}
+
+void CoordinatorService::RemoveWatcher(WatchReactor* watcher) {
+  absl::MutexLock lock(&watchers_mu_);
+  watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), watcher), watchers_.end());
+}
+
+void CoordinatorService::Publish(const std::vector<proto::JobEvent>& events) {
+  absl::MutexLock lock(&watchers_mu_);
+  for (const proto::JobEvent& event : events) {
+    history_.push_back(event);
+    for (WatchReactor* watcher : watchers_) {
+      watcher->Push(event, event.kind() == proto::JobEvent::SUCCEEDED);
+    }
+  }
+}
+
+void CoordinatorService::AfterTransition(Actions* actions) {
+  std::vector<proto::JobEvent> events = job_.TakeEvents();
+  const JobPhase phase = job_.phase();
+  if (phase == JobPhase::kRestarting || phase == JobPhase::kFailed) {
+    // Waiting registrations and barriers of the torn-down generation will never complete.
+    const std::string reason = absl::StrCat("job '", job_.options().job_id, "' is ",
+                                            JobPhaseName(phase), " after a rank failure");
+    for (auto& [id, pending] : registers_) {
+      if (pending->timer != 0) scheduler_.Cancel(pending->timer);
+      grpc::ServerUnaryReactor* reactor = pending->reactor;
+      actions->push_back([reactor, reason] {
+        reactor->Finish(grpc::Status(grpc::StatusCode::ABORTED, reason));
+      });
+    }
+    registers_.clear();
+    for (auto& [key, arrivals] : barriers_) {
+      for (auto& arrival : arrivals) {
+        if (arrival->timer != 0) scheduler_.Cancel(arrival->timer);
+        grpc::ServerUnaryReactor* reactor = arrival->reactor;
+        actions->push_back([reactor, reason] {
+          reactor->Finish(grpc::Status(grpc::StatusCode::ABORTED, reason));
+        });
+      }
+    }
+    barriers_.clear();
+  }
+  if (!events.empty()) Publish(events);
+}
+
+void CoordinatorService::Tick() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    job_.Tick(clock_->Now());
+    AfterTransition(&actions);
+    const absl::Duration period =
+        std::max(absl::Milliseconds(5), job_.options().heartbeat_interval / 4);
+    tick_timer_ = scheduler_.Schedule(absl::Now() + period, [this] { Tick(); });
+  }
+  for (auto& action : actions) action();
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ReportExit(grpc::CallbackServerContext* context,
+                                                         const proto::ReportExitRequest* request,
+                                                         proto::ReportExitReply*) {
+  if (absl::Status status = Authorize(context, request->header(), "ReportExit"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  const int rank = request->header().rank();
+  Actions actions;
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = job_.CheckMember(request->header().generation(), rank);
+    if (status.ok()) {
+      job_.NoteStep(request->step());
+      switch (request->reason()) {
+        case proto::ReportExitRequest::FAILED: {
+          RankFailure failure;
+          failure.rank = rank;
+          failure.time = clock_->Now();
+          failure.error_json = request->error_json();
+          failure.reason = "reported an error";
+          if (absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(failure.error_json);
+              content.ok()) {
+            failure.reason = content->message;
+            if (content->timestamp) failure.time = *content->timestamp;
+          }
+          for (const RankInfo& info : job_.ranks()) {
+            if (info.rank == rank) failure.pid = info.registration.pid;
+          }
+          job_.RankFailed(std::move(failure));
+          break;
+        }
+        case proto::ReportExitRequest::PREEMPTION_SIGNAL:
+          status = job_.RequestCheckpointStop(
+                           absl::StrCat("signal ", request->signal(), " on rank ", rank))
+                       .status();
+          break;
+        case proto::ReportExitRequest::FINISHED: job_.RankFinished(rank); break;
+        case proto::ReportExitRequest::STOPPED: job_.RankStopped(rank); break;
+        default:
+          status = absl::InvalidArgumentError(
+              absl::StrCat("ReportExit: unknown reason ", request->reason()));
+      }
+      AfterTransition(&actions);
+    }
+  }
+  for (auto& action : actions) action();
+  return FinishWith(context, status);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::GetStatus(grpc::CallbackServerContext* context,
+                                                        const proto::GetStatusRequest* request,
+                                                        proto::GetStatusReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "GetStatus"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    FillStatus(reply);
+  }
+  return FinishWith(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::StopJob(grpc::CallbackServerContext* context,
+                                                      const proto::StopJobRequest* request,
+                                                      proto::StopJobReply* reply) {
+  if (absl::Status status = Authorize(context, request->header(), "StopJob"); !status.ok()) {
+    return FinishWith(context, status);
+  }
+  const std::string reason = request->reason().empty() ? "zerotune stop" : request->reason();
+  absl::Status status;
+  if (request->checkpoint()) {
+    absl::StatusOr<int64_t> step = RequestCheckpointStop(reason);
+    status = step.status();
+    if (step.ok()) reply->set_stop_step(*step);
+  } else {
+    Abort(reason);
+  }
+  return FinishWith(context, status);
+}
+
+void CoordinatorService::FillStatus(proto::GetStatusReply* reply) const {
+  reply->set_job_id(job_.options().job_id);
+  reply->set_state(JobPhaseName(job_.phase()));
+  reply->set_generation(job_.generation());
+  reply->set_restart_count(job_.restart_count());
+  reply->set_max_restarts(job_.options().max_restarts);
+  reply->set_world_size(job_.options().world_size);
+  reply->set_step(std::max(job_.max_step(), latest_metrics_.step()));
+  reply->set_max_steps(latest_metrics_.max_steps());
+  reply->mutable_latest_metrics()->insert(latest_metrics_.values().begin(),
+                                          latest_metrics_.values().end());
+  reply->set_elapsed_seconds(absl::ToDoubleSeconds(clock_->Now() - started_));
+  const absl::Time now = clock_->Now();
+  for (const RankInfo& info : job_.ranks()) {
+    proto::RankStatus* rank = reply->add_ranks();
+    rank->set_rank(info.rank);
+    rank->set_host(info.registration.host);
+    rank->set_device(info.registration.device);
+    rank->set_pid(info.registration.pid);
+    rank->set_step(info.step);
+    rank->set_last_heartbeat_age_ms(absl::ToInt64Milliseconds(now - info.last_heartbeat));
+    rank->set_state(info.finished ? "finished" : info.stopped ? "stopped" : "running");
+  }
+  if (const RankFailure* root = job_.RootCause()) {
+    int count = 0;
+    for (const RankFailure& failure : job_.failures()) count += failure.generation == root->generation;
+    reply->set_failure_report(FormatFailureReport(job_.options().job_id, *root, count));
+  }
+}
+
+void CoordinatorService::OnProcessExit(const ProcessExit& exit) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    const JobPhase phase = job_.phase();
+    const bool active = phase == JobPhase::kPending || phase == JobPhase::kRendezvous ||
+                        phase == JobPhase::kRunning;
+    if (!active) return;  // processes of a generation being torn down, or after the end
+    int rank = -1;
+    for (const RankInfo& info : job_.ranks()) {
+      if (info.registration.pid == exit.pid) rank = info.rank;
+    }
+    const bool registered = rank >= 0 || (phase == JobPhase::kRunning && exit.launch_rank >= 0 &&
+                                          job_.CheckMember(job_.generation(), exit.launch_rank).ok());
+    if (exit.exit_code == 0 && rank >= 0) {
+      job_.RankFinished(rank);
+    } else if (exit.exit_code == kExitPreempted && rank >= 0) {
+      job_.RankStopped(rank);
+    } else {
+      RankFailure failure;
+      failure.rank = rank >= 0 ? rank : exit.launch_rank;
+      failure.host = exit.host;
+      failure.pid = exit.pid;
+      failure.time = exit.time;
+      failure.exit_code = exit.exit_code;
+      failure.signal = exit.signal;
+      failure.error_json = exit.error_json;
+      failure.reason = absl::StrCat("process exited with ", DescribeExit(exit.exit_code, exit.signal),
+                                    registered ? "" : " before registering");
+      if (absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(exit.error_json);
+          content.ok()) {
+        failure.reason = absl::StrCat(failure.reason, ": ", content->message);
+        if (content->timestamp) failure.time = std::min(failure.time, *content->timestamp);
+      }
+      job_.RankFailed(std::move(failure));
+    }
+    AfterTransition(&actions);
+  }
+  for (auto& action : actions) action();
+}
+
+absl::Status CoordinatorService::BeginNextGeneration() {
+  absl::MutexLock lock(&mu_);
+  return job_.BeginNextGeneration(clock_->Now());
+}
+
+absl::StatusOr<int64_t> CoordinatorService::RequestCheckpointStop(const std::string& reason) {
+  Actions actions;
+  absl::StatusOr<int64_t> step;
+  {
+    absl::MutexLock lock(&mu_);
+    step = job_.RequestCheckpointStop(reason);
+    AfterTransition(&actions);
+  }
+  for (auto& action : actions) action();
+  return step;
+}
+
+void CoordinatorService::Abort(const std::string& reason) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    job_.Abort(reason, clock_->Now());
+    AfterTransition(&actions);
+  }
+  for (auto& action : actions) action();
+}
+
+JobPhase CoordinatorService::phase() const {
+  absl::MutexLock lock(&mu_);
+  return job_.phase();
+}
+
+int64_t CoordinatorService::generation() const {
+  absl::MutexLock lock(&mu_);
+  return job_.generation();
+}
+
+proto::GetStatusReply CoordinatorService::Status() const {
+  proto::GetStatusReply reply;
+  absl::MutexLock lock(&mu_);
+  FillStatus(&reply);
+  return reply;
+}
+
+std::string CoordinatorService::FailureReport() const { return Status().failure_report(); }
+
+JobPhase CoordinatorService::AwaitPhaseChange(JobPhase seen, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return job_.phase() != seen; };
+  mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
+  return job_.phase();
+}
+
+void CoordinatorService::Shutdown() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    scheduler_.Cancel(tick_timer_);
+    for (auto& [id, pending] : registers_) {
+      scheduler_.Cancel(pending->timer);
+      grpc::ServerUnaryReactor* reactor = pending->reactor;
+      actions.push_back([reactor] {
+        reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator shutting down"));
+      });
+    }
+    registers_.clear();
+    for (auto& [key, arrivals] : barriers_) {
+      for (auto& arrival : arrivals) {
+        scheduler_.Cancel(arrival->timer);
+        grpc::ServerUnaryReactor* reactor = arrival->reactor;
+        actions.push_back([reactor] {
+          reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator shutting down"));
+        });
+      }
+    }
+    barriers_.clear();
+  }
+  for (auto& action : actions) action();
+  kv_.FailAllWaits(absl::UnavailableError("coordinator shutting down"));
+  absl::MutexLock lock(&watchers_mu_);
+  for (WatchReactor* watcher : watchers_) watcher->FinishNow(grpc::Status::OK);
+}
+
+}  // namespace zt::coordinator

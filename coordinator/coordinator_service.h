@@ -1,0 +1,152 @@
+// The Coordinator gRPC service for one job, on gRPC's callback API: RegisterWorker, Get, Wait
+// and Barrier hold no thread while they wait (they finish from the Set/Add/registration that
+// completes them, or from the deadline scheduler), WatchJob streams job events. Every RPC
+// checks the job token (metadata "zt-token", UNAUTHENTICATED and a log line when wrong) and
+// the protocol version (FAILED_PRECONDITION naming both).
+//
+// The process that started the ranks (the launcher) feeds process exits in with
+// OnProcessExit() and drives restarts with BeginNextGeneration(). Thread-safe.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/clock.h"
+#include "coordinator/deadline_scheduler.h"
+#include "coordinator/job_state.h"
+#include "coordinator/kv_table.h"
+#include "coordinator/metrics_writer.h"
+#include "proto/zerotune.grpc.pb.h"
+
+namespace zt::coordinator {
+
+struct ServiceOptions {
+  JobOptions job;
+  std::string token;
+  std::string output_dir;  // metrics files; empty = none
+  absl::Duration rendezvous_timeout = absl::Minutes(10);
+  bool log_rejections = true;
+};
+
+struct ProcessExit {
+  int64_t pid = 0;
+  int launch_rank = -1;  // the rank the launcher gave it (RANK), for deaths before Register
+  std::string host;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::string error_json;  // the contents of its error file, if any
+  absl::Time time;
+};
+
+class WatchReactor;
+
+class CoordinatorService final : public proto::Coordinator::CallbackService {
+ public:
+  // `clock` must outlive the service (Clock::Real() in production).
+  CoordinatorService(ServiceOptions options, Clock* clock);
+  ~CoordinatorService() override;
+
+  grpc::ServerUnaryReactor* RegisterWorker(grpc::CallbackServerContext* context,
+                                           const proto::RegisterWorkerRequest* request,
+                                           proto::RegisterWorkerReply* reply) override;
+  grpc::ServerUnaryReactor* Set(grpc::CallbackServerContext* context,
+                                const proto::SetRequest* request, proto::SetReply* reply) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const proto::WaitRequest* request, proto::GetReply* reply) override;
+  grpc::ServerUnaryReactor* Wait(grpc::CallbackServerContext* context,
+                                 const proto::WaitRequest* request,
+                                 proto::WaitReply* reply) override;
+  grpc::ServerUnaryReactor* Add(grpc::CallbackServerContext* context,
+                                const proto::AddRequest* request, proto::AddReply* reply) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
+                                   const proto::KeyRequest* request,
+                                   proto::DeleteReply* reply) override;
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* context,
+                                  const proto::CheckRequest* request,
+                                  proto::CheckReply* reply) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const proto::HeartbeatRequest* request,
+                                      proto::HeartbeatReply* reply) override;
+  grpc::ServerUnaryReactor* ReportMetrics(grpc::CallbackServerContext* context,
+                                          const proto::MetricsRequest* request,
+                                          proto::MetricsReply* reply) override;
+  grpc::ServerUnaryReactor* Barrier(grpc::CallbackServerContext* context,
+                                    const proto::BarrierRequest* request,
+                                    proto::BarrierReply* reply) override;
+  grpc::ServerWriteReactor<proto::JobEvent>* WatchJob(
+      grpc::CallbackServerContext* context, const proto::WatchJobRequest* request) override;
+  grpc::ServerUnaryReactor* ReportExit(grpc::CallbackServerContext* context,
+                                       const proto::ReportExitRequest* request,
+                                       proto::ReportExitReply* reply) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const proto::GetStatusRequest* request,
+                                      proto::GetStatusReply* reply) override;
+  grpc::ServerUnaryReactor* StopJob(grpc::CallbackServerContext* context,
+                                    const proto::StopJobRequest* request,
+                                    proto::StopJobReply* reply) override;
+
+  // --- for the launcher in the same process ---
+  void OnProcessExit(const ProcessExit& exit);
+  absl::Status BeginNextGeneration();
+  absl::StatusOr<int64_t> RequestCheckpointStop(const std::string& reason);
+  void Abort(const std::string& reason);
+  JobPhase phase() const;
+  int64_t generation() const;
+  proto::GetStatusReply Status() const;
+  // The root-cause report, "" when nothing failed.
+  std::string FailureReport() const;
+  // Blocks until the phase differs from `seen` or `deadline`; returns the phase.
+  JobPhase AwaitPhaseChange(JobPhase seen, absl::Time deadline) const;
+  // Finishes every waiting RPC and stream (before grpc::Server::Shutdown).
+  void Shutdown();
+
+  // Called by a WatchReactor when gRPC is done with it.
+  void RemoveWatcher(WatchReactor* watcher);
+
+ private:
+  struct PendingRegister;
+  struct PendingBarrier;
+  using Actions = std::vector<std::function<void()>>;
+
+  absl::Status Authorize(grpc::CallbackServerContext* context, const proto::Header& header,
+                         const char* method);
+  absl::Time WaitDeadline(grpc::CallbackServerContext* context, int64_t timeout_ms) const;
+  void FillStatus(proto::GetStatusReply* reply) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes queued job events and fails waits the phase change made moot. Returns the
+  // reactor finishes to run after unlocking.
+  void AfterTransition(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CompleteRendezvous(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnRegisterDeadline(uint64_t id);
+  void OnBarrierDeadline(const std::string& key, uint64_t id);
+  void Tick();
+  void Publish(const std::vector<proto::JobEvent>& events);
+  void RecordMetrics(const proto::MetricsRequest& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  ServiceOptions options_;
+  Clock* clock_;
+  absl::Time started_;
+  DeadlineScheduler scheduler_;
+  KvTable kv_;
+
+  mutable absl::Mutex mu_;
+  JobState job_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<PendingRegister>> registers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<std::unique_ptr<PendingBarrier>>> barriers_
+      ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<MetricsWriter> metrics_ ABSL_GUARDED_BY(mu_);
+  proto::MetricsRequest latest_metrics_ ABSL_GUARDED_BY(mu_);
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  DeadlineScheduler::Id tick_timer_ ABSL_GUARDED_BY(mu_) = 0;
+
+  absl::Mutex watchers_mu_;
+  std::vector<WatchReactor*> watchers_ ABSL_GUARDED_BY(watchers_mu_);
+  std::vector<proto::JobEvent> history_ ABSL_GUARDED_BY(watchers_mu_);
+};
+
+}  // namespace zt::coordinator

@@ -1,0 +1,43 @@
+// torchrun's error-file contract: a failing rank writes
+//   {"message": {"message": "...", "extraInfo": {"py_callstack": "...", "timestamp": "<unix s>"}}}
+// to $TORCHELASTIC_ERROR_FILE; the launcher reports the failure with the smallest timestamp as
+// the root cause. Torch-free helpers shared by the worker runtime and the coordinator.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "coordinator/job_state.h"
+
+namespace zt::coordinator {
+
+// The JSON text of an error file for `message` at `when`, with `callstack` as py_callstack.
+std::string MakeErrorFileJson(const std::string& message, const std::string& callstack,
+                              absl::Time when);
+
+// Writes it atomically (temporary file + rename). InvalidArgument naming the path on failure.
+absl::Status WriteErrorFile(const std::string& path, const std::string& json);
+
+struct ErrorFileContent {
+  std::string message;
+  std::optional<absl::Time> timestamp;
+};
+// Parses an error file's JSON; InvalidArgument when it is not torchrun's shape.
+absl::StatusOr<ErrorFileContent> ParseErrorFileJson(const std::string& json);
+
+// The file's text, or "" when it does not exist.
+std::string ReadErrorFileIfAny(const std::string& path);
+
+// The "Root Cause (first observed failure)" block: time, host, rank, exit code or signal,
+// error file message.
+std::string FormatFailureReport(const std::string& job_id, const RankFailure& root_cause,
+                                int failures_in_generation);
+
+// "exitcode 3" or "Signal 9 (SIGKILL)".
+std::string DescribeExit(std::optional<int> exit_code, std::optional<int> signal);
+
+}  // namespace zt::coordinator

@@ -1,0 +1,142 @@
+// The job state machine: pending → rendezvous → running → succeeded | failed | stopped, and
+// running → restarting → pending (next generation) after a failure while the job-wide
+// restart budget lasts. Pure logic: time comes in as arguments (fake clocks in tests), and
+// the events to broadcast to ranks (abort, checkpoint-and-stop, succeeded) are queued for the
+// caller to drain with TakeEvents(). Not thread-safe: the service holds one lock around it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/zerotune.pb.h"
+
+namespace zt::coordinator {
+
+enum class JobPhase { kPending, kRendezvous, kRunning, kRestarting, kSucceeded, kFailed, kStopped };
+const char* JobPhaseName(JobPhase phase);
+bool IsTerminal(JobPhase phase);
+
+struct JobOptions {
+  std::string job_id = "job";
+  int world_size = 1;
+  // Hosts in hostfile order: node-major ranks follow it; hosts not listed come after it,
+  // ordered by name.
+  std::vector<std::string> node_order;
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  absl::Duration heartbeat_timeout = absl::Seconds(10);
+  int max_restarts = 0;  // one budget for the whole job
+  // False when the coordinator did not start the ranks (mpirun/srun): a failure ends the job.
+  bool can_restart = true;
+};
+
+struct Registration {
+  std::string host;
+  int device = 0;
+  int64_t pid = 0;
+  std::string address;  // source address of the rank's connection
+};
+
+struct RankInfo {
+  Registration registration;
+  int rank = -1;
+  int local_rank = -1;
+  int local_world_size = 0;
+  int node_rank = -1;
+  int64_t step = 0;
+  absl::Time last_heartbeat;
+  bool finished = false;
+  bool stopped = false;
+};
+
+// One failed rank, as torchrun's error report lists it.
+struct RankFailure {
+  int rank = -1;           // -1 when the process died before it had a rank
+  std::string host;
+  int64_t pid = 0;
+  absl::Time time;         // error-file timestamp when there is one, else when observed
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::string error_json;  // the rank's error file (torchrun JSON shape), may be empty
+  std::string reason;      // e.g. "no heartbeat for 2.1s (timeout 2s)"
+  int64_t generation = 0;  // set by JobState
+};
+
+class JobState {
+ public:
+  JobState(JobOptions options, absl::Time now);
+
+  // Admits one rank process into the current generation and returns its registration slot.
+  // Aborted for another generation, AlreadyExists for a (host, device) pair already taken,
+  // ResourceExhausted when the world is full, FailedPrecondition when the job is not
+  // accepting ranks (restarting or over).
+  absl::StatusOr<int> Register(int64_t generation, const Registration& registration,
+                               absl::Time now);
+  bool rendezvous_complete() const { return phase_ == JobPhase::kRunning || assigned_; }
+  // After the rendezvous: the rank assigned to a registration slot.
+  const RankInfo& slot(int index) const { return ranks_[index]; }
+
+  // Aborted for another generation; NotFound for an unknown rank.
+  absl::Status CheckMember(int64_t generation, int rank) const;
+  absl::Status Heartbeat(int64_t generation, int rank, int64_t step, absl::Time now);
+  void NoteStep(int64_t step) { max_step_ = std::max(max_step_, step); }
+
+  // Records a failure of the current generation and moves to restarting or failed.
+  void RankFailed(RankFailure failure);
+  void RankFinished(int rank);
+  void RankStopped(int rank);
+  // "Checkpoint at step k+1, then stop", k the highest step any rank reported. Returns the
+  // stop step; FailedPrecondition when the job is not running.
+  absl::StatusOr<int64_t> RequestCheckpointStop(const std::string& reason);
+  // Abort the job without restart (`zerotune stop` without checkpoint).
+  void Abort(const std::string& reason, absl::Time now);
+
+  // Fails ranks whose last heartbeat is older than the timeout (running phase only).
+  void Tick(absl::Time now);
+
+  // From restarting: the old processes are gone; opens the next generation. FailedPrecondition
+  // in any other phase.
+  absl::Status BeginNextGeneration(absl::Time now);
+
+  std::vector<proto::JobEvent> TakeEvents();
+
+  JobPhase phase() const { return phase_; }
+  int64_t generation() const { return generation_; }
+  int restart_count() const { return restart_count_; }
+  int registered() const { return static_cast<int>(ranks_.size()); }
+  int64_t max_step() const { return max_step_; }
+  std::optional<int64_t> stop_step() const { return stop_step_; }
+  const JobOptions& options() const { return options_; }
+  const std::vector<RankInfo>& ranks() const { return ranks_; }
+  // Failures of every generation, in the order they were recorded.
+  const std::vector<RankFailure>& failures() const { return failures_; }
+  // The failure with the earliest time in the generation that ended the job or caused the
+  // last restart; nullptr when nothing failed.
+  const RankFailure* RootCause() const;
+  absl::Time phase_since() const { return phase_since_; }
+
+ private:
+  void AssignRanks(absl::Time now);
+  void Enter(JobPhase phase, absl::Time now);
+  void Emit(proto::JobEvent::Kind kind, int64_t step, const std::string& reason);
+  int RankIndex(int rank) const;
+
+  JobOptions options_;
+  JobPhase phase_ = JobPhase::kPending;
+  absl::Time phase_since_;
+  int64_t generation_ = 0;
+  int restart_count_ = 0;
+  bool assigned_ = false;
+  std::vector<RankInfo> ranks_;  // registration order until assigned, then slot order
+  std::vector<int> rank_to_slot_;
+  int64_t max_step_ = 0;
+  std::optional<int64_t> stop_step_;
+  std::vector<RankFailure> failures_;
+  std::vector<proto::JobEvent> events_;
+};
+
+}  // namespace zt::coordinator

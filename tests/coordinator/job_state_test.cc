@@ -1,0 +1,198 @@
+// The job state machine with a fake clock: rendezvous, node-major ranks, duplicate devices,
+// heartbeat timeouts, the restart budget, preemption and the root cause.
+#include "coordinator/job_state.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "coordinator/clock.h"
+
+namespace zt::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+
+JobOptions Options(int world_size, int max_restarts = 0) {
+  JobOptions options;
+  options.job_id = "job";
+  options.world_size = world_size;
+  options.heartbeat_interval = absl::Seconds(1);
+  options.heartbeat_timeout = absl::Seconds(5);
+  options.max_restarts = max_restarts;
+  return options;
+}
+
+Registration Reg(const std::string& host, int device, int64_t pid) {
+  return Registration{host, device, pid, "10.0.0." + std::to_string(pid % 250)};
+}
+
+class JobStateTest : public ::testing::Test {
+ protected:
+  // Registers `hosts[i]` with device `devices[i]`; the last completes the rendezvous.
+  void RegisterAll(JobState& job, const std::vector<std::pair<std::string, int>>& ranks) {
+    int64_t pid = 100;
+    for (const auto& [host, device] : ranks) {
+      ASSERT_TRUE(job.Register(job.generation(), Reg(host, device, pid++), clock_.Now()).ok());
+    }
+  }
+  FakeClock clock_;
+};
+
+TEST_F(JobStateTest, PendingRendezvousRunning) {
+  JobState job(Options(2), clock_.Now());
+  EXPECT_EQ(job.phase(), JobPhase::kPending);
+  ASSERT_TRUE(job.Register(0, Reg("a", 0, 1), clock_.Now()).ok());
+  EXPECT_EQ(job.phase(), JobPhase::kRendezvous);
+  EXPECT_FALSE(job.rendezvous_complete());
+  ASSERT_TRUE(job.Register(0, Reg("a", 1, 2), clock_.Now()).ok());
+  EXPECT_EQ(job.phase(), JobPhase::kRunning);
+  EXPECT_TRUE(job.rendezvous_complete());
+}
+
+TEST_F(JobStateTest, RanksAreNodeMajorInHostfileOrder) {
+  JobOptions options = Options(4);
+  options.node_order = {"n2", "n1"};
+  JobState job(options, clock_.Now());
+  RegisterAll(job, {{"n1", 1}, {"n2", 1}, {"n1", 0}, {"n2", 0}});
+  // slot order: n1/1, n2/1, n1/0, n2/0 → ranks n2/0=0, n2/1=1, n1/0=2, n1/1=3.
+  EXPECT_EQ(job.slot(0).rank, 3);
+  EXPECT_EQ(job.slot(1).rank, 1);
+  EXPECT_EQ(job.slot(2).rank, 2);
+  EXPECT_EQ(job.slot(3).rank, 0);
+  EXPECT_EQ(job.slot(0).local_rank, 1);
+  EXPECT_EQ(job.slot(0).node_rank, 1);
+  EXPECT_EQ(job.slot(3).node_rank, 0);
+  EXPECT_EQ(job.slot(2).local_world_size, 2);
+}
+
+TEST_F(JobStateTest, UnlistedHostsSortByNameAfterListedOnes) {
+  JobOptions options = Options(3);
+  options.node_order = {"z"};
+  JobState job(options, clock_.Now());
+  RegisterAll(job, {{"b", 0}, {"a", 0}, {"z", 0}});
+  EXPECT_EQ(job.slot(2).rank, 0);  // z listed first
+  EXPECT_EQ(job.slot(1).rank, 1);  // then a
+  EXPECT_EQ(job.slot(0).rank, 2);  // then b
+}
+
+TEST_F(JobStateTest, DuplicateHostDeviceIsRejectedNamingBothPids) {
+  JobState job(Options(2), clock_.Now());
+  ASSERT_TRUE(job.Register(0, Reg("node", 3, 11), clock_.Now()).ok());
+  absl::StatusOr<int> second = job.Register(0, Reg("node", 3, 12), clock_.Now());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("'node' device 3 (pid 12)"));
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("pid 11"));
+  EXPECT_EQ(job.phase(), JobPhase::kRendezvous);
+}
+
+TEST_F(JobStateTest, StaleGenerationIsAborted) {
+  JobState job(Options(1), clock_.Now());
+  EXPECT_EQ(job.Register(3, Reg("a", 0, 1), clock_.Now()).status().code(),
+            absl::StatusCode::kAborted);
+}
+
+TEST_F(JobStateTest, WorldFullIsResourceExhausted) {
+  JobState job(Options(1), clock_.Now());
+  RegisterAll(job, {{"a", 0}});
+  EXPECT_EQ(job.Register(0, Reg("a", 1, 9), clock_.Now()).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // running admits nobody
+}
+
+TEST_F(JobStateTest, SilentRankFailsAfterTheTimeoutNotBefore) {
+  JobState job(Options(2), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  clock_.Advance(absl::Seconds(4));
+  ASSERT_TRUE(job.Heartbeat(0, 0, 7, clock_.Now()).ok());
+  clock_.Advance(absl::Seconds(1));
+  job.Tick(clock_.Now());  // rank 1 silent for exactly 5 s: still alive
+  EXPECT_EQ(job.phase(), JobPhase::kRunning);
+  clock_.Advance(absl::Milliseconds(1));
+  job.Tick(clock_.Now());
+  EXPECT_EQ(job.phase(), JobPhase::kFailed);
+  ASSERT_NE(job.RootCause(), nullptr);
+  EXPECT_EQ(job.RootCause()->rank, 1);
+  EXPECT_THAT(job.RootCause()->reason, HasSubstr("no heartbeat"));
+  std::vector<proto::JobEvent> events = job.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind(), proto::JobEvent::ABORT);
+  EXPECT_EQ(events[0].step(), 7);
+}
+
+TEST_F(JobStateTest, RestartBudgetIsJobWide) {
+  JobState job(Options(2, /*max_restarts=*/1), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  RankFailure failure;
+  failure.rank = 0;
+  failure.time = clock_.Now();
+  job.RankFailed(failure);
+  EXPECT_EQ(job.phase(), JobPhase::kRestarting);
+  EXPECT_THAT(job.TakeEvents()[0].reason(), HasSubstr("restart 1 of 1"));
+  ASSERT_TRUE(job.BeginNextGeneration(clock_.Now()).ok());
+  EXPECT_EQ(job.generation(), 1);
+  EXPECT_EQ(job.phase(), JobPhase::kPending);
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  job.RankFailed(failure);
+  EXPECT_EQ(job.phase(), JobPhase::kFailed);
+  EXPECT_EQ(job.restart_count(), 1);
+  EXPECT_EQ(job.BeginNextGeneration(clock_.Now()).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(JobStateTest, NoRestartWhenTheCoordinatorDidNotStartTheRanks) {
+  JobOptions options = Options(1, 3);
+  options.can_restart = false;
+  JobState job(options, clock_.Now());
+  RegisterAll(job, {{"a", 0}});
+  RankFailure failure;
+  failure.rank = 0;
+  job.RankFailed(failure);
+  EXPECT_EQ(job.phase(), JobPhase::kFailed);
+}
+
+TEST_F(JobStateTest, RootCauseIsTheEarliestFailure) {
+  JobState job(Options(3), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}, {"a", 2}});
+  RankFailure late;
+  late.rank = 2;
+  late.time = clock_.Now() + absl::Seconds(2);
+  RankFailure early;
+  early.rank = 1;
+  early.time = clock_.Now() + absl::Seconds(1);
+  job.RankFailed(late);   // observed first ...
+  job.RankFailed(early);  // ... but happened first
+  EXPECT_EQ(job.RootCause()->rank, 1);
+  EXPECT_EQ(job.RootCause()->host, "a");
+}
+
+TEST_F(JobStateTest, CheckpointStopIsOneStepPastTheHighestReported) {
+  JobState job(Options(2), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  ASSERT_TRUE(job.Heartbeat(0, 0, 4, clock_.Now()).ok());
+  ASSERT_TRUE(job.Heartbeat(0, 1, 5, clock_.Now()).ok());
+  EXPECT_EQ(*job.RequestCheckpointStop("SIGTERM"), 6);
+  EXPECT_EQ(*job.RequestCheckpointStop("again"), 6);  // one decision per generation
+  std::vector<proto::JobEvent> events = job.TakeEvents();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind(), proto::JobEvent::CHECKPOINT_AND_STOP);
+  job.RankStopped(0);
+  EXPECT_EQ(job.phase(), JobPhase::kRunning);
+  job.RankStopped(1);
+  EXPECT_EQ(job.phase(), JobPhase::kStopped);
+}
+
+TEST_F(JobStateTest, SucceedsWhenEveryRankFinished) {
+  JobState job(Options(2), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  job.RankFinished(1);
+  clock_.Advance(absl::Seconds(60));
+  job.Tick(clock_.Now());  // rank 1 stopped heartbeating because it finished: not a failure
+  EXPECT_EQ(job.phase(), JobPhase::kFailed);  // rank 0 is silent, though
+  JobState ok(Options(2), clock_.Now());
+  RegisterAll(ok, {{"a", 0}, {"a", 1}});
+  ok.RankFinished(0);
+  ok.RankFinished(1);
+  EXPECT_EQ(ok.phase(), JobPhase::kSucceeded);
+  EXPECT_EQ(ok.TakeEvents().back().kind(), proto::JobEvent::SUCCEEDED);
+}
+
+}  // namespace
+}  // namespace zt::coordinator

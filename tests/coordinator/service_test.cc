@@ -1,0 +1,180 @@
+// The Coordinator service over real gRPC on loopback: token and version checks, rendezvous,
+// barrier, heartbeat timeout (fake clock) streamed as an abort event, status and stop.
+#include "coordinator/coordinator_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <future>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/time/clock.h"
+#include "coordinator/protocol.h"
+#include "tests/coordinator/coordinator_harness.h"
+
+namespace zt::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+
+JobOptions TwoRanks() {
+  JobOptions job;
+  job.job_id = "svc";
+  job.world_size = 2;
+  job.heartbeat_interval = absl::Milliseconds(100);
+  job.heartbeat_timeout = absl::Seconds(1);
+  return job;
+}
+
+// Registers `clients[i]` as (host, device i) concurrently; returns the replies.
+std::vector<proto::RegisterWorkerReply> RegisterAll(
+    const std::vector<std::shared_ptr<CoordinatorClient>>& clients) {
+  std::vector<std::future<absl::StatusOr<proto::RegisterWorkerReply>>> futures;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    futures.push_back(std::async(std::launch::async, [&clients, i] {
+      return clients[i]->Register("localhost", static_cast<int>(i), 1000 + i,
+                                  absl::Now() + absl::Seconds(10));
+    }));
+  }
+  std::vector<proto::RegisterWorkerReply> replies;
+  for (size_t i = 0; i < futures.size(); ++i) {
+    absl::StatusOr<proto::RegisterWorkerReply> reply = futures[i].get();
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    replies.push_back(reply.ok() ? *reply : proto::RegisterWorkerReply());
+    clients[i]->set_rank(replies.back().rank());
+  }
+  return replies;
+}
+
+TEST(CoordinatorServiceTest, WrongTokenIsUnauthenticatedOnEveryRpc) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  auto intruder = harness->NewClient("not-the-token");
+  absl::Status set = intruder->Set("k", "v");
+  EXPECT_EQ(set.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(set.message()), HasSubstr("wrong job token"));
+  EXPECT_EQ(intruder->Heartbeat(1).status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(intruder->GetStatus().status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(intruder->StopJob(false, "x").status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(intruder->Register("h", 0, 1, absl::Now() + absl::Seconds(5)).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // Nothing reached the job.
+  EXPECT_FALSE(*harness->NewClient()->Check({"k"}));
+  EXPECT_EQ(harness->server->service().phase(), JobPhase::kPending);
+}
+
+TEST(CoordinatorServiceTest, WrongProtocolVersionNamesBothVersions) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  auto client = harness->NewClient();
+  proto::SetRequest request;
+  FillHeader(0, -1, request.mutable_header());
+  request.mutable_header()->set_protocol_version(kProtocolVersion + 41);
+  request.set_key("k");
+  proto::SetReply reply;
+  grpc::Status status =
+      client->stub().Set(client->NewContext(absl::Now() + absl::Seconds(5)).get(), request, &reply);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status.error_message(), HasSubstr("client speaks 42"));
+  EXPECT_THAT(status.error_message(), HasSubstr("coordinator speaks 1"));
+}
+
+TEST(CoordinatorServiceTest, RendezvousAssignsRanksAndTheSourceAddress) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  std::vector<proto::RegisterWorkerReply> replies = RegisterAll(clients);
+  EXPECT_EQ(replies[0].rank(), 0);
+  EXPECT_EQ(replies[1].rank(), 1);
+  EXPECT_EQ(replies[1].world_size(), 2);
+  EXPECT_EQ(replies[1].local_world_size(), 2);
+  EXPECT_EQ(replies[0].advertise_address(), "127.0.0.1");
+  EXPECT_EQ(replies[1].master_addr(), "127.0.0.1");
+  EXPECT_EQ(replies[0].heartbeat_timeout_ms(), 1000);
+  EXPECT_EQ(harness->server->service().phase(), JobPhase::kRunning);
+}
+
+TEST(CoordinatorServiceTest, RendezvousTimesOutNamingTheCount) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  absl::StatusOr<proto::RegisterWorkerReply> reply =
+      harness->NewClient()->Register("h", 0, 1, absl::Now() + absl::Milliseconds(200));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(reply.status().message()), HasSubstr("1 of 2 ranks registered"));
+}
+
+TEST(CoordinatorServiceTest, BarrierReleasesEveryoneAndTimesOutNamingMissingRanks) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  RegisterAll(clients);
+  absl::Status lonely = clients[0]->Barrier("one", absl::Now() + absl::Milliseconds(100));
+  EXPECT_EQ(lonely.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(lonely.message()), HasSubstr("waiting for rank(s) 1"));
+  auto other = std::async(std::launch::async, [&] {
+    return clients[1]->Barrier("two", absl::Now() + absl::Seconds(10));
+  });
+  EXPECT_TRUE(clients[0]->Barrier("two", absl::Now() + absl::Seconds(10)).ok());
+  EXPECT_TRUE(other.get().ok());
+}
+
+TEST(CoordinatorServiceTest, SilentRankAbortsTheJobThroughWatchJob) {
+  FakeClock clock;
+  auto harness = testing::Harness::Start(TwoRanks(), &clock);
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  RegisterAll(clients);
+  proto::WatchJobRequest request;
+  clients[0]->FillHeader(request.mutable_header());
+  auto context = clients[0]->NewContext(absl::Now() + absl::Seconds(20));
+  auto reader = clients[0]->stub().WatchJob(context.get(), request);
+  ASSERT_TRUE(clients[0]->Heartbeat(3).ok());
+  clock.Advance(absl::Milliseconds(900));
+  ASSERT_TRUE(clients[0]->Heartbeat(4).ok());
+  clock.Advance(absl::Milliseconds(200));  // rank 1 silent for 1.1 s > 1 s
+  proto::JobEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.kind(), proto::JobEvent::ABORT);
+  EXPECT_THAT(event.reason(), HasSubstr("rank 1"));
+  EXPECT_THAT(event.reason(), HasSubstr("no heartbeat"));
+  EXPECT_EQ(harness->server->service().phase(), JobPhase::kFailed);
+  proto::GetStatusReply status = *clients[0]->GetStatus();
+  EXPECT_EQ(status.state(), "failed");
+  EXPECT_THAT(status.failure_report(), HasSubstr("rank      : 1"));
+  context->TryCancel();
+}
+
+TEST(CoordinatorServiceTest, StopWithCheckpointBroadcastsTheStopStep) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  RegisterAll(clients);
+  ASSERT_TRUE(clients[1]->Heartbeat(9).ok());
+  proto::WatchJobRequest request;
+  clients[0]->FillHeader(request.mutable_header());
+  auto context = clients[0]->NewContext(absl::Now() + absl::Seconds(20));
+  auto reader = clients[0]->stub().WatchJob(context.get(), request);
+  auto tool = harness->NewClient();
+  absl::StatusOr<proto::StopJobReply> stop = tool->StopJob(true, "maintenance");
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_EQ(stop->stop_step(), 10);
+  proto::JobEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.kind(), proto::JobEvent::CHECKPOINT_AND_STOP);
+  EXPECT_EQ(event.step(), 10);
+  // A rank that starts watching later still learns it.
+  proto::WatchJobRequest late;
+  clients[1]->FillHeader(late.mutable_header());
+  auto late_context = clients[1]->NewContext(absl::Now() + absl::Seconds(20));
+  auto late_reader = clients[1]->stub().WatchJob(late_context.get(), late);
+  ASSERT_TRUE(late_reader->Read(&event));
+  EXPECT_EQ(event.step(), 10);
+  context->TryCancel();
+  late_context->TryCancel();
+}
+
+TEST(CoordinatorServiceTest, StaleGenerationHeartbeatIsAborted) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  RegisterAll(clients);
+  clients[0]->set_generation(5);
+  EXPECT_EQ(clients[0]->Heartbeat(1).status().code(), absl::StatusCode::kAborted);
+}
+
+}  // namespace
+}  // namespace zt::coordinator
