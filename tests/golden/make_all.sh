@@ -12,6 +12,7 @@ export ZT_TEST_DATA="$root/tests/data"
 
 generators=(
   # one line per generator: "<script relative to tests/golden> [args]"
+  "lr_schedules.py"
   "decoder_goldens.py"
   "tokenizer_parity.py"
 )
