@@ -61,8 +61,17 @@ def records(tok, count, seed):
         yield {"kind": "decode", "ids": ids, "text": tok.decode(ids, skip_special_tokens=False)}
 
 
+def load(folder):
+    """tokenizer.json, or tokenizer.json.gz (how large third-party files are committed)."""
+    path = os.path.join(folder, "tokenizer.json")
+    if os.path.exists(path):
+        return Tokenizer.from_file(path)
+    with gzip.open(path + ".gz", "rb") as f:
+        return Tokenizer.from_str(f.read().decode("utf-8"))
+
+
 def write(name, folder, count, seed):
-    tok = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+    tok = load(folder)
     path = os.path.join(OUT, f"{name}_parity.jsonl.gz")
     raw = io.BytesIO()
     n = 0
@@ -86,7 +95,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     for pair in pairs:
         name, folder = pair.split("=", 1)
-        if not os.path.exists(os.path.join(folder, "tokenizer.json")):
+        if not any(os.path.exists(os.path.join(folder, f)) for f in ("tokenizer.json", "tokenizer.json.gz")):
             print(f"skip {name}: no {folder}/tokenizer.json")
             continue
         write(name, folder, args.count, args.seed)

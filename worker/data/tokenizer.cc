@@ -1,7 +1,8 @@
 #include "worker/data/tokenizer.h"
 
-#include <fstream>
-#include <sstream>
+#include <zlib.h>
+
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -12,13 +13,18 @@
 namespace zt::worker::data {
 namespace {
 
+// The bytes of `path`, gunzipped when it is a gzip file (large fixtures are committed so).
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read '", path, "'"));
-  return text.str();
+  gzFile file = gzopen(path.c_str(), "rb");  // reads plain files unchanged
+  if (file == nullptr) return absl::NotFoundError(absl::StrCat("cannot open '", path, "'"));
+  std::string text;
+  char buffer[1 << 16];
+  int n;
+  while ((n = gzread(file, buffer, sizeof(buffer))) > 0) text.append(buffer, n);
+  const bool failed = n < 0;
+  gzclose(file);
+  if (failed) return absl::DataLossError(absl::StrCat("cannot read '", path, "' (corrupt gzip?)"));
+  return text;
 }
 
 // Length of the valid UTF-8 sequence at `i`, or -(length of its maximal invalid prefix, >= 1).
@@ -69,7 +75,9 @@ std::string Utf8Lossy(absl::string_view bytes) {
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromDirectory(const std::string& dir) {
-  return FromFile(dir + "/tokenizer.json");
+  const std::string path = dir + "/tokenizer.json";
+  if (!std::filesystem::exists(path) && std::filesystem::exists(path + ".gz")) return FromFile(path + ".gz");
+  return FromFile(path);
 }
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromFile(const std::string& path) {

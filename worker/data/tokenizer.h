@@ -40,9 +40,9 @@ struct Encoding {
 
 class Tokenizer {
  public:
-  // Loads `dir`/tokenizer.json.
+  // Loads `dir`/tokenizer.json (or `dir`/tokenizer.json.gz when only that exists).
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromDirectory(const std::string& dir);
-  // Loads a tokenizer.json file.
+  // Loads a tokenizer.json file (plain or gzip-compressed).
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& path);
   // Parses tokenizer.json text; `source` names it in errors.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(absl::string_view json,

@@ -97,3 +97,18 @@ TEST(TokenizerParityTest, Qwen3MatchesHfTokenizers) {
 
 }  // namespace
 }  // namespace zt::worker::data
+
+namespace zt::worker::data {
+namespace {
+
+TEST(TokenizerParityTest, Llama3MatchesHfTokenizers) {
+  ParityCounts counts = RunParity(testing::TestDataPath("tokenizers/llama3"),
+                                  testing::TestDataPath("tokenizers/llama3_parity.jsonl.gz"));
+  EXPECT_GE(counts.encode_hand, 200);
+  EXPECT_GE(counts.encode_generated, 5000);
+  EXPECT_GE(counts.decode, 100);
+  EXPECT_EQ(counts.failures, 0);
+}
+
+}  // namespace
+}  // namespace zt::worker::data
