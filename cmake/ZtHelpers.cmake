@@ -1,10 +1,11 @@
 # One-line helpers so adding a library, a test or a fuzz target is one call.
 #
-#   zt_library(<name> [TORCH] SOURCES a.cc b.cc DEPS <public libs> [PRIVATE_DEPS <libs>])
-#   zt_test(<name> LABEL unit|multirank|e2e|gpu SOURCES a_test.cc ... DEPS <libs> [NO_UNITY])
+#   zt_library(<name> [TORCH|GRPC] SOURCES a.cc b.cc DEPS <public libs> [PRIVATE_DEPS <libs>])
+#   zt_test(<name> LABEL unit|multirank|e2e|gpu [TORCH|GRPC] SOURCES a_test.cc ... DEPS <libs> [NO_UNITY])
 #   zt_fuzz(<name> SOURCE fuzz.cc DEPS <libs> CORPUS <dir> [RUNS N])
 #
-# TORCH targets share one precompiled LibTorch header set (zt_pch_torch).
+# TORCH targets share one precompiled LibTorch header set (zt_pch_torch), GRPC targets one
+# gRPC/Protobuf set (zt_pch_grpc). A target is one or the other, never both.
 
 set(ZT_SOURCE_ROOT ${PROJECT_SOURCE_DIR})
 set(ZT_TEST_LABELS unit multirank e2e gpu fuzz)
@@ -24,18 +25,35 @@ function(zt_use_torch target scope)
   endif()
 endfunction()
 
+# The precompiled gRPC/Protobuf headers every gRPC-using target reuses (coordinator, its
+# clients in the worker runtime, the gRPC store).
+add_library(zt_pch_grpc STATIC ${ZT_SOURCE_ROOT}/cmake/pch_grpc.cc)
+target_link_libraries(zt_pch_grpc PUBLIC gRPC::grpc++ protobuf::libprotobuf absl::status absl::statusor)
+target_precompile_headers(zt_pch_grpc PRIVATE
+  <grpcpp/grpcpp.h> <google/protobuf/message.h> <absl/status/status.h> <absl/status/statusor.h>
+  <absl/strings/str_cat.h>)
+
+function(zt_use_grpc target scope)
+  target_link_libraries(${target} ${scope} gRPC::grpc++ protobuf::libprotobuf)
+  if(NOT ZT_FUZZ)
+    target_precompile_headers(${target} REUSE_FROM zt_pch_grpc)
+  endif()
+endfunction()
+
 function(zt_library name)
-  cmake_parse_arguments(ARG "TORCH" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "TORCH;GRPC" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${ZT_SOURCE_ROOT} ${PROJECT_BINARY_DIR})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   if(ARG_TORCH)
     zt_use_torch(${name} PUBLIC)
+  elseif(ARG_GRPC)
+    zt_use_grpc(${name} PUBLIC)
   endif()
 endfunction()
 
 function(zt_test name)
-  cmake_parse_arguments(ARG "TORCH;NO_UNITY" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "TORCH;GRPC;NO_UNITY" "LABEL;TIMEOUT" "SOURCES;DEPS" ${ARGN})
   if(NOT ARG_LABEL IN_LIST ZT_TEST_LABELS)
     message(FATAL_ERROR "zt_test(${name}): LABEL '${ARG_LABEL}' is not one of ${ZT_TEST_LABELS}")
   endif()
@@ -46,6 +64,8 @@ function(zt_test name)
   target_link_libraries(${name} PRIVATE zt_test_main ${ARG_DEPS})
   if(ARG_TORCH)
     zt_use_torch(${name} PRIVATE)
+  elseif(ARG_GRPC)
+    zt_use_grpc(${name} PRIVATE)
   endif()
   if(NOT ARG_NO_UNITY)
     set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 16)
