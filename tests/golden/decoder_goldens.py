@@ -68,7 +68,7 @@ def lora_goldens(model, lora, ids, mask, labels, out_dir, golden):
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_" in name:
-                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+                p.copy_(0.05 * torch.randn(p.shape, generator=g))
     grads = {}
     for checkpointing in (False, True):
         if checkpointing:
@@ -142,7 +142,7 @@ safetensors {safetensors.__version__}. fp32, eager attention. Command:
 | llama | LlamaForCausalLM | no biases, rope_theta 5e5 |
 
 All: vocab {VOCAB}, hidden 32, intermediate 64, 2 layers, sequence {SEQ}, batch 2 (row 1 right-padded by
-3). Norm weights and biases random; LoRA A and B random (0.3·N(0,1)). `golden.safetensors` holds
+3). Norm weights and biases random; LoRA A and B random (0.05·N(0,1), small enough that attention does not saturate, which would make fp32 gradients ill-conditioned). `golden.safetensors` holds
 input_ids, attention_mask, logits, loss and for LoRA cases lora_logits, lora_loss and grad.<PEFT name>;
 `adapter/` is PEFT's own save_pretrained output (base_model_name_or_path rewritten to "..").
 """

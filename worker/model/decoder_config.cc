@@ -1,6 +1,7 @@
 #include "worker/model/decoder_config.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace zt::worker::model {
 
@@ -49,6 +50,52 @@ int64_t DecoderConfig::ParameterCount() const {
   if (qk_norm) layer += 2 * head_dim;
   const int64_t embed = vocab_size * hidden_size;
   return num_layers * layer + embed * (tie_word_embeddings ? 1 : 2) + hidden_size;
+}
+
+absl::StatusOr<DecoderConfig> DecoderConfigFromModelConfig(const configs::ModelConfig& model,
+                                                           const std::string& source) {
+  DecoderConfig c;
+  if (model.model_type == "qwen2") {
+    c.arch = Architecture::kQwen2;
+  } else if (model.model_type == "qwen3") {
+    c.arch = Architecture::kQwen3;
+  } else if (model.model_type == "llama") {
+    c.arch = Architecture::kLlama;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": model_type \"", model.model_type,
+                                                   "\", expected qwen2, qwen3 or llama"));
+  }
+  if (model.rope_scaling.rope_type != "default") {
+    return absl::UnimplementedError(absl::StrCat(
+        source, ": rope type \"", model.rope_scaling.rope_type,
+        "\" is not computed by this decoder, expected \"default\" (no rope_scaling)"));
+  }
+  if (model.o_proj_bias || model.mlp_bias) {
+    return absl::UnimplementedError(absl::StrCat(
+        source, ": ", model.o_proj_bias ? "attention_bias on o_proj" : "mlp_bias",
+        " is not supported, expected false (as in released Llama models)"));
+  }
+  c.vocab_size = model.vocab_size;
+  c.hidden_size = model.hidden_size;
+  c.intermediate_size = model.intermediate_size;
+  c.num_layers = model.num_hidden_layers;
+  c.num_heads = model.num_attention_heads;
+  c.num_kv_heads = model.num_key_value_heads;
+  c.head_dim = model.head_dim;
+  c.rms_norm_eps = model.rms_norm_eps;
+  c.rope_theta = model.rope_theta;
+  c.tie_word_embeddings = model.tie_word_embeddings;
+  c.qkv_bias = model.qkv_bias;
+  c.qk_norm = model.qk_norm;
+  if (absl::Status s = c.Validate(); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", s.message()));
+  }
+  return c;
+}
+
+absl::StatusOr<DecoderConfig> LoadDecoderConfig(const std::string& dir) {
+  ZT_ASSIGN_OR_RETURN(configs::ModelConfig model, configs::LoadModelConfig(dir));
+  return DecoderConfigFromModelConfig(model, dir + "/config.json");
 }
 
 }  // namespace zt::worker::model

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "configs/model_config.h"
 
 namespace zt::worker::model {
 
@@ -35,5 +37,12 @@ struct DecoderConfig {
   // Parameters of the model as stored (embedding counted once when tied).
   int64_t ParameterCount() const;
 };
+
+// From a parsed config.json. Unimplemented, naming the key, for what this decoder does not
+// compute: rope scaling other than "default", Llama's attention/MLP output biases.
+absl::StatusOr<DecoderConfig> DecoderConfigFromModelConfig(const configs::ModelConfig& model,
+                                                           const std::string& source);
+// Reads `dir`/config.json (configs::LoadModelConfig) and converts it.
+absl::StatusOr<DecoderConfig> LoadDecoderConfig(const std::string& dir);
 
 }  // namespace zt::worker::model
