@@ -2,12 +2,20 @@
 // one Add...Command line; the commands live beside the code they drive.
 #include <CLI/CLI.hpp>
 
+#include "worker/data/render_chat_command.h"
 #include "worker/data/tokenize_command.h"
+#if ZT_WITH_SELFTEST
+#include "worker/runtime/selftest_command.h"
+#endif
 
 int main(int argc, char** argv) {
   CLI::App app{"zerotune-worker: train, tokenize, preprocess and export for zerotune"};
   app.require_subcommand(1);
   zt::worker::data::AddTokenizeCommand(app);
+  zt::worker::data::AddRenderChatCommand(app);
+#if ZT_WITH_SELFTEST
+  zt::worker::AddSelftestCommand(app);
+#endif
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -15,6 +15,7 @@ generators=(
   "lr_schedules.py"
   "decoder_goldens.py"
   "tokenizer_parity.py"
+  "chat_template_goldens.py"
 )
 
 start=$SECONDS
