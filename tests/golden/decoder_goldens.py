@@ -8,6 +8,7 @@ Writes tests/data/models/<case>/ for four tiny random models (fp32):
   llama       Llama, no biases, GQA
 Each folder: config.json + model.safetensors (save_pretrained), golden.safetensors with
   input_ids [2,S] (int64), attention_mask [2,S] (row 1 right-padded), logits [2,S,V], loss [],
+  greedy [6] (argmax continuation of input_ids[0, :8]),
   and, for the LoRA cases, adapter/ (PeftModel.save_pretrained) and golden.safetensors entries
   lora_logits, lora_loss and grad.<PEFT tensor name> (gradients of lora_loss) computed with
   gradient checkpointing off and checked equal with it on.
@@ -30,6 +31,8 @@ from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config, Qwen3Co
 ROOT = os.path.join(os.environ.get("ZT_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "data")), "models")
 SEQ = 12
 VOCAB = 128
+GREEDY_PROMPT = 8
+GREEDY_STEPS = 6
 
 COMMON = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
@@ -99,6 +102,16 @@ def lora_goldens(model, lora, ids, mask, labels, out_dir, golden):
     os.remove(os.path.join(out_dir, "adapter", "README.md"))
 
 
+def greedy(model, prompt):
+    """GREEDY_STEPS argmax continuations of `prompt` [1, P], recomputing the whole sequence."""
+    ids = prompt
+    with torch.no_grad():
+        for _ in range(GREEDY_STEPS):
+            nxt = model(input_ids=ids).logits[:, -1].argmax(-1, keepdim=True)
+            ids = torch.cat([ids, nxt], dim=1)
+    return ids[0, prompt.shape[1]:].clone()
+
+
 def make_case(name, config_cls, kwargs, lora, seed):
     out_dir = os.path.join(ROOT, name)
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -117,7 +130,7 @@ def make_case(name, config_cls, kwargs, lora, seed):
     with torch.no_grad():
         out = model(input_ids=ids, attention_mask=mask, labels=labels)
     golden = {"input_ids": ids, "attention_mask": mask, "logits": out.logits.clone(),
-              "loss": out.loss.clone()}
+              "loss": out.loss.clone(), "greedy": greedy(model, ids[:1, :GREEDY_PROMPT])}
     if lora is not None:
         lora_goldens(model, lora, ids, mask, labels, out_dir, golden)
     save_file({k: v.contiguous() for k, v in golden.items()},
@@ -143,7 +156,7 @@ safetensors {safetensors.__version__}. fp32, eager attention. Command:
 
 All: vocab {VOCAB}, hidden 32, intermediate 64, 2 layers, sequence {SEQ}, batch 2 (row 1 right-padded by
 3). Norm weights and biases random; LoRA A and B random (0.05·N(0,1), small enough that attention does not saturate, which would make fp32 gradients ill-conditioned). `golden.safetensors` holds
-input_ids, attention_mask, logits, loss and for LoRA cases lora_logits, lora_loss and grad.<PEFT name>;
+input_ids, attention_mask, logits, loss, greedy (6 argmax ids after input_ids[0, :8]) and for LoRA cases lora_logits, lora_loss and grad.<PEFT name>;
 `adapter/` is PEFT's own save_pretrained output (base_model_name_or_path rewritten to "..").
 """
     with open(os.path.join(ROOT, "SOURCE.md"), "w") as f:

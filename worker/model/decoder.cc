@@ -1,7 +1,9 @@
 #include "worker/model/decoder.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -115,35 +117,61 @@ absl::StatusOr<Decoder> Decoder::RandomInit(const DecoderConfig& config, uint64_
   Decoder d;
   d.config_ = config;
   d.layers_.resize(config.num_layers);
-  at::Generator gen = at::detail::createCPUGenerator(seed);
-  const auto f32 = at::TensorOptions().dtype(at::kFloat);
+  // Work items of at most kRowsElements elements, each drawn from its own generator seeded by
+  // (seed, item index): the result does not depend on the thread count.
+  constexpr int64_t kChunkElements = int64_t{1} << 24;
+  struct Item {
+    at::Tensor target;
+    int64_t row_begin, rows;
+  };
+  std::vector<Item> items;
   for (const Slot& slot : BaseSlots(config, d.embed_tokens_, d.final_norm_, d.lm_head_, d.layers_)) {
-    at::Tensor t;
+    const auto opts = at::TensorOptions().dtype(dtype);
     switch (slot.kind) {
-      case SlotKind::kMatrix: t = at::normal(0.0, initializer_range, slot.shape, gen, f32); break;
-      case SlotKind::kBias: t = at::zeros(slot.shape, f32); break;
-      case SlotKind::kNorm: t = at::ones(slot.shape, f32); break;
+      case SlotKind::kBias: *slot.target = at::zeros(slot.shape, opts); continue;
+      case SlotKind::kNorm: *slot.target = at::ones(slot.shape, opts); continue;
+      case SlotKind::kMatrix: break;
     }
-    *slot.target = t.to(dtype);
+    *slot.target = at::empty(slot.shape, opts);
+    const int64_t cols = slot.shape[1];
+    const int64_t rows_per_chunk = std::max<int64_t>(1, kChunkElements / cols);
+    for (int64_t r = 0; r < slot.shape[0]; r += rows_per_chunk) {
+      items.push_back({*slot.target, r, std::min(rows_per_chunk, slot.shape[0] - r)});
+    }
   }
+  at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      at::Generator gen = at::detail::createCPUGenerator(seed * 1000003ull + static_cast<uint64_t>(i));
+      const Item& item = items[i];
+      at::Tensor chunk = item.target.narrow(0, item.row_begin, item.rows);
+      at::Tensor values = at::empty(chunk.sizes(), at::TensorOptions().dtype(at::kFloat));
+      values.normal_(0.0, initializer_range, gen);
+      chunk.copy_(values);
+    }
+  });
   if (config.tie_word_embeddings) d.lm_head_ = d.embed_tokens_;
   return d;
 }
 
 at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                           const ForwardOptions& options) const {
+                           const ForwardOptions& options, KvCache* cache) const {
   const int64_t seq = input_ids.size(1);
   LayerInputs inputs;
   inputs.training = options.training;
-  const at::Tensor positions = at::arange(seq, input_ids.options().dtype(at::kLong)).unsqueeze(0);
+  const int64_t past = cache != nullptr ? cache->length() : 0;
+  if (cache != nullptr) cache->layers.resize(layers_.size());
+  const at::Tensor positions =
+      at::arange(past, past + seq, input_ids.options().dtype(at::kLong)).unsqueeze(0);
   inputs.rotary = ComputeRotaryTables(positions, config_.head_dim, config_.rope_theta, dtype());
   if (attention_mask.defined() && !attention_mask.all().item<bool>()) {
     inputs.attention_mask = BuildAttentionMask(attention_mask, seq);
   }
   at::Tensor hidden = at::embedding(embed_tokens_, input_ids);
-  for (const DecoderLayerWeights& layer : layers_) {
-    if (!options.gradient_checkpointing) {
-      hidden = DecoderLayerForward(config_, layer, hidden, inputs);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const DecoderLayerWeights& layer = layers_[i];
+    if (!options.gradient_checkpointing || cache != nullptr) {
+      hidden = DecoderLayerForward(config_, layer, hidden, inputs,
+                                   cache != nullptr ? &cache->layers[i] : nullptr);
       continue;
     }
     // The layer's tensors that need gradients travel as explicit inputs (checkpointed_layer.h).
@@ -171,8 +199,23 @@ at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attent
 }
 
 at::Tensor Decoder::Logits(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                           const ForwardOptions& options) const {
-  return at::linear(Hidden(input_ids, attention_mask, options), lm_head_);
+                           const ForwardOptions& options, KvCache* cache) const {
+  return at::linear(Hidden(input_ids, attention_mask, options, cache), lm_head_);
+}
+
+std::vector<int64_t> GreedyGenerate(const Decoder& decoder, const at::Tensor& prompt,
+                                    int64_t steps) {
+  at::NoGradGuard no_grad;
+  KvCache cache;
+  std::vector<int64_t> out;
+  at::Tensor next = prompt;
+  for (int64_t i = 0; i < steps; ++i) {
+    const at::Tensor logits = decoder.Logits(next, at::Tensor(), {}, &cache);
+    const int64_t id = logits.select(1, logits.size(1) - 1).argmax(-1).item<int64_t>();
+    out.push_back(id);
+    next = at::full({1, 1}, id, prompt.options());
+  }
+  return out;
 }
 
 std::vector<std::pair<std::string, at::Tensor*>> Decoder::NamedTensors() {

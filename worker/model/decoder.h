@@ -20,6 +20,12 @@
 
 namespace zt::worker::model {
 
+// Per-layer key/value caches for incremental decoding.
+struct KvCache {
+  std::vector<LayerCache> layers;
+  int64_t length() const { return layers.empty() ? 0 : layers[0].length(); }
+};
+
 struct ForwardOptions {
   bool training = false;               // enables LoRA dropout
   bool gradient_checkpointing = false;  // one checkpointed_layer per decoder layer
@@ -35,7 +41,8 @@ class Decoder {
   static absl::StatusOr<Decoder> Load(const DecoderConfig& config,
                                       const io::ShardedSafetensors& weights, at::ScalarType dtype);
   // HF's initialisation (transformers _init_weights): linear weights and embeddings
-  // N(0, initializer_range²), biases 0, norm weights 1; reproducible from `seed`.
+  // N(0, initializer_range²), biases 0, norm weights 1; reproducible from `seed` whatever the
+  // thread count (chunks of 16M elements, each from its own generator, over at::parallel_for).
   static absl::StatusOr<Decoder> RandomInit(const DecoderConfig& config, uint64_t seed,
                                             at::ScalarType dtype, double initializer_range = 0.02);
 
@@ -48,11 +55,13 @@ class Decoder {
 
   // `input_ids` int64 [B, S]; `attention_mask` [B, S] (1 = token, 0 = padding) or undefined.
   // Positions are 0..S-1 as HF's default. Returns the final-norm hidden states [B, S, h].
+  // With `cache` (inference, no padding mask): positions continue from cache->length() and the
+  // cache grows by S.
   at::Tensor Hidden(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                    const ForwardOptions& options = {}) const;
+                    const ForwardOptions& options = {}, KvCache* cache = nullptr) const;
   // Logits [B, S, V] in the model dtype (as HF).
   at::Tensor Logits(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                    const ForwardOptions& options = {}) const;
+                    const ForwardOptions& options = {}, KvCache* cache = nullptr) const;
 
   // Every tensor under its HF / PEFT-inner name ("model.layers.0.self_attn.q_proj.lora_A.weight"
   // for adapters), lm_head only when untied. Pointers stay valid while the Decoder lives.
@@ -67,6 +76,9 @@ class Decoder {
   at::Tensor lm_head_;       // [V, h]; the same tensor as embed_tokens_ when tied
   std::vector<DecoderLayerWeights> layers_;
 };
+
+// Greedy decoding with a KV cache: `prompt` int64 [1, S] -> the next `steps` argmax ids.
+std::vector<int64_t> GreedyGenerate(const Decoder& decoder, const at::Tensor& prompt, int64_t steps);
 
 // HF ForCausalLMLoss: logits in fp32, position t predicts labels[t+1], labels -100 ignored,
 // mean over the counted tokens. `logits` [B, S, V], `labels` int64 [B, S]; returns a scalar.

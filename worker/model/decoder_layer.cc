@@ -7,7 +7,7 @@ namespace zt::worker::model {
 namespace {
 
 at::Tensor Attention(const DecoderConfig& config, const DecoderLayerWeights& layer,
-                     const at::Tensor& x, const LayerInputs& inputs) {
+                     const at::Tensor& x, const LayerInputs& inputs, LayerCache* cache) {
   const int64_t batch = x.size(0), seq = x.size(1), d = config.head_dim;
   // [B, S, heads, d]; q_norm/k_norm act per head before the transpose, as HF.
   at::Tensor q = layer.q_proj.Forward(x, inputs.training).view({batch, seq, -1, d});
@@ -18,14 +18,25 @@ at::Tensor Attention(const DecoderConfig& config, const DecoderLayerWeights& lay
   q = ApplyRotary(q.transpose(1, 2), inputs.rotary);
   k = ApplyRotary(k.transpose(1, 2), inputs.rotary);
   v = v.transpose(1, 2);
+  const int64_t past = cache != nullptr ? cache->length() : 0;
+  if (cache != nullptr) {
+    if (past > 0) {
+      k = at::cat({cache->k, k}, 2);
+      v = at::cat({cache->v, v}, 2);
+    }
+    cache->k = k;
+    cache->v = v;
+  }
   common::SdpaOptions options;
   options.scale = 1.0 / std::sqrt(static_cast<double>(d));
   options.enable_gqa = config.num_heads != config.num_kv_heads;
   if (inputs.attention_mask.defined()) {
     options.attn_mask = inputs.attention_mask;
-  } else {
+  } else if (past == 0) {
     options.is_causal = true;
-  }
+  } else if (seq > 1) {  // SDPA's causal mask is top-left aligned: shift it by `past`
+    options.attn_mask = at::ones({seq, past + seq}, x.options().dtype(at::kBool)).tril(past);
+  }  // one new query sees every cached key: no mask
   const at::Tensor out = common::ScaledDotProductAttention(q, k, v, options);
   return layer.o_proj.Forward(out.transpose(1, 2).reshape({batch, seq, -1}), inputs.training);
 }
@@ -66,10 +77,12 @@ std::vector<std::pair<std::string, at::Tensor*>> DecoderLayerWeights::Tensors() 
 }
 
 at::Tensor DecoderLayerForward(const DecoderConfig& config, const DecoderLayerWeights& layer,
-                               const at::Tensor& hidden, const LayerInputs& inputs) {
+                               const at::Tensor& hidden, const LayerInputs& inputs,
+                               LayerCache* cache) {
   const at::Tensor h =
       hidden + Attention(config, layer,
-                         RmsNorm(hidden, layer.input_layernorm, config.rms_norm_eps), inputs);
+                         RmsNorm(hidden, layer.input_layernorm, config.rms_norm_eps), inputs,
+                         cache);
   return h + Mlp(layer, RmsNorm(h, layer.post_attention_layernorm, config.rms_norm_eps),
                  inputs.training);
 }

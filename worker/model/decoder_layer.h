@@ -30,16 +30,27 @@ struct DecoderLayerWeights {
   std::vector<std::pair<std::string, at::Tensor*>> Tensors();
 };
 
+// Keys and values of the positions seen so far, [B, kv_heads, past, d] after rope (undefined
+// before the first call); DecoderLayerForward appends the new positions.
+struct LayerCache {
+  at::Tensor k, v;
+  int64_t length() const { return k.defined() ? k.size(2) : 0; }
+};
+
 // What every layer of one forward pass shares.
 struct LayerInputs {
   RotaryTables rotary;
-  // Boolean [B, 1, S, S] (true = attend), or undefined for plain causal attention.
+  // Boolean [B, 1, S, past + S] (true = attend), or undefined for plain causal attention
+  // (query i sees keys up to past + i).
   at::Tensor attention_mask;
   bool training = false;
 };
 
-// `hidden` [B, S, h] -> [B, S, h].
+// `hidden` [B, S, h] -> [B, S, h]. With `cache`, attends over the cached positions too and
+// appends this call's keys and values (inference only; rotary tables must hold positions
+// past..past+S-1).
 at::Tensor DecoderLayerForward(const DecoderConfig& config, const DecoderLayerWeights& layer,
-                               const at::Tensor& hidden, const LayerInputs& inputs);
+                               const at::Tensor& hidden, const LayerInputs& inputs,
+                               LayerCache* cache = nullptr);
 
 }  // namespace zt::worker::model
