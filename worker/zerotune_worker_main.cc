@@ -4,6 +4,9 @@
 
 #include "worker/data/render_chat_command.h"
 #include "worker/data/tokenize_command.h"
+#include "worker/model/init_model_command.h"
+#include "worker/model/merge_command.h"
+#include "worker/model/score_command.h"
 #if ZT_WITH_SELFTEST
 #include "worker/runtime/selftest_command.h"
 #endif
@@ -13,6 +16,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   zt::worker::data::AddTokenizeCommand(app);
   zt::worker::data::AddRenderChatCommand(app);
+  zt::worker::model::AddScoreCommand(app);
+  zt::worker::model::AddInitModelCommand(app);
+  zt::worker::model::AddMergeCommand(app);
 #if ZT_WITH_SELFTEST
   zt::worker::AddSelftestCommand(app);
 #endif
