@@ -121,6 +121,9 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
 }
 
 void CoordinatorService::CompleteRendezvous(Actions* actions) {
+  std::cerr << "[coordinator] rendezvous of " << job_.options().world_size
+            << " ranks complete (generation " << job_.generation() << ") "
+            << absl::FormatDuration(clock_->Now() - job_.rendezvous_started()) << " after the first registration\n";
   std::string master_addr;
   for (const RankInfo& info : job_.ranks()) {
     if (info.rank == 0) master_addr = info.registration.address;

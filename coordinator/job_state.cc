@@ -77,7 +77,10 @@ absl::StatusOr<int> JobState::Register(int64_t generation, const Registration& r
   info.registration = registration;
   info.last_heartbeat = now;
   ranks_.push_back(std::move(info));
-  if (phase_ == JobPhase::kPending) Enter(JobPhase::kRendezvous, now);
+  if (phase_ == JobPhase::kPending) {
+    Enter(JobPhase::kRendezvous, now);
+    rendezvous_started_ = now;
+  }
   const int slot = registered() - 1;
   if (registered() == options_.world_size) AssignRanks(now);
   return slot;

@@ -118,6 +118,8 @@ class JobState {
   // last restart; nullptr when nothing failed.
   const RankFailure* RootCause() const;
   absl::Time phase_since() const { return phase_since_; }
+  // When the current generation's first rank registered.
+  absl::Time rendezvous_started() const { return rendezvous_started_; }
 
  private:
   void AssignRanks(absl::Time now);
@@ -128,6 +130,7 @@ class JobState {
   JobOptions options_;
   JobPhase phase_ = JobPhase::kPending;
   absl::Time phase_since_;
+  absl::Time rendezvous_started_;
   int64_t generation_ = 0;
   int restart_count_ = 0;
   bool assigned_ = false;

@@ -10,6 +10,8 @@ packages=(
   libtorch-dev libopenblas0-pthread
   # RPC: gRPC, Protobuf, Abseil, OpenSSL (TLS between coordinator and ranks)
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev libssl-dev
+  # openssl: makes the self-signed pair of the coordinator's TLS test
+  openssl
   # collectives: Gloo (CPU) and OpenMPI
   libgloo-dev libopenmpi-dev openmpi-bin
   # JSON, CLI, Unicode, tests and benchmarks

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "coordinator/protocol.h"
 #include "tests/coordinator/coordinator_harness.h"
+#include "tests/support/temp_dir.h"
 
 namespace zt::coordinator {
 namespace {
@@ -174,6 +175,41 @@ TEST(CoordinatorServiceTest, StaleGenerationHeartbeatIsAborted) {
   RegisterAll(clients);
   clients[0]->set_generation(5);
   EXPECT_EQ(clients[0]->Heartbeat(1).status().code(), absl::StatusCode::kAborted);
+}
+
+// A self-signed pair made by openssl: a TLS client with it as CA works, a plaintext client
+// cannot talk to the TLS server at all.
+TEST(CoordinatorServiceTest, TlsServerRejectsPlaintextClients) {
+  zt::testing::TempDir dir;
+  const std::string command = absl::StrCat(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout ", dir.Join("key.pem"),
+      " -out ", dir.Join("cert.pem"), " >/dev/null 2>&1");
+  if (std::system(command.c_str()) != 0) GTEST_SKIP() << "openssl is not installed";
+  ServerOptions server;
+  server.tls_cert_file = dir.Join("cert.pem");
+  server.tls_key_file = dir.Join("key.pem");
+  auto harness = testing::Harness::Start(TwoRanks(), Clock::Real(), "", server);
+  ASSERT_NE(harness, nullptr);
+  auto tls = harness->NewClient();
+  EXPECT_TRUE(tls->Set("k", "v").ok());
+  ClientOptions plaintext = harness->client_options();
+  plaintext.tls_ca_file.clear();
+  plaintext.rpc_timeout = absl::Seconds(2);
+  auto client = *CoordinatorClient::Connect(plaintext);
+  absl::Status status = client->Set("k", "w");
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_EQ(*tls->Get("k", absl::Now() + absl::Seconds(5)), "v");
+}
+
+TEST(CoordinatorServiceTest, HalfGivenTlsFilesAreInvalidArgument) {
+  ServerOptions server;
+  server.tls_cert_file = "cert.pem";
+  ServiceOptions options;
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> started = CoordinatorServer::Start(
+      server, std::make_unique<CoordinatorService>(options, Clock::Real()));
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(started.status().message()), HasSubstr("--tls_key"));
 }
 
 }  // namespace

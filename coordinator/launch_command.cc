@@ -1,0 +1,175 @@
+#include "coordinator/launch_command.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "coordinator/coordinator_server.h"
+#include "coordinator/job_file.h"
+#include "coordinator/local_launcher.h"
+#include "coordinator/process_spawner.h"
+#include "coordinator/progress_line.h"
+#include "coordinator/protocol.h"
+
+extern char** environ;
+
+namespace zt::coordinator {
+namespace {
+
+// Signals reach the launcher loop through this counter (a handler can do nothing else).
+std::atomic<int> g_launch_signals{0};
+void OnLaunchSignal(int) { g_launch_signals.fetch_add(1); }
+
+std::string FlagValue(const std::vector<std::string>& args, const std::string& flag) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == flag && i + 1 < args.size()) return args[i + 1];
+    if (absl::StartsWith(args[i], flag + "=")) return args[i].substr(flag.size() + 1);
+  }
+  return "";
+}
+
+std::string DefaultWorker() {
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    const std::filesystem::path beside = self.parent_path() / "zerotune-worker";
+    if (std::filesystem::exists(beside)) return beside.string();
+    const std::filesystem::path built = self.parent_path().parent_path() / "worker" / "zerotune-worker";
+    if (std::filesystem::exists(built)) return built.string();
+  }
+  return "zerotune-worker";
+}
+
+std::vector<std::string> CurrentEnvironment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) env.emplace_back(*entry);
+  return env;
+}
+
+int ExitCodeFor(JobPhase phase) {
+  switch (phase) {
+    case JobPhase::kSucceeded: return 0;
+    case JobPhase::kStopped: return kExitPreempted;
+    default: return 1;
+  }
+}
+
+}  // namespace
+
+int RunLaunch(const LaunchRequest& request) {
+  if (request.worker_args.empty()) {
+    std::cerr << "zerotune launch: nothing to run; expected `-- <worker arguments>`\n";
+    return 2;
+  }
+  std::vector<std::string> argv = {request.worker.empty() ? DefaultWorker() : request.worker};
+  if (absl::StartsWith(request.worker_args.front(), "-")) argv.push_back("train");
+  argv.insert(argv.end(), request.worker_args.begin(), request.worker_args.end());
+  const std::string output_dir = request.output_dir.empty()
+                                     ? FlagValue(request.worker_args, "--output_dir")
+                                     : request.output_dir;
+  ServiceOptions service;
+  service.job.job_id = request.job_id.empty() ? absl::StrCat("zt-", getpid()) : request.job_id;
+  service.job.world_size = request.nproc_per_node;
+  service.job.heartbeat_interval = absl::Milliseconds(request.heartbeat_interval_ms);
+  service.job.heartbeat_timeout = absl::Milliseconds(request.heartbeat_timeout_ms);
+  service.job.max_restarts = request.max_restarts;
+  service.token = GenerateToken();
+  service.output_dir = output_dir;
+  service.rendezvous_timeout = absl::Seconds(request.rendezvous_timeout_s);
+  ServerOptions server_options{request.bind_address, request.port, request.tls_cert, request.tls_key};
+  absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(
+      server_options, std::make_unique<CoordinatorService>(service, Clock::Real()));
+  if (!server.ok()) {
+    std::cerr << "zerotune launch: " << server.status().message() << "\n";
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cerr << "[launcher] coordinator of job '" << service.job.job_id << "' on "
+            << (*server)->address() << (request.tls_cert.empty() ? "" : " (TLS)") << ", "
+            << request.nproc_per_node << " rank(s), max_restarts " << request.max_restarts << "\n";
+  if (!output_dir.empty()) {
+    JobFile job{(*server)->address(), service.job.job_id, request.tls_cert, service.token};
+    if (absl::Status status = WriteJobFile(output_dir, job); !status.ok()) {
+      std::cerr << "zerotune launch: " << status.message() << "\n";
+      return 1;
+    }
+  }
+  LaunchOptions launch;
+  launch.nproc_per_node = request.nproc_per_node;
+  launch.worker_argv = argv;
+  launch.base_env = CurrentEnvironment();
+  launch.coordinator_address = (*server)->address();
+  launch.token = service.token;
+  launch.tls_ca_file = request.tls_cert;
+  launch.job_id = service.job.job_id;
+  launch.max_restarts = request.max_restarts;
+  launch.abort_grace = absl::Milliseconds(request.abort_grace_ms);
+  if (!output_dir.empty()) {
+    launch.error_dir = output_dir + "/.zerotune/errors";
+    std::filesystem::create_directories(launch.error_dir);
+  }
+  std::unique_ptr<ProcessSpawner> spawner = NewPosixSpawner();
+  LocalLauncher launcher(launch, &(*server)->service(), spawner.get(), Clock::Real());
+  std::signal(SIGTERM, OnLaunchSignal);
+  std::signal(SIGINT, OnLaunchSignal);
+  ProgressLine progress(std::cerr, isatty(STDERR_FILENO) != 0);
+  int signals_seen = 0;
+  absl::StatusOr<JobPhase> phase = launcher.Run([&] {
+    for (const int now = g_launch_signals.load(); signals_seen < now; ++signals_seen) {
+      launcher.RequestStop();
+    }
+    progress.Update((*server)->service().Status(), absl::Now());
+  });
+  progress.Finish();
+  const proto::GetStatusReply status = (*server)->service().Status();
+  (*server)->Shutdown();
+  if (!output_dir.empty()) RemoveJobFile(output_dir);
+  if (!phase.ok()) {
+    std::cerr << "zerotune launch: " << phase.status().message() << "\n";
+    return 1;
+  }
+  std::cerr << "[launcher] job '" << status.job_id() << "' " << status.state() << " at step "
+            << status.step() << " after " << status.restart_count() << " restart(s)\n";
+  if (*phase == JobPhase::kFailed && !status.failure_report().empty()) {
+    std::cerr << status.failure_report();
+  }
+  return ExitCodeFor(*phase);
+}
+
+void AddLaunchCommand(CLI::App& app) {
+  auto request = std::make_shared<LaunchRequest>();
+  CLI::App* command = app.add_subcommand(
+      "launch", "start the coordinator and this node's ranks; restart them after failures");
+  command->add_option("--nproc_per_node,--num_gpus", request->nproc_per_node, "ranks on this node")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--max_restarts", request->max_restarts, "restarts for the whole job")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--heartbeat_interval_ms", request->heartbeat_interval_ms)->check(CLI::PositiveNumber);
+  command->add_option("--heartbeat_timeout_ms", request->heartbeat_timeout_ms)->check(CLI::PositiveNumber);
+  command->add_option("--abort_grace_ms", request->abort_grace_ms,
+                      "after an abort, time before remaining ranks are killed")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--rendezvous_timeout_s", request->rendezvous_timeout_s)->check(CLI::PositiveNumber);
+  command->add_option("--bind", request->bind_address, "listen address (default 127.0.0.1)");
+  command->add_option("--port", request->port, "listen port (0: any free port)")->check(CLI::Range(0, 65535));
+  command->add_option("--tls_cert", request->tls_cert, "PEM certificate: serve TLS");
+  command->add_option("--tls_key", request->tls_key, "PEM private key of --tls_cert");
+  command->add_option("--job_id", request->job_id);
+  command->add_option("--output_dir", request->output_dir,
+                      "metrics and job files (default: the worker's --output_dir)");
+  command->add_option("--worker", request->worker, "the rank program (default zerotune-worker)");
+  command->add_option("worker_args", request->worker_args, "-- then the worker's arguments");
+  command->callback([request] {
+    const int code = RunLaunch(*request);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace zt::coordinator

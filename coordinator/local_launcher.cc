@@ -1,0 +1,166 @@
+#include "coordinator/local_launcher.h"
+
+#include <csignal>
+#include <iostream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "coordinator/failure_report.h"
+#include "coordinator/protocol.h"
+
+namespace zt::coordinator {
+namespace {
+
+// Variables the launcher sets itself: inherited values are dropped.
+bool IsContractVariable(absl::string_view entry) {
+  static const char* const kNames[] = {
+      "RANK=", "LOCAL_RANK=", "WORLD_SIZE=", "LOCAL_WORLD_SIZE=", "GROUP_RANK=", "MASTER_ADDR=",
+      "MASTER_PORT=", "TORCHELASTIC_RESTART_COUNT=", "TORCHELASTIC_MAX_RESTARTS=",
+      "TORCHELASTIC_RUN_ID=", "TORCHELASTIC_ERROR_FILE=", "ZEROTUNE_COORDINATOR=",
+      "ZEROTUNE_TOKEN=", "ZEROTUNE_TLS_CA=", "ZEROTUNE_HOST="};
+  for (const char* name : kNames) {
+    if (absl::StartsWith(entry, name)) return true;
+  }
+  return false;
+}
+
+std::string ErrorFilePath(const LaunchOptions& options, int local_rank) {
+  return options.error_dir.empty() ? ""
+                                   : absl::StrCat(options.error_dir, "/rank", local_rank, ".json");
+}
+
+}  // namespace
+
+std::vector<std::string> RankEnvironment(const LaunchOptions& options, int local_rank,
+                                         int64_t restart_count) {
+  std::vector<std::string> env;
+  bool has_async_error_handling = false;
+  for (const std::string& entry : options.base_env) {
+    if (IsContractVariable(entry)) continue;
+    if (absl::StartsWith(entry, "TORCH_NCCL_ASYNC_ERROR_HANDLING=")) has_async_error_handling = true;
+    env.push_back(entry);
+  }
+  const std::vector<std::string> address = absl::StrSplit(options.coordinator_address, ':');
+  const int world = options.nproc_per_node;
+  env.push_back(absl::StrCat("RANK=", local_rank));
+  env.push_back(absl::StrCat("LOCAL_RANK=", local_rank));
+  env.push_back(absl::StrCat("WORLD_SIZE=", world));
+  env.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", world));
+  env.push_back("GROUP_RANK=0");
+  env.push_back(absl::StrCat("MASTER_ADDR=", address.empty() ? "" : address.front()));
+  env.push_back(absl::StrCat("MASTER_PORT=", address.size() > 1 ? address.back() : ""));
+  env.push_back(absl::StrCat("TORCHELASTIC_RESTART_COUNT=", restart_count));
+  env.push_back(absl::StrCat("TORCHELASTIC_MAX_RESTARTS=", options.max_restarts));
+  env.push_back(absl::StrCat("TORCHELASTIC_RUN_ID=", options.job_id));
+  if (!options.error_dir.empty()) {
+    env.push_back(absl::StrCat("TORCHELASTIC_ERROR_FILE=", ErrorFilePath(options, local_rank)));
+  }
+  if (!has_async_error_handling) env.push_back("TORCH_NCCL_ASYNC_ERROR_HANDLING=1");
+  env.push_back(absl::StrCat(kEnvCoordinator, "=", options.coordinator_address));
+  env.push_back(absl::StrCat(kEnvToken, "=", options.token));
+  if (!options.tls_ca_file.empty()) env.push_back(absl::StrCat(kEnvTlsCa, "=", options.tls_ca_file));
+  env.push_back(absl::StrCat(kEnvHost, "=", options.host));
+  return env;
+}
+
+LocalLauncher::LocalLauncher(LaunchOptions options, CoordinatorService* service,
+                             ProcessSpawner* spawner, Clock* clock)
+    : options_(std::move(options)), service_(service), spawner_(spawner), clock_(clock) {}
+
+absl::Status LocalLauncher::SpawnAll() {
+  const int64_t generation = service_->generation();
+  children_.clear();
+  for (int local_rank = 0; local_rank < options_.nproc_per_node; ++local_rank) {
+    const std::string error_file = ErrorFilePath(options_, local_rank);
+    if (!error_file.empty()) std::remove(error_file.c_str());  // a stale file is no evidence
+    SpawnSpec spec{options_.worker_argv, RankEnvironment(options_, local_rank, generation)};
+    absl::StatusOr<int64_t> pid = spawner_->Spawn(spec);
+    if (!pid.ok()) return pid.status();
+    children_.push_back(Child{*pid, local_rank, true});
+  }
+  return absl::OkStatus();
+}
+
+void LocalLauncher::ReapExited() {
+  for (Child& child : children_) {
+    if (!child.alive) continue;
+    std::optional<ChildExit> exit = spawner_->TryReap(child.pid);
+    if (!exit) continue;
+    child.alive = false;
+    ProcessExit report;
+    report.pid = child.pid;
+    report.launch_rank = child.local_rank;
+    report.host = options_.host;
+    report.exit_code = exit->exit_code;
+    report.signal = exit->signal;
+    report.error_json = ReadErrorFileIfAny(ErrorFilePath(options_, child.local_rank));
+    report.time = clock_->Now();
+    service_->OnProcessExit(report);
+  }
+}
+
+bool LocalLauncher::AnyAlive() const {
+  for (const Child& child : children_) {
+    if (child.alive) return true;
+  }
+  return false;
+}
+
+std::vector<int64_t> LocalLauncher::live_pids() const {
+  std::vector<int64_t> pids;
+  for (const Child& child : children_) {
+    if (child.alive) pids.push_back(child.pid);
+  }
+  return pids;
+}
+
+void LocalLauncher::HandleStopRequests() {
+  const int requests = stop_requests_.load();
+  if (requests == stop_requests_handled_) return;
+  if (stop_requests_handled_ == 0) {
+    absl::StatusOr<int64_t> step = service_->RequestCheckpointStop("signal on the launcher");
+    if (step.ok()) {
+      std::cerr << "[launcher] stop requested: every rank checkpoints at step " << *step
+                << ", then stops (signal again to abort)\n";
+    } else {
+      service_->Abort(absl::StrCat("signal on the launcher (", step.status().message(), ")"));
+    }
+  } else {
+    service_->Abort("second signal on the launcher");
+  }
+  stop_requests_handled_ = requests;
+}
+
+absl::StatusOr<JobPhase> LocalLauncher::Run(const std::function<void()>& on_poll) {
+  if (absl::Status status = SpawnAll(); !status.ok()) return status;
+  std::optional<absl::Time> teardown_since;
+  while (true) {
+    ReapExited();
+    HandleStopRequests();
+    if (on_poll) on_poll();
+    const JobPhase phase = service_->phase();
+    if (phase == JobPhase::kRestarting || IsTerminal(phase)) {
+      if (AnyAlive()) {
+        if (!teardown_since) teardown_since = clock_->Now();
+        if (clock_->Now() - *teardown_since >= options_.abort_grace) {
+          for (const Child& child : children_) {
+            if (child.alive) spawner_->SignalGroup(child.pid, SIGKILL);
+          }
+        }
+      } else if (phase == JobPhase::kRestarting) {
+        teardown_since.reset();
+        if (absl::Status status = service_->BeginNextGeneration(); !status.ok()) return status;
+        std::cerr << "[launcher] restarting every rank as generation " << service_->generation()
+                  << " (restart " << service_->generation() << " of " << options_.max_restarts
+                  << ")\n";
+        if (absl::Status status = SpawnAll(); !status.ok()) return status;
+      } else {
+        return phase;
+      }
+    }
+    absl::SleepFor(options_.poll_interval);
+  }
+}
+
+}  // namespace zt::coordinator

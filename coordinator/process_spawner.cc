@@ -1,0 +1,71 @@
+#include "coordinator/process_spawner.h"
+
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace zt::coordinator {
+namespace {
+
+class PosixSpawner final : public ProcessSpawner {
+ public:
+  absl::StatusOr<int64_t> Spawn(const SpawnSpec& spec) override {
+    if (spec.argv.empty()) return absl::InvalidArgumentError("Spawn: empty argv");
+    // Everything the child needs is built before fork: after it only async-signal-safe calls.
+    std::vector<char*> argv;
+    for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> env;
+    for (const std::string& entry : spec.env) env.push_back(const_cast<char*>(entry.c_str()));
+    env.push_back(nullptr);
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) {
+      return absl::InternalError(absl::StrCat("fork for '", spec.argv[0], "' failed: ", std::strerror(errno)));
+    }
+    if (pid == 0) {
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(126);  // the launcher died before prctl took effect
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      execvpe(argv[0], argv.data(), env.data());
+      const char* prefix = "zerotune launch: cannot execute ";
+      (void)!write(STDERR_FILENO, prefix, std::strlen(prefix));
+      (void)!write(STDERR_FILENO, argv[0], std::strlen(argv[0]));
+      (void)!write(STDERR_FILENO, "\n", 1);
+      _exit(127);
+    }
+    setpgid(pid, pid);  // also from the parent: no window where the group does not exist
+    return static_cast<int64_t>(pid);
+  }
+
+  std::optional<ChildExit> TryReap(int64_t pid) override {
+    int status = 0;
+    const pid_t done = waitpid(static_cast<pid_t>(pid), &status, WNOHANG);
+    if (done == 0) return std::nullopt;
+    ChildExit exit;
+    if (done < 0) {
+      exit.exit_code = -1;  // not our child any more (reaped elsewhere)
+    } else if (WIFEXITED(status)) {
+      exit.exit_code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+      exit.signal = WTERMSIG(status);
+    }
+    return exit;
+  }
+
+  void SignalGroup(int64_t pid, int signal) override { kill(-static_cast<pid_t>(pid), signal); }
+};
+
+}  // namespace
+
+std::unique_ptr<ProcessSpawner> NewPosixSpawner() { return std::make_unique<PosixSpawner>(); }
+
+}  // namespace zt::coordinator
