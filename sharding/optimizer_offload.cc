@@ -1,0 +1,83 @@
+#include "sharding/optimizer_offload.h"
+
+#include <ATen/ATen.h>
+
+#include <iostream>
+
+#include "absl/time/clock.h"
+#include "common/torch_compat.h"
+
+namespace zt::sharding {
+namespace {
+
+double SecondsSince(absl::Time start) { return absl::ToDoubleSeconds(absl::Now() - start); }
+
+}  // namespace
+
+OptimizerPartition::OptimizerPartition(const at::Tensor& initial, const OffloadOptions& options)
+    : options_(options) {
+  const at::ScalarType master_dtype =
+      initial.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const int64_t numel = initial.numel();
+  auto allocate = [&](at::ScalarType dtype) {
+    if (options_.offload) return common::EmptyHostBuffer({numel}, dtype, options_.pin_memory);
+    return at::empty({numel}, initial.options().dtype(dtype));
+  };
+  if (options_.offload) {
+    pinned_ = options_.pin_memory && common::PinnedMemoryAvailable();
+    if (options_.pin_memory && !pinned_) {
+      static bool logged = false;
+      if (!logged) {
+        std::cerr << "[zero] offload_optimizer.pin_memory: no CUDA device, host buffers are "
+                     "pageable\n";
+        logged = true;
+      }
+    }
+  }
+  at::NoGradGuard no_grad;
+  master_ = allocate(master_dtype);
+  master_.copy_(initial);
+  exp_avg_ = allocate(master_dtype).zero_();
+  exp_avg_sq_ = allocate(master_dtype).zero_();
+  grad_ = allocate(master_dtype);
+  if (options_.offload && initial.scalar_type() != master_dtype) {
+    param_host_ = allocate(initial.scalar_type());
+  }
+  optimizer_ = MakePartitionOptimizer(master_dtype, master_.device());
+}
+
+absl::Status OptimizerPartition::StepChunk(int64_t offset, const at::Tensor& grad_chunk,
+                                           double grad_multiplier, const AdamWHyper& hyper,
+                                           at::Tensor param_chunk, StepPhaseTimes& times) {
+  at::NoGradGuard no_grad;
+  const int64_t numel = grad_chunk.numel();
+  absl::Time start = absl::Now();
+  at::Tensor grad = grad_.narrow(0, offset, numel);
+  grad.copy_(grad_chunk);
+  if (grad_multiplier != 1.0) grad.mul_(grad_multiplier);
+  times.grad_copy_s += SecondsSince(start);
+
+  start = absl::Now();
+  AdamWTensors tensors;
+  tensors.param = master_.narrow(0, offset, numel);
+  tensors.grad = grad;
+  tensors.exp_avg = exp_avg_.narrow(0, offset, numel);
+  tensors.exp_avg_sq = exp_avg_sq_.narrow(0, offset, numel);
+  if (param_host_.defined()) tensors.param_copy = param_host_.narrow(0, offset, numel);
+  absl::Status stepped = optimizer_->Step(tensors, hyper);
+  if (!stepped.ok()) return stepped;
+  times.optimizer_s += SecondsSince(start);
+
+  start = absl::Now();
+  param_chunk.copy_(param_host_.defined() ? tensors.param_copy : tensors.param);
+  times.param_copy_s += SecondsSince(start);
+  return absl::OkStatus();
+}
+
+int64_t OptimizerPartition::bytes() const {
+  int64_t total = master_.nbytes() + exp_avg_.nbytes() + exp_avg_sq_.nbytes() + grad_.nbytes();
+  if (param_host_.defined()) total += param_host_.nbytes();
+  return total;
+}
+
+}  // namespace zt::sharding

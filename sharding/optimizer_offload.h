@@ -1,0 +1,72 @@
+// Where a rank's optimizer partition lives and how one chunk of it steps: the fp32 master
+// copy, Adam's moments and the master-dtype gradient, each partition_numel elements, either on
+// the training device or, with offload_optimizer.device = "cpu" (deepspeed.md §7.3, §8.4), in
+// host buffers (pinned when pin_memory and CUDA are present: common/torch_compat.h
+// EmptyHostBuffer; pageable otherwise, logged once). A step of bucket b's chunk copies the
+// reduced gradient chunk to the master dtype and place (D2H under offload) while applying the
+// unscale-and-clip multiplier, runs AdamW on the chunk (kernels/cpu_adamw for fp32 host
+// masters), and writes the updated parameters back in the parameter dtype (H2D under offload).
+// The engine steps the buckets in forward order, so each bucket's all-gather can start while
+// the next one steps.
+//
+// Master dtype: fp64 for fp64 parameters, fp32 otherwise. Not thread-safe.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "sharding/adamw_step.h"
+#include "sharding/partition.h"
+
+namespace zt::sharding {
+
+struct OffloadOptions {
+  bool offload = false;    // offload_optimizer.device == "cpu"
+  bool pin_memory = true;  // offload_optimizer.pin_memory
+};
+
+// Wall time per phase of the optimizer step, summed over chunks (seconds).
+struct StepPhaseTimes {
+  double grad_copy_s = 0;   // gradient chunk -> master-dtype buffer (D2H under offload)
+  double optimizer_s = 0;   // AdamW
+  double param_copy_s = 0;  // updated parameters -> device flat buffer (H2D under offload)
+};
+
+class OptimizerPartition {
+ public:
+  // `initial`: this rank's parameter partition (parameter dtype, on the device), copied into
+  // the master; moments start at zero.
+  OptimizerPartition(const at::Tensor& initial, const OffloadOptions& options);
+
+  // One chunk: [offset, offset + grad_chunk.numel()) of the partition. `grad_chunk` is the
+  // reduced, loss-scaled gradient (parameter dtype, device), multiplied by
+  // `grad_multiplier` (1 / unscale-and-clip divisor) on its way into the master dtype; the
+  // updated parameters are written into `param_chunk` (parameter dtype, device).
+  absl::Status StepChunk(int64_t offset, const at::Tensor& grad_chunk, double grad_multiplier,
+                         const AdamWHyper& hyper, at::Tensor param_chunk, StepPhaseTimes& times);
+
+  const at::Tensor& master() const { return master_; }
+  const at::Tensor& exp_avg() const { return exp_avg_; }
+  const at::Tensor& exp_avg_sq() const { return exp_avg_sq_; }
+  at::ScalarType master_dtype() const { return master_.scalar_type(); }
+  bool offloaded() const { return options_.offload; }
+  bool pinned() const { return pinned_; }
+  // Bytes of master + moments + master-dtype gradient (+ the 16-bit host staging copy).
+  int64_t bytes() const;
+  std::string optimizer_name() const { return optimizer_->Name(); }
+
+ private:
+  OffloadOptions options_;
+  bool pinned_ = false;
+  at::Tensor master_;
+  at::Tensor exp_avg_;
+  at::Tensor exp_avg_sq_;
+  at::Tensor grad_;
+  at::Tensor param_host_;  // offload with 16-bit parameters: the kernel writes the copy here
+  std::unique_ptr<PartitionOptimizer> optimizer_;
+};
+
+}  // namespace zt::sharding

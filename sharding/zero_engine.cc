@@ -1,0 +1,344 @@
+#include "sharding/zero_engine.h"
+
+#include <ATen/ATen.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "sharding/flat_buffer.h"
+#include "sharding/grad_norm.h"
+
+namespace zt::sharding {
+
+struct ZeroEngine::Group {
+  std::vector<std::string> names;
+  std::vector<at::Tensor> params;
+  double weight_decay = 0.0;
+  FlatBuffer buffer;
+  at::Tensor accumulator;  // gradient dtype; partition (stages 1-2) or whole flat buffer (0)
+  at::Tensor send;         // stages 1-2: this rank's updated chunks in the parameter dtype
+  std::unique_ptr<OptimizerPartition> optimizer;
+  // Last: references buffer.layout(), so it goes first.
+  std::unique_ptr<GradientBucketer> bucketer;
+};
+
+namespace {
+
+absl::Status CheckPrecision(Precision precision, const NamedParameter& p) {
+  const at::ScalarType dtype = p.tensor.scalar_type();
+  const bool ok = precision == Precision::kFp16   ? dtype == at::kHalf
+                  : precision == Precision::kBf16 ? dtype == at::kBFloat16
+                                                  : (dtype == at::kFloat || dtype == at::kDouble);
+  if (ok) return absl::OkStatus();
+  const char* expected = precision == Precision::kFp16   ? "Half (fp16.enabled)"
+                         : precision == Precision::kBf16 ? "BFloat16 (bf16.enabled)"
+                                                         : "Float or Double (fp16/bf16 disabled)";
+  return absl::InvalidArgumentError(absl::StrCat("zero engine: parameter '", p.name, "' is ",
+                                                 c10::toString(dtype), "; expected ", expected));
+}
+
+absl::Status CheckParameter(const NamedParameter& p, const NamedParameter& first) {
+  if (!p.tensor.defined() || !p.tensor.is_leaf() || !p.tensor.requires_grad()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "zero engine: trainable parameter '", p.name, "' must be a leaf that requires grad"));
+  }
+  if (p.tensor.scalar_type() != first.tensor.scalar_type() ||
+      p.tensor.device() != first.tensor.device()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "zero engine: parameter '", p.name, "' is ", c10::toString(p.tensor.scalar_type()), " on ",
+        p.tensor.device().str(), " but its group starts with '", first.name, "' (",
+        c10::toString(first.tensor.scalar_type()), " on ", first.tensor.device().str(),
+        "); one dtype and device per parameter group"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckOptions(const ZeroEngineOptions& o) {
+  if (o.stage < 0 || o.stage > 2) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "zero_optimization.stage is ", o.stage, "; this engine runs stages 0, 1 and 2"));
+  }
+  if (o.gradient_accumulation_steps < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("gradient_accumulation_steps is ",
+                                                   o.gradient_accumulation_steps,
+                                                   "; expected >= 1"));
+  }
+  if (o.reduce_bucket_numel < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("zero_optimization.reduce_bucket_size is ",
+                                                   o.reduce_bucket_numel, "; expected >= 1"));
+  }
+  if (o.gradient_clipping < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("gradient_clipping is ", o.gradient_clipping,
+                                                   "; expected >= 0 (0 disables)"));
+  }
+  return absl::OkStatus();
+}
+
+LossScalerOptions ScalerFor(const ZeroEngineOptions& o) {
+  if (o.precision == Precision::kFp16) return o.loss_scaler;
+  LossScalerOptions fixed;
+  fixed.static_scale = 1.0;
+  return fixed;
+}
+
+}  // namespace
+
+absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::DsConfig& c) {
+  ZeroEngineOptions o;
+  o.stage = c.zero.stage;
+  o.reduce_bucket_numel = c.zero.reduce_bucket_numel;
+  o.overlap_comm = c.zero.overlap_comm;
+  o.offload.offload = c.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
+  o.offload.pin_memory = c.zero.offload_optimizer.pin_memory;
+  o.gradient_accumulation_steps = c.gradient_accumulation_steps;
+  o.gradient_clipping = c.gradient_clipping;
+  o.optimizer = c.optimizer;
+  if (c.fp16.enabled) {
+    o.precision = Precision::kFp16;
+    o.loss_scaler.static_scale = c.fp16.loss_scale;
+    o.loss_scaler.initial_scale_power = static_cast<int>(c.fp16.initial_scale_power);
+    o.loss_scaler.loss_scale_window = c.fp16.loss_scale_window;
+    o.loss_scaler.hysteresis = static_cast<int>(c.fp16.hysteresis);
+    o.loss_scaler.consecutive_hysteresis = c.fp16.consecutive_hysteresis;
+    o.loss_scaler.min_loss_scale = static_cast<double>(c.fp16.min_loss_scale);
+  } else if (c.bf16.enabled) {
+    o.precision = Precision::kBf16;
+    o.check_grad_overflow = c.bf16.check_grad_overflow;
+  }
+  if (o.optimizer.type != "Adam" && o.optimizer.type != "AdamW") {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer.type is \"", o.optimizer.type,
+                                                   "\"; the ZeRO engine runs Adam and AdamW"));
+  }
+  ZT_RETURN_IF_ERROR(CheckOptions(o));
+  return o;
+}
+
+ZeroEngine::ZeroEngine(ZeroEngineOptions options, std::shared_ptr<Communicator> comm)
+    : options_(std::move(options)), comm_(std::move(comm)), loss_scaler_(ScalerFor(options_)) {
+  partition_world_ = options_.stage == 0 ? 1 : comm_->Size();
+  chunk_rank_ = options_.stage == 0 ? 0 : comm_->Rank();
+}
+
+ZeroEngine::~ZeroEngine() = default;
+
+absl::StatusOr<std::unique_ptr<ZeroEngine>> ZeroEngine::Create(
+    std::vector<ParameterGroup> groups, const ZeroEngineOptions& options,
+    std::shared_ptr<Communicator> comm) {
+  ZT_RETURN_IF_ERROR(CheckOptions(options));
+  if (comm == nullptr) return absl::InvalidArgumentError("zero engine: no communicator");
+  if (groups.empty()) return absl::InvalidArgumentError("zero engine: no parameter groups");
+  std::unique_ptr<ZeroEngine> engine(new ZeroEngine(options, std::move(comm)));
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (groups[g].params.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("zero engine: parameter group ", g,
+                                                     " has no parameters"));
+    }
+    auto group = std::make_unique<Group>();
+    ZT_RETURN_IF_ERROR(engine->InitGroup(std::move(groups[g]), *group));
+    engine->groups_.push_back(std::move(group));
+  }
+  return engine;
+}
+
+absl::Status ZeroEngine::InitGroup(ParameterGroup spec, Group& group) {
+  const NamedParameter& first = spec.params.front();
+  for (const NamedParameter& p : spec.params) {
+    ZT_RETURN_IF_ERROR(CheckParameter(p, first));
+    ZT_RETURN_IF_ERROR(CheckPrecision(options_.precision, p));
+  }
+  std::vector<int64_t> numels;
+  for (NamedParameter& p : spec.params) {
+    numels.push_back(p.tensor.numel());
+    group.names.push_back(p.name);
+    group.params.push_back(p.tensor);
+  }
+  group.weight_decay = spec.weight_decay.value_or(options_.optimizer.weight_decay);
+  ZT_ASSIGN_OR_RETURN(FlatLayout layout,
+                      FlatLayout::Create(numels, FlatLayoutOptions{partition_world_,
+                                                                   options_.reduce_bucket_numel, 2}));
+  const at::Tensor& t = first.tensor;
+  group.buffer = FlatBuffer(std::move(layout), t.scalar_type(), t.device());
+  ZT_RETURN_IF_ERROR(group.buffer.BindParameters(group.params, group.names));
+  const FlatLayout& l = group.buffer.layout();
+  // Every rank starts from rank 0's parameters (DeepSpeed broadcasts the module at init).
+  if (comm_->Size() > 1) {
+    ZT_ASSIGN_OR_RETURN(std::unique_ptr<Work> work, comm_->Broadcast(group.buffer.flat(), 0));
+    ZT_RETURN_IF_ERROR(work->Wait(Deadline()));
+  }
+  group.accumulator = at::zeros({l.partition_numel()}, t.options().requires_grad(false));
+  std::vector<at::Tensor> chunks;
+  for (int b = 0; b < static_cast<int>(l.buckets().size()); ++b) {
+    chunks.push_back(group.buffer.Chunk(b, chunk_rank_));
+  }
+  group.optimizer = std::make_unique<OptimizerPartition>(at::cat(chunks), options_.offload);
+  if (options_.stage > 0) group.send = at::empty({l.partition_numel()}, t.options());
+  GradientBucketerOptions bucketing;
+  bucketing.reduction =
+      options_.stage == 0 ? GradientReduction::kAllReduce : GradientReduction::kReduceScatter;
+  bucketing.overlap_comm = options_.overlap_comm;
+  bucketing.collective_timeout = options_.collective_timeout;
+  bucketing.track_gradient_bytes = options_.track_gradient_bytes;
+  group.bucketer = std::make_unique<GradientBucketer>(group.params, l, *comm_, group.accumulator,
+                                                      bucketing);
+  return absl::OkStatus();
+}
+
+bool ZeroEngine::AtAccumulationBoundary() const {
+  return (micro_steps_ + 1) % options_.gradient_accumulation_steps == 0;
+}
+
+at::Tensor ZeroEngine::ScaleLoss(const at::Tensor& loss) const {
+  return loss * (loss_scaler_.scale() / static_cast<double>(options_.gradient_accumulation_steps));
+}
+
+absl::Status ZeroEngine::Backward(const at::Tensor& loss) {
+  BeginBackward();
+  ScaleLoss(loss).backward();
+  return FinishBackward();
+}
+
+void ZeroEngine::BeginBackward() {
+  // Stage 2 reduces every micro-step; stages 0 and 1 let param.grad accumulate until the
+  // boundary's backward.
+  const bool reduce = options_.stage == 2 || AtAccumulationBoundary();
+  for (auto& group : groups_) group->bucketer->BeginBackward(reduce);
+  in_backward_ = true;
+}
+
+absl::Status ZeroEngine::FinishBackward() {
+  if (!in_backward_) return absl::FailedPreconditionError("FinishBackward without BeginBackward");
+  in_backward_ = false;
+  absl::Status first;
+  for (auto& group : groups_) {
+    absl::Status s = group->bucketer->FinishBackward();
+    if (first.ok()) first = s;
+  }
+  return first;
+}
+
+absl::Time ZeroEngine::Deadline() const { return absl::Now() + options_.collective_timeout; }
+
+absl::StatusOr<bool> ZeroEngine::Overflowed() {
+  std::vector<at::Tensor> accumulators;
+  for (auto& group : groups_) accumulators.push_back(group->accumulator);
+  Communicator* comm = partition_world_ > 1 ? comm_.get() : nullptr;
+  return GlobalOverflow(NonFiniteFlag(accumulators), comm, Deadline());
+}
+
+absl::StatusOr<double> ZeroEngine::ScaledGlobalNorm() {
+  std::vector<at::Tensor> accumulators;
+  for (auto& group : groups_) accumulators.push_back(group->accumulator);
+  Communicator* comm = partition_world_ > 1 ? comm_.get() : nullptr;
+  return GlobalNorm(SquaredNormFp64(accumulators), comm, Deadline());
+}
+
+AdamWHyper ZeroEngine::HyperForStep(int64_t k, const Group& group) const {
+  AdamWHyper hyper = AdamWHyperFromConfig(options_.optimizer);
+  hyper.weight_decay = group.weight_decay;
+  hyper.step = k;
+  if (options_.scheduler != nullptr) {
+    hyper.lr = options_.scheduler->LrForOptimizerStep(k);
+    if (auto beta1 = options_.scheduler->Beta1ForOptimizerStep(k)) hyper.beta1 = *beta1;
+    if (auto beta2 = options_.scheduler->ForcedBeta2()) hyper.beta2 = *beta2;
+  }
+  return hyper;
+}
+
+absl::Status ZeroEngine::StepGroup(Group& group, double multiplier, const AdamWHyper& hyper,
+                                   StepPhaseTimes& times) {
+  const FlatLayout& layout = group.buffer.layout();
+  std::vector<std::unique_ptr<Work>> gathers;
+  // Forward order (buckets are laid out backward), so the first layers' parameters are
+  // gathered while later chunks still step.
+  for (int b = static_cast<int>(layout.buckets().size()) - 1; b >= 0; --b) {
+    at::Tensor grad = PartitionChunk(group.accumulator, layout, b);
+    at::Tensor out = options_.stage == 0 ? group.buffer.Chunk(b, 0)
+                                         : PartitionChunk(group.send, layout, b);
+    ZT_RETURN_IF_ERROR(group.optimizer->StepChunk(layout.buckets()[b].partition_offset, grad,
+                                                  multiplier, hyper, out, times));
+    if (options_.stage == 0) continue;
+    if (comm_->Size() == 1) {
+      group.buffer.BucketRegion(b).copy_(out);
+      continue;
+    }
+    ZT_ASSIGN_OR_RETURN(std::unique_ptr<Work> work,
+                        comm_->AllGather(out, group.buffer.BucketRegion(b)));
+    gathers.push_back(std::move(work));
+  }
+  for (auto& work : gathers) ZT_RETURN_IF_ERROR(work->Wait(Deadline()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> ZeroEngine::Step() {
+  if (in_backward_) return absl::FailedPreconditionError("Step() inside BeginBackward()");
+  StepResult result;
+  result.boundary = AtAccumulationBoundary();
+  ++micro_steps_;
+  result.optimizer_step = applied_steps_;
+  if (!result.boundary) return result;
+  at::NoGradGuard no_grad;
+  result.loss_scale = loss_scaler_.scale();
+  const bool check = options_.precision == Precision::kFp16 ||
+                     (options_.precision == Precision::kBf16 && options_.check_grad_overflow);
+  bool overflow = false;
+  if (check) {
+    ZT_ASSIGN_OR_RETURN(overflow, Overflowed());
+  }
+  if (overflow) {
+    if (options_.precision == Precision::kFp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(true));
+    for (auto& group : groups_) group->accumulator.zero_();
+    ++skipped_steps_;
+    result.grad_norm = -1.0;
+    return result;
+  }
+  ZT_ASSIGN_OR_RETURN(const double scaled_norm, ScaledGlobalNorm());
+  const double divisor =
+      UnscaleAndClipDivisor(scaled_norm, result.loss_scale, options_.gradient_clipping);
+  result.grad_norm = scaled_norm < 0 ? -1.0 : scaled_norm / result.loss_scale;
+  if (options_.precision == Precision::kFp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(false));
+  const int64_t k = applied_steps_ + 1;
+  for (auto& group : groups_) {
+    const AdamWHyper hyper = HyperForStep(k, *group);
+    result.lr = hyper.lr;
+    ZT_RETURN_IF_ERROR(StepGroup(*group, 1.0 / divisor, hyper, result.phases));
+    group->accumulator.zero_();
+  }
+  applied_steps_ = k;
+  result.applied = true;
+  result.optimizer_step = k;
+  return result;
+}
+
+int64_t ZeroEngine::PeakGradientBytes() const {
+  int64_t total = 0;
+  for (const auto& group : groups_) total += group->bucketer->peak_gradient_bytes();
+  return total;
+}
+
+void ZeroEngine::ResetPeakGradientBytes() {
+  for (auto& group : groups_) group->bucketer->ResetPeak();
+}
+
+int64_t ZeroEngine::PartitionNumel() const {
+  int64_t total = 0;
+  for (const auto& group : groups_) total += group->buffer.layout().partition_numel();
+  return total;
+}
+
+int64_t ZeroEngine::OptimizerStateBytes() const {
+  int64_t total = 0;
+  for (const auto& group : groups_) total += group->optimizer->bytes();
+  return total;
+}
+
+int64_t ZeroEngine::GradientAccumulatorBytes() const {
+  int64_t total = 0;
+  for (const auto& group : groups_) total += group->accumulator.nbytes();
+  return total;
+}
+
+std::string ZeroEngine::OptimizerName() const {
+  return groups_.empty() ? "" : groups_.front()->optimizer->optimizer_name();
+}
+
+}  // namespace zt::sharding

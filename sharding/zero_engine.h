@@ -1,0 +1,150 @@
+// The ZeRO engine for stages 0, 1 and 2 over the trainable parameters (deepspeed.md §7.1, §8):
+// LoRA adapters, or every parameter for full fine-tuning. Frozen parameters are not its
+// business (they stay replicated).
+//
+// Per parameter group (all of one dtype; groups carry their own weight decay, like the HF
+// Trainer's decay / no-decay groups): one flat buffer whose views become the parameters
+// (flat_buffer.h), laid out in buckets of reduce_bucket_size elements with equal per-rank
+// chunks (partition.h); a gradient accumulator; an optimizer partition (fp32 master + moments,
+// optimizer_offload.h, on the device or offloaded to the host).
+//
+//   stage 0: accumulator and optimizer state cover the whole flat buffer; gradients are
+//            all-reduced (bucket by bucket) at the accumulation boundary; no all-gather.
+//   stage 1: the accumulator and optimizer state are this rank's partition; gradients
+//            accumulate in param.grad between boundaries and are reduce-scattered bucket by
+//            bucket during the boundary backward; updated chunks are all-gathered.
+//   stage 2: as stage 1, but every micro-step's gradients are reduce-scattered during backward
+//            and accumulated in the partition: no rank holds a full gradient.
+// Gradients are averaged over ranks (divided by the world size before the reduction, as
+// DeepSpeed), the loss is divided by gradient_accumulation_steps (and multiplied by the fp16
+// loss scale) before backward, the global norm is summed in fp64 across partitions and ranks,
+// clipping and unscaling are one multiplier (loss_scaler.h UnscaleAndClipDivisor), fp16 and
+// bf16 (with check_grad_overflow) skip steps whose gradients overflowed on any rank, and the
+// learning rate of the k-th applied step comes from the schedule (lr_scheduler.h).
+//
+// Use, every micro-step on every rank in the same order:
+//   engine->Backward(loss);             // or BeginBackward(); ScaleLoss(loss).backward(); FinishBackward();
+//   ZT_ASSIGN_OR_RETURN(StepResult r, engine->Step());  // optimizer step at the boundary
+//
+// Not thread-safe: one training loop drives it. The communicator must outlive it.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "configs/ds_config.h"
+#include "sharding/adamw_step.h"
+#include "sharding/communicator.h"
+#include "sharding/gradient_bucketer.h"
+#include "sharding/loss_scaler.h"
+#include "sharding/lr_scheduler.h"
+#include "sharding/optimizer_offload.h"
+#include "sharding/partition.h"
+
+namespace zt::sharding {
+
+struct NamedParameter {
+  std::string name;
+  at::Tensor tensor;  // a leaf that requires grad
+};
+
+struct ParameterGroup {
+  std::vector<NamedParameter> params;  // forward order
+  std::optional<double> weight_decay;  // default: the optimizer's
+};
+
+enum class Precision { kFloat, kFp16, kBf16 };  // kFloat: fp32 or fp64 parameters
+
+struct ZeroEngineOptions {
+  int stage = 0;
+  int64_t reduce_bucket_numel = 500000000;
+  bool overlap_comm = false;
+  OffloadOptions offload;
+  int64_t gradient_accumulation_steps = 1;
+  double gradient_clipping = 0.0;  // 0 disables
+  configs::OptimizerConfig optimizer;
+  Precision precision = Precision::kFloat;
+  LossScalerOptions loss_scaler;  // fp16 only
+  bool check_grad_overflow = true;  // bf16 only (fp16 always checks)
+  std::shared_ptr<const LrScheduler> scheduler;  // null: constant optimizer.lr
+  absl::Duration collective_timeout = absl::Minutes(5);
+  bool track_gradient_bytes = false;
+};
+
+// The engine options a resolved ds_config asks for (InvalidArgument naming the key for what
+// this engine does not run: stage 3, a non-Adam optimizer).
+absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::DsConfig& config);
+
+struct StepResult {
+  bool boundary = false;     // false: a micro-step inside the accumulation window, nothing ran
+  bool applied = false;      // false at a boundary: overflow, step skipped
+  double grad_norm = 0.0;    // global norm of the unscaled mean gradient (-1: not finite)
+  double loss_scale = 1.0;   // the scale this step's gradients carried
+  double lr = 0.0;           // the learning rate used (applied steps)
+  int64_t optimizer_step = 0;  // applied steps so far
+  StepPhaseTimes phases;
+};
+
+class ZeroEngine {
+ public:
+  static absl::StatusOr<std::unique_ptr<ZeroEngine>> Create(std::vector<ParameterGroup> groups,
+                                                            const ZeroEngineOptions& options,
+                                                            std::shared_ptr<Communicator> comm);
+  ~ZeroEngine();
+
+  // Whether the next Step() is an optimizer step.
+  bool AtAccumulationBoundary() const;
+  double loss_scale() const { return loss_scaler_.scale(); }
+  // loss * loss_scale / gradient_accumulation_steps.
+  at::Tensor ScaleLoss(const at::Tensor& loss) const;
+
+  absl::Status Backward(const at::Tensor& loss);
+  void BeginBackward();
+  absl::Status FinishBackward();
+
+  absl::StatusOr<StepResult> Step();
+
+  // Gradient bytes held at most (accumulators + staging + param.grad) since the last reset,
+  // sampled in every gradient hook (options.track_gradient_bytes).
+  int64_t PeakGradientBytes() const;
+  void ResetPeakGradientBytes();
+  // What this rank allocated: elements of its partitions (all groups) and bytes of optimizer
+  // state (master + moments + master-dtype gradient), gradient accumulators and staging.
+  int64_t PartitionNumel() const;
+  int64_t OptimizerStateBytes() const;
+  int64_t GradientAccumulatorBytes() const;
+  const LossScaler& loss_scaler() const { return loss_scaler_; }
+  int64_t skipped_steps() const { return skipped_steps_; }
+  std::string OptimizerName() const;
+
+ private:
+  struct Group;
+  ZeroEngine(ZeroEngineOptions options, std::shared_ptr<Communicator> comm);
+
+  absl::Status InitGroup(ParameterGroup spec, Group& group);
+  absl::StatusOr<bool> Overflowed();
+  absl::StatusOr<double> ScaledGlobalNorm();
+  absl::Status StepGroup(Group& group, double multiplier, const AdamWHyper& hyper,
+                         StepPhaseTimes& times);
+  AdamWHyper HyperForStep(int64_t k, const Group& group) const;
+  absl::Time Deadline() const;
+
+  ZeroEngineOptions options_;
+  std::shared_ptr<Communicator> comm_;
+  int partition_world_ = 1;  // ranks the partitions are cut for (1 for stage 0)
+  int chunk_rank_ = 0;       // which chunk of each bucket this rank owns
+  std::vector<std::unique_ptr<Group>> groups_;
+  LossScaler loss_scaler_;
+  int64_t micro_steps_ = 0;
+  int64_t applied_steps_ = 0;
+  int64_t skipped_steps_ = 0;
+  bool in_backward_ = false;
+};
+
+}  // namespace zt::sharding

@@ -1,0 +1,154 @@
+#include "tests/sharding/zero_test_model.h"
+
+#include <gtest/gtest.h>
+#include <torch/optim/adamw.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace zt::sharding::testing {
+
+std::vector<NamedParameter> MakeMlp(const MlpSpec& spec, uint64_t seed) {
+  at::manual_seed(seed);
+  std::vector<NamedParameter> params;
+  int64_t fan_in = spec.in;
+  for (int i = 0; i < spec.depth; ++i) {
+    const int64_t fan_out = i + 1 == spec.depth ? spec.out : spec.hidden;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    at::Tensor w = (at::rand({fan_out, fan_in}, at::kDouble) * 2 - 1) * bound;
+    at::Tensor b = (at::rand({fan_out}, at::kDouble) * 2 - 1) * bound;
+    params.push_back({absl::StrCat("layers.", i, ".weight"), w.to(spec.dtype).requires_grad_()});
+    params.push_back({absl::StrCat("layers.", i, ".bias"), b.to(spec.dtype).requires_grad_()});
+    fan_in = fan_out;
+  }
+  return params;
+}
+
+at::Tensor MlpForward(const std::vector<NamedParameter>& params, const at::Tensor& x) {
+  at::Tensor h = x;
+  const size_t layers = params.size() / 2;
+  for (size_t i = 0; i < layers; ++i) {
+    const at::Tensor& w = params[2 * i].tensor;
+    const at::Tensor& b = params[2 * i + 1].tensor;
+    // CPU matmul in the compute dtype (fp16 CPU matmul does not exist in 1.13): the cast is
+    // differentiable, so the leaves still get gradients in their own dtype.
+    const at::ScalarType compute = w.scalar_type() == at::kHalf ? at::kFloat : w.scalar_type();
+    h = at::addmm(b.to(compute), h.to(compute), w.to(compute).t());
+    if (i + 1 < layers) h = at::tanh(h);
+  }
+  return h;
+}
+
+Batch GlobalBatch(const MlpSpec& spec, const TrainSpec& train, int world, int step) {
+  at::manual_seed(1000 + step);
+  const int64_t n = world * train.micro_batch * train.gradient_accumulation_steps;
+  const at::ScalarType compute = spec.dtype == at::kHalf ? at::kFloat : spec.dtype;
+  return Batch{at::randn({n, spec.in}, at::kDouble).to(compute),
+               at::randn({n, spec.out}, at::kDouble).to(compute)};
+}
+
+namespace {
+
+at::Tensor Mse(const at::Tensor& pred, const at::Tensor& y) { return (pred - y).pow(2).mean(); }
+
+void ClipByGlobalNorm(const std::vector<at::Tensor>& params, double max_norm) {
+  double sq = 0;
+  for (const at::Tensor& p : params) sq += p.grad().to(at::kDouble).pow(2).sum().item<double>();
+  const double coef = max_norm / (std::sqrt(sq) + 1e-6);
+  if (coef < 1.0) {
+    for (const at::Tensor& p : params) p.grad().mul_(coef);
+  }
+}
+
+}  // namespace
+
+std::vector<at::Tensor> ReferenceTrain(const MlpSpec& spec, const TrainSpec& train, int world) {
+  std::vector<NamedParameter> params = MakeMlp(spec);
+  const configs::OptimizerConfig& o = train.optimizer;
+  auto options_for = [&](double weight_decay) {
+    auto options = std::make_unique<torch::optim::AdamWOptions>(o.lr);
+    options->betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(weight_decay);
+    return options;
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  std::vector<at::Tensor> all, weights, biases;
+  for (size_t i = 0; i < params.size(); ++i) {
+    all.push_back(params[i].tensor);
+    (i % 2 == 0 ? weights : biases).push_back(params[i].tensor);
+  }
+  if (train.no_decay_bias) {
+    groups.emplace_back(weights, options_for(o.weight_decay));
+    groups.emplace_back(biases, options_for(0.0));
+  } else {
+    groups.emplace_back(all, options_for(o.weight_decay));
+  }
+  torch::optim::AdamW optimizer(groups, *options_for(o.weight_decay));
+  for (int step = 0; step < train.steps; ++step) {
+    Batch batch = GlobalBatch(spec, train, world, step);
+    optimizer.zero_grad();
+    Mse(MlpForward(params, batch.x), batch.y).backward();
+    if (train.gradient_clipping > 0) ClipByGlobalNorm(all, train.gradient_clipping);
+    if (train.scheduler != nullptr) {
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::AdamWOptions&>(group.options())
+            .lr(train.scheduler->LrForOptimizerStep(step + 1));
+      }
+    }
+    optimizer.step();
+  }
+  std::vector<at::Tensor> out;
+  for (const NamedParameter& p : params) out.push_back(p.tensor.detach().clone());
+  return out;
+}
+
+std::vector<ParameterGroup> Groups(const std::vector<NamedParameter>& params,
+                                   const TrainSpec& train) {
+  if (!train.no_decay_bias) return {ParameterGroup{params, std::nullopt}};
+  ParameterGroup weights, biases;
+  for (size_t i = 0; i < params.size(); ++i) {
+    (i % 2 == 0 ? weights : biases).params.push_back(params[i]);
+  }
+  biases.weight_decay = 0.0;
+  return {weights, biases};
+}
+
+void EngineTrain(ZeroEngine& engine, const std::vector<NamedParameter>& params,
+                 const MlpSpec& spec, const TrainSpec& train, int rank, int world) {
+  const int64_t mb = train.micro_batch;
+  for (int step = 0; step < train.steps; ++step) {
+    Batch batch = GlobalBatch(spec, train, world, step);
+    for (int64_t g = 0; g < train.gradient_accumulation_steps; ++g) {
+      const int64_t start = (g * world + rank) * mb;
+      at::Tensor x = batch.x.narrow(0, start, mb);
+      at::Tensor y = batch.y.narrow(0, start, mb);
+      if (train.split_backward) {
+        const int64_t half = mb / 2;
+        engine.BeginBackward();
+        for (int64_t part = 0; part < 2; ++part) {
+          at::Tensor xs = x.narrow(0, part * half, half), ys = y.narrow(0, part * half, half);
+          engine.ScaleLoss(Mse(MlpForward(params, xs), ys) * 0.5).backward();
+        }
+        ASSERT_TRUE(engine.FinishBackward().ok());
+      } else {
+        absl::Status backward = engine.Backward(Mse(MlpForward(params, x), y));
+        ASSERT_TRUE(backward.ok()) << backward;
+      }
+      absl::StatusOr<StepResult> result = engine.Step();
+      ASSERT_TRUE(result.ok()) << result.status();
+      EXPECT_EQ(result->boundary, g + 1 == train.gradient_accumulation_steps);
+    }
+  }
+}
+
+double RelativeError(const std::vector<NamedParameter>& a, const std::vector<at::Tensor>& b) {
+  double diff = 0, ref = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    at::Tensor x = a[i].tensor.detach().to(at::kDouble), y = b[i].to(at::kDouble);
+    diff += (x - y).pow(2).sum().item<double>();
+    ref += y.pow(2).sum().item<double>();
+  }
+  return std::sqrt(diff) / std::sqrt(ref);
+}
+
+}  // namespace zt::sharding::testing
