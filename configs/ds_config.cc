@@ -18,10 +18,8 @@ using nlohmann::json;
 
 // Top-level feature blocks zerotune does not implement: an error when enabled.
 const char* const kFeatureBlocks[] = {
-    "compile", "hybrid_engine", "pipeline", "autotuning", "compression_training",
-    "data_efficiency", "curriculum_learning", "sparse_attention", "nebula", "eigenvalue",
-    "progressive_layer_drop", "quantize_training", "weight_quantization", "elasticity", "amp",
-    "torch_autocast"};
+    "compile",           "hybrid_engine",   "pipeline",        "autotuning", "data_efficiency",
+    "weight_quantization", "expert_parallel", "datastates", "torch_autocast"};
 // Blocks that only log: one warning when enabled.
 const char* const kLoggingBlocks[] = {"tensorboard", "csv_monitor", "wandb", "comet",
                                       "comms_logger", "flops_profiler"};
@@ -197,6 +195,15 @@ void CheckOtherBlocks(json& top, const json& config, Diagnostics& diag) {
                    "metrics.jsonl, metrics.csv and trainer_state.json)");
     }
   }
+  const json& tp = config.value("tensor_parallel", json());
+  if (tp.is_object() && tp.contains("autotp_size") && tp["autotp_size"].is_number() &&
+      tp["autotp_size"].get<double>() > 1) {
+    diag.Error("tensor_parallel.autotp_size",
+               absl::StrCat(tp["autotp_size"].dump(),
+                            " is not supported by zerotune (data parallelism only; 1)"));
+  }
+  top.erase("tensor_parallel");
+  top.erase("timers");
   top.erase("flops_profiler");
   top.erase("aio");
   top.erase("allgather_size");

@@ -36,7 +36,6 @@ std::vector<BlockSpec> MakeSpecs() {
       {"scheduler", K::kObject, "null", S::kImplemented},
       {"fp16", K::kObject, "null", S::kImplemented},
       {"bf16", K::kObject, "null", S::kImplemented, "bfloat16"},
-      {"amp", K::kObject, "null", S::kImplemented},
       {"torch_autocast", K::kObject, "null", S::kImplemented},
       {"zero_optimization", K::kAny, "null", S::kImplemented},
       {"gradient_clipping", K::kAny, "1.0", S::kImplemented},
@@ -46,7 +45,6 @@ std::vector<BlockSpec> MakeSpecs() {
       {"communication_data_type", K::kNullableString, "null", S::kImplemented},
       {"seq_parallel_communication_data_type", K::kString, "\"fp32\"", S::kIgnored, "", "",
        "used only with Ulysses sequence parallelism, which zerotune does not implement"},
-      {"sparse_gradients", K::kBool, "false", S::kRejected},
       {"disable_allgather", K::kBool, "false", S::kIgnored, "", "", "legacy; DeepSpeed ignores it"},
       {"zero_allow_untested_optimizer", K::kBool, "false", S::kImplemented},
       {"zero_force_ds_cpu_optimizer", K::kBool, "true", S::kImplemented},
@@ -63,7 +61,6 @@ std::vector<BlockSpec> MakeSpecs() {
       {"wandb", K::kObject, "null", S::kImplemented},
       {"comet", K::kObject, "null", S::kImplemented},
       {"comms_logger", K::kObject, "null", S::kImplemented},
-      {"elasticity", K::kAny, "null", S::kImplemented},
       {"aio", K::kAny, "null", S::kIgnored, "", "", kNvmeOnly},
       {"dataloader_drop_last", K::kBool, "false", S::kIgnored, "", "",
        "applies to deepspeed.initialize(training_data=...), which zerotune's data loader replaces"},
@@ -71,31 +68,34 @@ std::vector<BlockSpec> MakeSpecs() {
       {"data_parallel_size", K::kNullableInt, "null", S::kImplemented},
       {"allgather_size", K::kNonNegativeInt, "500000000", S::kIgnored, "", "",
        "read only with the legacy boolean zero_optimization"},
+      {"log_level", K::kNullableString, "null", S::kLogging},
+      {"disable_python_gc", K::kAny, "false", S::kIgnored, "", "",
+       "Python garbage-collection control; zerotune has no Python"},
+      {"use_data_before_expert_parallelism", K::kBool, "false", S::kIgnored, "", "",
+       "expert parallelism only"},
+      {"timers", K::kAny, "null", S::kLogging},
       // Feature blocks zerotune does not implement: an error when enabled (ds_config.cc).
       {"compile", K::kAny, "null", S::kImplemented},
       {"hybrid_engine", K::kAny, "null", S::kImplemented},
       {"pipeline", K::kAny, "null", S::kImplemented},
       {"autotuning", K::kAny, "null", S::kImplemented},
-      {"compression_training", K::kAny, "null", S::kImplemented},
       {"data_efficiency", K::kAny, "null", S::kImplemented},
-      {"curriculum_learning", K::kAny, "null", S::kImplemented},
-      {"sparse_attention", K::kAny, "null", S::kImplemented},
-      {"nebula", K::kAny, "null", S::kImplemented},
-      {"eigenvalue", K::kAny, "null", S::kImplemented},
-      {"progressive_layer_drop", K::kAny, "null", S::kImplemented},
-      {"quantize_training", K::kAny, "null", S::kImplemented},
       {"weight_quantization", K::kAny, "null", S::kImplemented},
+      {"tensor_parallel", K::kAny, "null", S::kImplemented},
+      {"expert_parallel", K::kAny, "null", S::kImplemented},
+      {"datastates", K::kAny, "null", S::kImplemented},
   }});
   specs.push_back({"zero_optimization", true, {
       {"stage", K::kInt, "0", S::kImplemented},
       {"contiguous_gradients", K::kBool, "true", S::kImplemented},
       {"reduce_scatter", K::kBool, "true", S::kImplemented},
-      {"reduce_bucket_size", K::kNonNegativeInt, "500000000", S::kImplemented},
+      {"reduce_bucket_size", K::kPositiveInt, "500000000", S::kImplemented},
       {"use_multi_rank_bucket_allreduce", K::kBool, "true", S::kIgnored, "", "",
        "zerotune reduces every bucket with one reduce-scatter; the result is the same"},
       {"allgather_partitions", K::kBool, "true", S::kIgnored, "", "", "DeepSpeed ignores it too"},
       {"allgather_bucket_size", K::kNonNegativeInt, "500000000", S::kImplemented},
       {"overlap_comm", K::kNullableBool, "null", S::kImplemented},
+      {"compute_grad_norm", K::kBool, "true", S::kRejected},
       {"load_from_fp32_weights", K::kBool, "true", S::kImplemented},
       {"elastic_checkpoint", K::kBool, "false", S::kRejected},
       {"offload_optimizer", K::kObject, "null", S::kImplemented},
@@ -126,9 +126,6 @@ std::vector<BlockSpec> MakeSpecs() {
       {"zero_quantized_weights", K::kBool, "false", S::kRejected},
       {"zero_quantized_nontrainable_weights", K::kBool, "false", S::kRejected},
       {"zero_quantized_gradients", K::kBool, "false", S::kRejected},
-      {"zeropp_loco_param", K::kAny, "null", S::kRejected},
-      {"mics_shard_size", K::kInt, "-1", S::kRejected},
-      {"mics_hierarchical_params_gather", K::kBool, "false", S::kRejected},
       {"memory_efficient_linear", K::kBool, "true", S::kIgnored, "", "", kPerfKnob},
       {"override_module_apply", K::kBool, "true", S::kIgnored, "", "", kPerfKnob},
       {"pipeline_loading_checkpoint", K::kBool, "false", S::kRejected},
@@ -136,6 +133,12 @@ std::vector<BlockSpec> MakeSpecs() {
       {"enable_sanity_checks", K::kBool, "false", S::kIgnored, "", "", "a DeepSpeed debug aid"},
       {"legacy_stage1", K::kBool, "false", S::kRejected},
       {"zenflow", K::kAny, "null", S::kRejected},
+      {"parameter_alignment", K::kBool, "false", S::kIgnored, "", "",
+       "only pads DeepSpeed's flat buffers for alignment; the result is the same"},
+      {"save_muon_momentum_buffer_in_memory", K::kBool, "false", S::kIgnored, "", "",
+       "used only with the Muon optimizer"},
+      {"leaf_module", K::kAny, "null", S::kIgnored, "", "",
+       "names ZeRO-3 leaf modules of mixture-of-experts blocks, which zerotune's models do not have"},
       {"cpu_offload", K::kNullableBool, "null", S::kImplemented},
       {"cpu_offload_param", K::kNullableBool, "null", S::kImplemented},
       {"cpu_offload_use_pin_memory", K::kNullableBool, "null", S::kIgnored, "", "",
@@ -263,7 +266,63 @@ void ApplySupport(const KeySpec& key, const std::string& path, const json& value
   }
 }
 
+bool LaxBool(const std::string& s, bool& out) {
+  for (const char* t : {"true", "yes", "on", "1", "t", "y"}) {
+    if (s == t) return out = true, true;
+  }
+  for (const char* f : {"false", "no", "off", "0", "f", "n"}) {
+    if (s == f) return out = false, true;
+  }
+  return false;
+}
+
+// pydantic lax mode: numeric strings become numbers, boolean words become booleans.
+json LaxConvert(const json& value, ValueKind kind) {
+  if (!value.is_string()) {
+    if ((kind == K::kBool || kind == K::kNullableBool) && value.is_number_integer() &&
+        (value.get<int64_t>() == 0 || value.get<int64_t>() == 1)) {
+      return json(value.get<int64_t>() == 1);
+    }
+    return value;
+  }
+  const std::string s = value.get<std::string>();
+  if (kind == K::kBool || kind == K::kNullableBool) {
+    bool b = false;
+    std::string lower = s;
+    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+    return LaxBool(lower, b) ? json(b) : value;
+  }
+  if (kind == K::kString || kind == K::kNullableString || kind == K::kAny || kind == K::kObject) {
+    return value;
+  }
+  json parsed = json::parse(s, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_number() ? parsed : value;
+}
+
 }  // namespace
+
+const char* RemovedKeyMessage(const std::string& block, const std::string& key) {
+  static const std::map<std::string, const char*>* removed = new std::map<std::string, const char*>{
+      {"nebula", "Nebula checkpointing has been removed from DeepSpeed"},
+      {"compression_training", "the DeepSpeed compression library has been removed"},
+      {"amp", "NVIDIA Apex AMP integration has been removed; use fp16 or bf16"},
+      {"quantize_training", "Mixture-of-Quantization (MoQ) has been removed from DeepSpeed"},
+      {"sparse_gradients", "sparse compression of embedding gradients has been removed from DeepSpeed"},
+      {"eigenvalue", "eigenvalue-based MoQ has been removed from DeepSpeed"},
+      {"sparse_attention", "DeepSpeed Sparse Attention has been removed"},
+      {"elasticity", "elastic training has been removed from DeepSpeed; set train_batch_size / "
+                     "train_micro_batch_size_per_gpu / gradient_accumulation_steps directly"},
+      {"graph_harvesting", "graph harvesting has been removed from DeepSpeed"},
+      {"curriculum_learning", "top-level curriculum_learning has been removed from DeepSpeed"},
+      {"progressive_layer_drop", "Progressive Layer Dropping has been removed from DeepSpeed"},
+      {"zero_optimization.mics_shard_size", "MiCS ZeRO-3 sharding has been removed from DeepSpeed"},
+      {"zero_optimization.mics_hierarchical_params_gather",
+       "MiCS ZeRO-3 sharding has been removed from DeepSpeed"},
+      {"zero_optimization.zeropp_loco_param", "LoCo-Zero++ has been removed from DeepSpeed"},
+  };
+  auto it = removed->find(JoinPath(block, key));
+  return it == removed->end() ? nullptr : it->second;
+}
 
 std::string JoinPath(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : absl::StrCat(parent, ".", key);
@@ -297,7 +356,9 @@ const KeySpec* FindKeySpec(const BlockSpec& block, const std::string& key) {
   return nullptr;
 }
 
-json CoerceValue(const json& value, ValueKind kind, const std::string& path, Diagnostics& diag) {
+json CoerceValue(const json& raw, ValueKind kind, const std::string& path, Diagnostics& diag,
+                 bool lax) {
+  const json value = lax ? LaxConvert(raw, kind) : raw;
   auto fail = [&](absl::string_view expected) {
     diag.Error(path, absl::StrCat("expected ", expected, ", got ", ShowValue(value)));
     return json();
@@ -311,8 +372,11 @@ json CoerceValue(const json& value, ValueKind kind, const std::string& path, Dia
       return value.is_boolean() ? value : fail(nullable ? "true, false or null" : "true or false");
     case K::kInt:
     case K::kNonNegativeInt:
+    case K::kPositiveInt:
     case K::kNullableInt: {
-      const char* expected = kind == K::kNonNegativeInt ? "an integer >= 0" : "an integer";
+      const char* expected = kind == K::kNonNegativeInt ? "an integer >= 0"
+                             : kind == K::kPositiveInt  ? "an integer > 0"
+                                                        : "an integer";
       json out;
       if (value.is_number_integer()) {
         out = value;
@@ -325,6 +389,7 @@ json CoerceValue(const json& value, ValueKind kind, const std::string& path, Dia
       }
       if (out.is_number_unsigned()) return fail(absl::StrCat(expected, " below 2^63"));
       if (kind == K::kNonNegativeInt && out.get<int64_t>() < 0) return fail(expected);
+      if (kind == K::kPositiveInt && out.get<int64_t>() <= 0) return fail(expected);
       return out;
     }
     case K::kNumber:
@@ -355,6 +420,10 @@ json ResolveBlock(const json& in, const BlockSpec& spec, Diagnostics& diag) {
   std::map<std::string, std::string> given;  // canonical -> spelling used
   for (const auto& [name, value] : in.items()) {
     const std::string path = JoinPath(spec.path, name);
+    if (const char* removed = RemovedKeyMessage(spec.path, name)) {
+      diag.Error(path, absl::StrCat(removed, " (DeepSpeed 0.19.8 rejects the key); remove it"));
+      continue;
+    }
     const KeySpec* key = FindKeySpec(spec, name);
     if (key == nullptr) {
       std::string message = absl::StrCat("unknown key", DidYouMean(name, names));
@@ -373,7 +442,7 @@ json ResolveBlock(const json& in, const BlockSpec& spec, Diagnostics& diag) {
       continue;
     }
     if (spec.strict && IsAuto(value)) continue;  // DeepSpeed drops "auto": default stays
-    json coerced = CoerceValue(value, key->kind, path, diag);
+    json coerced = CoerceValue(value, key->kind, path, diag, /*lax=*/spec.strict);
     if (coerced.is_null() && !value.is_null()) continue;
     if (*key->choices != '\0' && coerced.is_string()) {
       std::vector<std::string> choices = absl::StrSplit(key->choices, '|');

@@ -28,6 +28,7 @@ enum class ValueKind {
   kNullableBool,
   kInt,             // integral JSON number (2e8 accepted), any sign
   kNonNegativeInt,  // as kInt, >= 0 (pydantic ge=0)
+  kPositiveInt,     // as kInt, > 0 (pydantic gt=0)
   kNullableInt,
   kNumber,          // any finite number, stored as double
   kString,
@@ -68,9 +69,15 @@ const KeySpec* FindKeySpec(const BlockSpec& block, const std::string& key);
 nlohmann::json ResolveBlock(const nlohmann::json& in, const BlockSpec& spec, Diagnostics& diag);
 
 // Checks and converts one value to `kind` ("expected ..." error to diag on mismatch): integral
-// doubles become integers, numbers become doubles for kNumber. Returns null on error.
+// doubles become integers, numbers become doubles for kNumber. With `lax` (the blocks DeepSpeed
+// validates with pydantic, whose lax mode does the same) numeric strings ("0", "2e8") convert to
+// numbers and "true"/"false"/"yes"/"no"/"on"/"off"/"1"/"0" to booleans. Returns null on error.
 nlohmann::json CoerceValue(const nlohmann::json& value, ValueKind kind, const std::string& path,
-                           Diagnostics& diag);
+                           Diagnostics& diag, bool lax = false);
+
+// Keys the newest DeepSpeed (0.19.8) removed and now rejects with a DeepSpeedConfigError even
+// when disabled: the message for `key` in `block` ("" or "zero_optimization"), or nullptr.
+const char* RemovedKeyMessage(const std::string& block, const std::string& key);
 
 // Path join: JoinPath("", "a") == "a", JoinPath("a", "b") == "a.b".
 std::string JoinPath(const std::string& parent, const std::string& key);

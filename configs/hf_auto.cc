@@ -1,5 +1,6 @@
 #include "configs/hf_auto.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -137,8 +138,9 @@ void ResolveScheduler(const AutoContext& context, Filler& filler) {
     filler.Match("scheduler.params.total_num_steps", steps, {"max_steps"});
     filler.Match("scheduler.params.warmup_num_steps", WarmupSteps(args, steps),
                  {"warmup_steps", "warmup_ratio"});
-  } else if (args.warmup_steps > 0) {
-    filler.Match("scheduler.params.warmup_num_steps", args.warmup_steps, {"warmup_steps"});
+  } else if (args.warmup_steps >= 1) {
+    filler.Match("scheduler.params.warmup_num_steps", static_cast<int64_t>(args.warmup_steps),
+                 {"warmup_steps"});
   }
   const std::string why =
       "is resolved at launch from the number of optimizer steps (known once the dataset is "
@@ -183,8 +185,16 @@ void ResolvePrecision(json& config, const AutoContext& context, Filler& filler) 
 }  // namespace
 
 int64_t WarmupSteps(const TrainingArguments& args, int64_t num_training_steps) {
-  if (args.warmup_steps > 0) return args.warmup_steps;
-  return static_cast<int64_t>(std::ceil(args.warmup_ratio * static_cast<double>(num_training_steps)));
+  const double n = static_cast<double>(num_training_steps);
+  int64_t steps = 0;
+  if (args.warmup_steps >= 1) {
+    steps = static_cast<int64_t>(args.warmup_steps);
+  } else if (args.warmup_steps > 0) {
+    steps = static_cast<int64_t>(std::ceil(n * args.warmup_steps));
+  } else {
+    steps = static_cast<int64_t>(std::ceil(n * args.warmup_ratio));
+  }
+  return std::max<int64_t>(1, steps);
 }
 
 void ResolveHfAuto(json& config, const AutoContext& context, Diagnostics& diag) {

@@ -49,7 +49,10 @@ struct AutoContext {
 // Rewrites `config` (the raw ds_config object) in place.
 void ResolveHfAuto(nlohmann::json& config, const AutoContext& context, Diagnostics& diag);
 
-// HF's TrainingArguments.get_warmup_steps: warmup_steps if > 0, else ceil(warmup_ratio * steps).
+// Warm-up steps for `num_training_steps`, as HF's get_warmup_steps and its DeepSpeed filling
+// do: warmup_steps >= 1 counts steps, 0 < warmup_steps < 1 is a ratio (transformers 5.x), else
+// ceil(warmup_ratio * steps) (transformers 4.x); at least 1, as transformers >= 5 fills it for
+// DeepSpeed >= 0.19.6, which rejects a non-positive warmup_num_steps.
 int64_t WarmupSteps(const TrainingArguments& args, int64_t num_training_steps);
 
 }  // namespace zt::configs

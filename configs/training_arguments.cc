@@ -50,7 +50,8 @@ std::vector<ArgumentSpec> MakeSpecs() {
        &TA::lr_scheduler_type,
        "linear|cosine|cosine_with_restarts|polynomial|constant|constant_with_warmup|inverse_sqrt"},
       {"warmup_ratio", "fraction of the steps spent warming up", &TA::warmup_ratio},
-      {"warmup_steps", "warm-up steps; > 0 overrides --warmup_ratio", &TA::warmup_steps},
+      {"warmup_steps", "warm-up steps (>= 1) or, below 1, a ratio as in transformers 5; "
+       "> 0 overrides --warmup_ratio", &TA::warmup_steps},
       {"bf16", "train in bfloat16 (ds: bf16.enabled)", &TA::bf16},
       {"fp16", "train in float16 with loss scaling (ds: fp16.enabled)", &TA::fp16},
       {"gradient_checkpointing", "recompute decoder-layer activations in backward",

@@ -47,7 +47,7 @@ struct TrainingArguments {
   std::string optim = "adamw_torch";
   std::string lr_scheduler_type = "linear";
   double warmup_ratio = 0.0;
-  int64_t warmup_steps = 0;
+  double warmup_steps = 0;  // >= 1: steps; in (0, 1): a ratio (transformers 5.x)
   // Precision and memory.
   bool bf16 = false;
   bool fp16 = false;
