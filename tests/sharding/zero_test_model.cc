@@ -9,6 +9,12 @@
 
 namespace zt::sharding::testing {
 
+namespace {
+
+bool Is16Bit(at::ScalarType dtype) { return dtype == at::kHalf || dtype == at::kBFloat16; }
+
+}  // namespace
+
 std::vector<NamedParameter> MakeMlp(const MlpSpec& spec, uint64_t seed) {
   at::manual_seed(seed);
   std::vector<NamedParameter> params;
@@ -31,9 +37,10 @@ at::Tensor MlpForward(const std::vector<NamedParameter>& params, const at::Tenso
   for (size_t i = 0; i < layers; ++i) {
     const at::Tensor& w = params[2 * i].tensor;
     const at::Tensor& b = params[2 * i + 1].tensor;
-    // CPU matmul in the compute dtype (fp16 CPU matmul does not exist in 1.13): the cast is
+    // 16-bit parameters compute in fp32 (fp16 CPU matmul does not exist in 1.13): the cast is
     // differentiable, so the leaves still get gradients in their own dtype.
-    const at::ScalarType compute = w.scalar_type() == at::kHalf ? at::kFloat : w.scalar_type();
+    const at::ScalarType compute = Is16Bit(w.scalar_type()) ? at::kFloat
+                                                                              : w.scalar_type();
     h = at::addmm(b.to(compute), h.to(compute), w.to(compute).t());
     if (i + 1 < layers) h = at::tanh(h);
   }
@@ -43,7 +50,8 @@ at::Tensor MlpForward(const std::vector<NamedParameter>& params, const at::Tenso
 Batch GlobalBatch(const MlpSpec& spec, const TrainSpec& train, int world, int step) {
   at::manual_seed(1000 + step);
   const int64_t n = world * train.micro_batch * train.gradient_accumulation_steps;
-  const at::ScalarType compute = spec.dtype == at::kHalf ? at::kFloat : spec.dtype;
+  const at::ScalarType compute =
+      Is16Bit(spec.dtype) ? at::kFloat : spec.dtype;
   return Batch{at::randn({n, spec.in}, at::kDouble).to(compute),
                at::randn({n, spec.out}, at::kDouble).to(compute)};
 }
