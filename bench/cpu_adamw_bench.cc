@@ -44,11 +44,15 @@ BenchOptions ParseArgs(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const long long value = std::atoll(argv[i + 1]);
-    if (flag == "--numel") options.numel = value;
-    else if (flag == "--rounds") options.rounds = static_cast<int>(value);
-    else if (flag == "--threads") options.threads = static_cast<int>(value);
+    if (flag == "--numel")
+      options.numel = value;
+    else if (flag == "--rounds")
+      options.rounds = static_cast<int>(value);
+    else if (flag == "--threads")
+      options.threads = static_cast<int>(value);
     else {
-      std::fprintf(stderr, "unknown flag %s; expected --numel, --rounds or --threads\n", flag.c_str());
+      std::fprintf(stderr, "unknown flag %s; expected --numel, --rounds or --threads\n",
+                   flag.c_str());
       std::exit(2);
     }
   }
@@ -61,7 +65,7 @@ BenchOptions ParseArgs(int argc, char** argv) {
 
 struct Contender {
   std::string name;
-  std::string copy;        // "bf16", "none", or "-" for bandwidth kernels
+  std::string copy;  // "bf16", "none", or "-" for bandwidth kernels
   double bytes_per_element;
   std::function<void()> run;
   double best_seconds = 1e30;
@@ -116,15 +120,16 @@ int main(int argc, char** argv) {
 
   std::vector<Contender> contenders;
   contenders.push_back({"bw: triad", "-", 12, [&] {
-    Triad(scratch.data_ptr<float>(), sp.data_ptr<float>(), sm.data_ptr<float>(), n, threads);
-  }});
+                          Triad(scratch.data_ptr<float>(), sp.data_ptr<float>(),
+                                sm.data_ptr<float>(), n, threads);
+                        }});
   contenders.push_back({"bw: update", "-", 12, [&] {
-    Update(scratch.data_ptr<float>(), sp.data_ptr<float>(), n, threads);
-  }});
+                          Update(scratch.data_ptr<float>(), sp.data_ptr<float>(), n, threads);
+                        }});
   contenders.push_back({"bw: adamw pattern", "-", 28, [&] {
-    AdamWPattern(sp.data_ptr<float>(), g.data_ptr<float>(), sm.data_ptr<float>(),
-                 sv.data_ptr<float>(), n, threads);
-  }});
+                          AdamWPattern(sp.data_ptr<float>(), g.data_ptr<float>(),
+                                       sm.data_ptr<float>(), sv.data_ptr<float>(), n, threads);
+                        }});
   contenders.push_back({"aten reference", "none", 28, [&] { TorchStep(p, g, m, v, hyper); }});
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
     if (!zt::kernels::CpuSupports(isa)) continue;
@@ -133,8 +138,12 @@ int main(int argc, char** argv) {
       kernel_options.force_isa = true;
       kernel_options.isa = isa;
       kernel_options.num_threads = threads;
-      AdamWBuffers buffers{p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(),
-                           v.data_ptr<float>(), n, with_copy ? copy.data_ptr() : nullptr};
+      AdamWBuffers buffers{p.data_ptr<float>(),
+                           g.data_ptr<float>(),
+                           m.data_ptr<float>(),
+                           v.data_ptr<float>(),
+                           n,
+                           with_copy ? copy.data_ptr() : nullptr};
       contenders.push_back({zt::kernels::CpuIsaName(isa), with_copy ? "bf16" : "none",
                             with_copy ? 30.0 : 28.0, [&hyper, buffers, kernel_options] {
                               zt::kernels::CpuAdamWStep(buffers, hyper, kernel_options);
@@ -147,7 +156,8 @@ int main(int argc, char** argv) {
       hyper.step = round + 1;
       const auto start = std::chrono::steady_clock::now();
       contender.run();
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (round > 0) contender.best_seconds = std::min(contender.best_seconds, seconds);
     }
   }
@@ -156,20 +166,23 @@ int main(int argc, char** argv) {
   for (const Contender& c : contenders) {
     if (c.copy == "-") bandwidth = std::max(bandwidth, c.bytes_per_element * n / c.best_seconds);
     if (c.name == "aten reference") torch_seconds = c.best_seconds;
-    if (c.copy == "none" && c.name != "aten reference") best_seconds = std::min(best_seconds, c.best_seconds);
+    if (c.copy == "none" && c.name != "aten reference")
+      best_seconds = std::min(best_seconds, c.best_seconds);
   }
-  std::printf("cpu_adamw_bench: %lld parameters (fp32 state), %d threads, best of %d interleaved rounds\n",
-              static_cast<long long>(n), threads, options.rounds);
+  std::printf(
+      "cpu_adamw_bench: %lld parameters (fp32 state), %d threads, best of %d interleaved rounds\n",
+      static_cast<long long>(n), threads, options.rounds);
   std::printf("best path on this CPU: %s; memory bandwidth (highest bw row): %.2f GB/s\n",
               zt::kernels::CpuIsaName(zt::kernels::BestCpuIsa()), bandwidth / 1e9);
   std::printf("| %-17s | copy | ms/step  | Mparams/s | GB/s   | of bw  | vs aten |\n", "path");
   std::printf("|-------------------|------|----------|-----------|--------|--------|---------|\n");
   for (const Contender& c : contenders) {
     const double gbps = c.bytes_per_element * n / c.best_seconds / 1e9;
-    std::printf("| %-17s | %-4s | %8.2f | %9.1f | %6.2f | %5.1f%% | %7s |\n", c.name.c_str(),
-                c.copy.c_str(), c.best_seconds * 1e3, n / c.best_seconds / 1e6, gbps,
-                100.0 * gbps * 1e9 / bandwidth,
-                c.copy == "-" ? "-" : std::to_string(torch_seconds / c.best_seconds).substr(0, 5).c_str());
+    std::printf(
+        "| %-17s | %-4s | %8.2f | %9.1f | %6.2f | %5.1f%% | %7s |\n", c.name.c_str(),
+        c.copy.c_str(), c.best_seconds * 1e3, n / c.best_seconds / 1e6, gbps,
+        100.0 * gbps * 1e9 / bandwidth,
+        c.copy == "-" ? "-" : std::to_string(torch_seconds / c.best_seconds).substr(0, 5).c_str());
   }
   std::printf("cpu_adamw_speedup_vs_torch: %.2f\n", torch_seconds / best_seconds);
   return 0;

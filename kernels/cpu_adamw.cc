@@ -58,7 +58,7 @@ StepConstants MakeConstants(const AdamWBuffers& b, const AdamWHyperParams& h) {
   c.exp_avg = b.exp_avg;
   c.exp_avg_sq = b.exp_avg_sq;
   c.copy = static_cast<uint16_t*>(b.param_copy);
-  c.copy_kind = b.param_copy == nullptr ? adamw_internal::kNoCopy
+  c.copy_kind = b.param_copy == nullptr               ? adamw_internal::kNoCopy
                 : b.copy_format == FloatFormat::kBF16 ? adamw_internal::kCopyBf16
                                                       : adamw_internal::kCopyFp16;
   c.beta1 = h.beta1;
@@ -90,9 +90,12 @@ void CheckArguments(const AdamWBuffers& b, const AdamWHyperParams& h, CpuIsa isa
 
 const char* CpuIsaName(CpuIsa isa) {
   switch (isa) {
-    case CpuIsa::kScalar: return "scalar";
-    case CpuIsa::kAvx2: return "avx2";
-    case CpuIsa::kAvx512: return "avx512";
+    case CpuIsa::kScalar:
+      return "scalar";
+    case CpuIsa::kAvx2:
+      return "avx2";
+    case CpuIsa::kAvx512:
+      return "avx512";
   }
   return "unknown";
 }
@@ -101,9 +104,12 @@ bool CpuSupports(CpuIsa isa) {
   static const bool avx2 = DetectAvx2();
   static const bool avx512 = DetectAvx512();
   switch (isa) {
-    case CpuIsa::kScalar: return true;
-    case CpuIsa::kAvx2: return avx2;
-    case CpuIsa::kAvx512: return avx512;
+    case CpuIsa::kScalar:
+      return true;
+    case CpuIsa::kAvx2:
+      return avx2;
+    case CpuIsa::kAvx512:
+      return avx512;
   }
   return false;
 }

@@ -40,13 +40,13 @@ struct AdamWHyperParams {
   float beta2 = 0.999f;
   float eps = 1e-8f;
   float weight_decay = 0.0f;
-  bool adamw_mode = true;       // decoupled decay; false = classic Adam with L2
+  bool adamw_mode = true;  // decoupled decay; false = classic Adam with L2
   bool bias_correction = true;
-  int64_t step = 1;             // t, counted from 1 and incremented before the update
+  int64_t step = 1;  // t, counted from 1 and incremented before the update
 };
 
 struct AdamWBuffers {
-  float* param = nullptr;       // updated in place
+  float* param = nullptr;  // updated in place
   const float* grad = nullptr;
   float* exp_avg = nullptr;     // m, updated in place
   float* exp_avg_sq = nullptr;  // v, updated in place

@@ -37,7 +37,8 @@ void StepRangeAvx2(const StepConstants& c, int64_t begin, int64_t end) {
     __m256 g = _mm256_loadu_ps(c.grad + i);
     __m256 p = _mm256_loadu_ps(c.param + i);
     if (use_l2) g = _mm256_fmadd_ps(l2, p, g);
-    const __m256 m = _mm256_fmadd_ps(g, one_minus_beta1, _mm256_mul_ps(_mm256_loadu_ps(c.exp_avg + i), beta1));
+    const __m256 m =
+        _mm256_fmadd_ps(g, one_minus_beta1, _mm256_mul_ps(_mm256_loadu_ps(c.exp_avg + i), beta1));
     const __m256 v = _mm256_fmadd_ps(_mm256_mul_ps(g, g), one_minus_beta2,
                                      _mm256_mul_ps(_mm256_loadu_ps(c.exp_avg_sq + i), beta2));
     const __m256 denom = _mm256_fmadd_ps(_mm256_sqrt_ps(v), inv_sqrt_bc2, eps);

@@ -36,7 +36,8 @@ void StepRangeAvx512(const StepConstants& c, int64_t begin, int64_t end) {
     __m512 g = _mm512_loadu_ps(c.grad + i);
     __m512 p = _mm512_loadu_ps(c.param + i);
     if (use_l2) g = _mm512_fmadd_ps(l2, p, g);
-    const __m512 m = _mm512_fmadd_ps(g, one_minus_beta1, _mm512_mul_ps(_mm512_loadu_ps(c.exp_avg + i), beta1));
+    const __m512 m =
+        _mm512_fmadd_ps(g, one_minus_beta1, _mm512_mul_ps(_mm512_loadu_ps(c.exp_avg + i), beta1));
     const __m512 v = _mm512_fmadd_ps(_mm512_mul_ps(g, g), one_minus_beta2,
                                      _mm512_mul_ps(_mm512_loadu_ps(c.exp_avg_sq + i), beta2));
     const __m512 denom = _mm512_fmadd_ps(_mm512_sqrt_ps(v), inv_sqrt_bc2, eps);

@@ -20,10 +20,10 @@ struct StepConstants {
   float beta1, one_minus_beta1;
   float beta2, one_minus_beta2;
   float eps;
-  float step_size;        // lr / bc1
-  float inv_sqrt_bc2;     // 1 / sqrt(bc2)
-  float decay;            // 1 - lr * weight_decay (AdamW mode), else 1
-  float l2;               // weight_decay (L2 mode), else 0
+  float step_size;     // lr / bc1
+  float inv_sqrt_bc2;  // 1 / sqrt(bc2)
+  float decay;         // 1 - lr * weight_decay (AdamW mode), else 1
+  float l2;            // weight_decay (L2 mode), else 0
 };
 
 // Elements [begin, end) of the buffers in `c`.

@@ -35,7 +35,8 @@ absl::Status CommWatchdog::CheckOnce() {
   if (hooks_.poll) {
     absl::Status status = hooks_.poll();
     if (!status.ok()) {
-      return absl::Status(status.code(), absl::StrCat(name_, ": asynchronous error: ", status.message()));
+      return absl::Status(status.code(),
+                          absl::StrCat(name_, ": asynchronous error: ", status.message()));
     }
   }
   std::vector<Tracked> tracked;

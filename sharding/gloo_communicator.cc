@@ -30,7 +30,8 @@ absl::Status ConnectFullMesh(gloo::rendezvous::Context& context, GlooStoreAdapte
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::shared_ptr<gloo::transport::Device>> CreateTcpDevice(const GlooOptions& options) {
+absl::StatusOr<std::shared_ptr<gloo::transport::Device>> CreateTcpDevice(
+    const GlooOptions& options) {
   gloo::transport::tcp::attr attr;
   attr.hostname = options.hostname;
   attr.iface = options.interface;
@@ -45,9 +46,9 @@ absl::Status CheckCpuTensor(const char* backend, const char* op, const char* nam
                             const at::Tensor& tensor) {
   ZT_RETURN_IF_ERROR(CheckCollectiveTensor(op, name, tensor));
   if (!tensor.device().is_cpu()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        op, ": ", name, " is on ", tensor.device().str(), " but the ", backend,
-        " communicator takes CPU tensors (use the NCCL or host-staged communicator)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": ", name, " is on ", tensor.device().str(), " but the ", backend,
+                     " communicator takes CPU tensors (use the NCCL or host-staged communicator)"));
   }
   return absl::OkStatus();
 }
@@ -76,7 +77,8 @@ absl::StatusOr<std::unique_ptr<GlooCommunicator>> GlooCommunicator::Create(
                                                    world_size, " failed: ", cause.message()));
   }
   context->setTimeout(ToMilliseconds(options.op_timeout));
-  return std::unique_ptr<GlooCommunicator>(new GlooCommunicator(rank, world_size, std::move(context)));
+  return std::unique_ptr<GlooCommunicator>(
+      new GlooCommunicator(rank, world_size, std::move(context)));
 }
 
 GlooCommunicator::GlooCommunicator(int rank, int size, std::shared_ptr<gloo::Context> context)
@@ -110,8 +112,9 @@ std::unique_ptr<Work> GlooCommunicator::Submit(std::string description,
 absl::StatusOr<std::unique_ptr<Work>> GlooCommunicator::AllReduce(at::Tensor tensor, ReduceOp op) {
   ZT_RETURN_IF_ERROR(CheckCpuTensor("gloo", "all_reduce", "tensor", tensor));
   ZT_RETURN_IF_ERROR(CheckReducibleDtype("all_reduce", tensor.scalar_type()));
-  std::string description = absl::StrCat("all_reduce ", ReduceOpName(op), " ",
-                                         c10::toString(tensor.scalar_type()), "[", tensor.numel(), "]");
+  std::string description =
+      absl::StrCat("all_reduce ", ReduceOpName(op), " ", c10::toString(tensor.scalar_type()), "[",
+                   tensor.numel(), "]");
   return Submit(std::move(description), [this, tensor, op](uint64_t seq) {
     return ring_->AllReduce(seq, tensor.data_ptr(), tensor.numel(), tensor.scalar_type(), op);
   });
@@ -123,8 +126,9 @@ absl::StatusOr<std::unique_ptr<Work>> GlooCommunicator::ReduceScatter(at::Tensor
   ZT_RETURN_IF_ERROR(CheckReduceScatterShapes(input, output, size_));
   ZT_RETURN_IF_ERROR(CheckCpuTensor("gloo", "reduce_scatter", "input", input));
   ZT_RETURN_IF_ERROR(CheckReducibleDtype("reduce_scatter", input.scalar_type()));
-  std::string description = absl::StrCat("reduce_scatter ", ReduceOpName(op), " ",
-                                         c10::toString(input.scalar_type()), "[", input.numel(), "]");
+  std::string description =
+      absl::StrCat("reduce_scatter ", ReduceOpName(op), " ", c10::toString(input.scalar_type()),
+                   "[", input.numel(), "]");
   return Submit(std::move(description), [this, input, output, op](uint64_t seq) {
     return ring_->ReduceScatter(seq, input.data_ptr(), output.data_ptr(), output.numel(),
                                 input.scalar_type(), op);
@@ -145,8 +149,9 @@ absl::StatusOr<std::unique_ptr<Work>> GlooCommunicator::AllGather(at::Tensor inp
 absl::StatusOr<std::unique_ptr<Work>> GlooCommunicator::Broadcast(at::Tensor tensor, int root) {
   ZT_RETURN_IF_ERROR(CheckCpuTensor("gloo", "broadcast", "tensor", tensor));
   ZT_RETURN_IF_ERROR(CheckRoot("broadcast", root, size_));
-  std::string description = absl::StrCat("broadcast from rank ", root, " ",
-                                         c10::toString(tensor.scalar_type()), "[", tensor.numel(), "]");
+  std::string description =
+      absl::StrCat("broadcast from rank ", root, " ", c10::toString(tensor.scalar_type()), "[",
+                   tensor.numel(), "]");
   return Submit(std::move(description), [this, tensor, root](uint64_t seq) {
     return ring_->Broadcast(seq, tensor.data_ptr(), tensor.nbytes(), root);
   });

@@ -20,7 +20,12 @@ uint64_t Slot(uint64_t seq, uint64_t phase, uint64_t step) {
   return (seq << 24) | (phase << 20) | (step & 0xFFFFF);
 }
 
-enum Phase : uint64_t { kReducePhase = 1, kGatherPhase = 2, kBroadcastPhase = 3, kBarrierPhase = 4 };
+enum Phase : uint64_t {
+  kReducePhase = 1,
+  kGatherPhase = 2,
+  kBroadcastPhase = 3,
+  kBarrierPhase = 4
+};
 
 // Keeps a buffer registered for Abort() while it is in use.
 class Registration {
@@ -71,7 +76,8 @@ absl::Status GlooRing::SendRecv(uint64_t slot, int to, const void* send, size_t 
   if (send_bytes > 0) {
     send_buffer = context_->createUnboundBuffer(const_cast<void*>(send), send_bytes);
   }
-  if ((recv_buffer && !Register(recv_buffer.get())) || (send_buffer && !Register(send_buffer.get()))) {
+  if ((recv_buffer && !Register(recv_buffer.get())) ||
+      (send_buffer && !Register(send_buffer.get()))) {
     Unregister(recv_buffer.get());
     return AbortedStatus();
   }
@@ -92,7 +98,8 @@ absl::Status GlooRing::WaitBoth(gloo::transport::UnboundBuffer* send,
   return absl::OkStatus();
 }
 
-absl::Status GlooRing::RingReduceInPlace(uint64_t seq, char* data, const std::vector<size_t>& offsets,
+absl::Status GlooRing::RingReduceInPlace(uint64_t seq, char* data,
+                                         const std::vector<size_t>& offsets,
                                          const std::vector<size_t>& counts, at::ScalarType dtype,
                                          ReduceOp op) {
   const size_t element = c10::elementSize(dtype);
@@ -119,9 +126,9 @@ absl::Status GlooRing::RingGatherInPlace(uint64_t seq, char* data,
   for (int step = 0; step + 1 < size_; ++step) {
     const int send_chunk = ((rank_ - step) % size_ + size_) % size_;
     const int recv_chunk = ((rank_ - step - 1) % size_ + size_) % size_;
-    ZT_RETURN_IF_ERROR(SendRecv(Slot(seq, kGatherPhase, step), next, data + offsets_bytes[send_chunk],
-                                sizes_bytes[send_chunk], prev, data + offsets_bytes[recv_chunk],
-                                sizes_bytes[recv_chunk]));
+    ZT_RETURN_IF_ERROR(SendRecv(Slot(seq, kGatherPhase, step), next,
+                                data + offsets_bytes[send_chunk], sizes_bytes[send_chunk], prev,
+                                data + offsets_bytes[recv_chunk], sizes_bytes[recv_chunk]));
   }
   return absl::OkStatus();
 }
@@ -175,7 +182,8 @@ absl::Status GlooRing::ReduceScatter(uint64_t seq, const void* input, void* outp
   return absl::OkStatus();
 }
 
-absl::Status GlooRing::AllGather(uint64_t seq, const void* input, void* output, size_t chunk_bytes) {
+absl::Status GlooRing::AllGather(uint64_t seq, const void* input, void* output,
+                                 size_t chunk_bytes) {
   char* out = static_cast<char*>(output);
   if (chunk_bytes > 0 && input != out + rank_ * chunk_bytes) {
     std::memmove(out + rank_ * chunk_bytes, input, chunk_bytes);
@@ -197,12 +205,12 @@ absl::Status GlooRing::Broadcast(uint64_t seq, void* data, size_t bytes, int roo
     absl::Status status;
     if (virtual_rank < mask && virtual_rank + mask < size_) {
       const int to = (virtual_rank + mask + root) % size_;
-      ZT_GLOO_RETURN_IF_ERROR(status = SendRecv(Slot(seq, kBroadcastPhase, round), to, data, bytes,
-                                                0, nullptr, 0));
+      ZT_GLOO_RETURN_IF_ERROR(
+          status = SendRecv(Slot(seq, kBroadcastPhase, round), to, data, bytes, 0, nullptr, 0));
     } else if (virtual_rank >= mask && virtual_rank < 2 * mask) {
       const int from = (virtual_rank - mask + root) % size_;
-      ZT_GLOO_RETURN_IF_ERROR(status = SendRecv(Slot(seq, kBroadcastPhase, round), 0, nullptr, 0,
-                                                from, data, bytes));
+      ZT_GLOO_RETURN_IF_ERROR(
+          status = SendRecv(Slot(seq, kBroadcastPhase, round), 0, nullptr, 0, from, data, bytes));
     }
     ZT_RETURN_IF_ERROR(status);
   }

@@ -14,8 +14,8 @@ namespace {
 
 // The type arithmetic is done in: fp32 for the 16-bit floats, the type itself otherwise.
 template <typename T>
-using WideT = std::conditional_t<std::is_same_v<T, c10::BFloat16> || std::is_same_v<T, c10::Half>,
-                                 float, T>;
+using WideT =
+    std::conditional_t<std::is_same_v<T, c10::BFloat16> || std::is_same_v<T, c10::Half>, float, T>;
 
 template <typename T, typename F>
 void CombineWith(T* out, const T* a, const T* b, size_t count, F f) {
@@ -75,25 +75,39 @@ absl::Status CheckReducibleDtype(const char* op, at::ScalarType dtype) {
 void Combine(at::ScalarType dtype, ReduceOp op, void* out, const void* a, const void* b,
              size_t count) {
   switch (dtype) {
-    case at::kFloat: return CombineTyped<float>(op, out, a, b, count);
-    case at::kDouble: return CombineTyped<double>(op, out, a, b, count);
-    case at::kBFloat16: return CombineTyped<c10::BFloat16>(op, out, a, b, count);
-    case at::kHalf: return CombineTyped<c10::Half>(op, out, a, b, count);
-    case at::kInt: return CombineTyped<int32_t>(op, out, a, b, count);
-    case at::kLong: return CombineTyped<int64_t>(op, out, a, b, count);
-    default: TORCH_CHECK(false, "Combine: unchecked dtype ", c10::toString(dtype));
+    case at::kFloat:
+      return CombineTyped<float>(op, out, a, b, count);
+    case at::kDouble:
+      return CombineTyped<double>(op, out, a, b, count);
+    case at::kBFloat16:
+      return CombineTyped<c10::BFloat16>(op, out, a, b, count);
+    case at::kHalf:
+      return CombineTyped<c10::Half>(op, out, a, b, count);
+    case at::kInt:
+      return CombineTyped<int32_t>(op, out, a, b, count);
+    case at::kLong:
+      return CombineTyped<int64_t>(op, out, a, b, count);
+    default:
+      TORCH_CHECK(false, "Combine: unchecked dtype ", c10::toString(dtype));
   }
 }
 
 void DivideBy(at::ScalarType dtype, void* data, size_t count, int divisor) {
   switch (dtype) {
-    case at::kFloat: return DivideTyped<float>(data, count, divisor);
-    case at::kDouble: return DivideTyped<double>(data, count, divisor);
-    case at::kBFloat16: return DivideTyped<c10::BFloat16>(data, count, divisor);
-    case at::kHalf: return DivideTyped<c10::Half>(data, count, divisor);
-    case at::kInt: return DivideTyped<int32_t>(data, count, divisor);
-    case at::kLong: return DivideTyped<int64_t>(data, count, divisor);
-    default: TORCH_CHECK(false, "DivideBy: unchecked dtype ", c10::toString(dtype));
+    case at::kFloat:
+      return DivideTyped<float>(data, count, divisor);
+    case at::kDouble:
+      return DivideTyped<double>(data, count, divisor);
+    case at::kBFloat16:
+      return DivideTyped<c10::BFloat16>(data, count, divisor);
+    case at::kHalf:
+      return DivideTyped<c10::Half>(data, count, divisor);
+    case at::kInt:
+      return DivideTyped<int32_t>(data, count, divisor);
+    case at::kLong:
+      return DivideTyped<int64_t>(data, count, divisor);
+    default:
+      TORCH_CHECK(false, "DivideBy: unchecked dtype ", c10::toString(dtype));
   }
 }
 

@@ -45,7 +45,8 @@ class StagedWork final : public Work {
 };
 
 absl::StatusOr<std::unique_ptr<Work>> WithCopyBack(absl::StatusOr<std::unique_ptr<Work>> host_work,
-                                                   at::Tensor device_result, at::Tensor host_result) {
+                                                   at::Tensor device_result,
+                                                   at::Tensor host_result) {
   if (!host_work.ok()) return host_work.status();
   if (device_result.defined() && device_result.data_ptr() == host_result.data_ptr()) {
     return std::move(host_work);  // not staged: the host op wrote the result in place
@@ -64,20 +65,23 @@ bool HostStagedCommunicator::Staged(const at::Tensor& tensor) const {
   return !tensor.device().is_cpu() || options_.stage_host_tensors;
 }
 
-absl::StatusOr<at::Tensor> HostStagedCommunicator::ToHost(const at::Tensor& tensor, bool copy) const {
+absl::StatusOr<at::Tensor> HostStagedCommunicator::ToHost(const at::Tensor& tensor,
+                                                          bool copy) const {
   if (!Staged(tensor)) return tensor;
   try {
-    at::Tensor host = common::EmptyHostBuffer(tensor.sizes(), tensor.scalar_type(), options_.pin_memory);
+    at::Tensor host =
+        common::EmptyHostBuffer(tensor.sizes(), tensor.scalar_type(), options_.pin_memory);
     if (copy) host.copy_(tensor);
     return host;
   } catch (const c10::Error& error) {
-    return absl::InternalError(absl::StrCat("host-staged: copying ", c10::toString(tensor.scalar_type()),
-                                            "[", tensor.numel(), "] from ", tensor.device().str(),
-                                            " to the host failed: ", error.what_without_backtrace()));
+    return absl::InternalError(absl::StrCat(
+        "host-staged: copying ", c10::toString(tensor.scalar_type()), "[", tensor.numel(),
+        "] from ", tensor.device().str(), " to the host failed: ", error.what_without_backtrace()));
   }
 }
 
-absl::StatusOr<std::unique_ptr<Work>> HostStagedCommunicator::AllReduce(at::Tensor tensor, ReduceOp op) {
+absl::StatusOr<std::unique_ptr<Work>> HostStagedCommunicator::AllReduce(at::Tensor tensor,
+                                                                        ReduceOp op) {
   ZT_RETURN_IF_ERROR(CheckCollectiveTensor("all_reduce", "tensor", tensor));
   ZT_ASSIGN_OR_RETURN(at::Tensor host, ToHost(tensor, /*copy=*/true));
   return WithCopyBack(host_->AllReduce(host, op), tensor, host);
@@ -100,7 +104,8 @@ absl::StatusOr<std::unique_ptr<Work>> HostStagedCommunicator::AllGather(at::Tens
   return WithCopyBack(host_->AllGather(host_input, host_output), output, host_output);
 }
 
-absl::StatusOr<std::unique_ptr<Work>> HostStagedCommunicator::Broadcast(at::Tensor tensor, int root) {
+absl::StatusOr<std::unique_ptr<Work>> HostStagedCommunicator::Broadcast(at::Tensor tensor,
+                                                                        int root) {
   ZT_RETURN_IF_ERROR(CheckCollectiveTensor("broadcast", "tensor", tensor));
   ZT_RETURN_IF_ERROR(CheckRoot("broadcast", root, Size()));
   // Only the root's contents matter; the others receive into a fresh host buffer.

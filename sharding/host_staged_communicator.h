@@ -25,7 +25,8 @@ struct HostStagedOptions {
 
 class HostStagedCommunicator final : public Communicator {
  public:
-  explicit HostStagedCommunicator(std::unique_ptr<Communicator> host, HostStagedOptions options = {});
+  explicit HostStagedCommunicator(std::unique_ptr<Communicator> host,
+                                  HostStagedOptions options = {});
 
   int Rank() const override { return host_->Rank(); }
   int Size() const override { return host_->Size(); }

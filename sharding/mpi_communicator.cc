@@ -25,9 +25,12 @@ void Reduce16(void* in, void* inout, int* len, MPI_Datatype* /*type*/) {
 template <at::ScalarType kDtype>
 MPI_User_function* Reduce16For(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kMax: return &Reduce16<kDtype, ReduceOp::kMax>;
-    case ReduceOp::kMin: return &Reduce16<kDtype, ReduceOp::kMin>;
-    default: return &Reduce16<kDtype, ReduceOp::kSum>;  // kAvg: sum, divided afterwards
+    case ReduceOp::kMax:
+      return &Reduce16<kDtype, ReduceOp::kMax>;
+    case ReduceOp::kMin:
+      return &Reduce16<kDtype, ReduceOp::kMin>;
+    default:
+      return &Reduce16<kDtype, ReduceOp::kSum>;  // kAvg: sum, divided afterwards
   }
 }
 
@@ -38,15 +41,16 @@ class MpiReduction {
     MpiReduction r;
     if (dtype == at::kBFloat16 || dtype == at::kHalf) {
       r.type_ = MPI_UINT16_T;
-      MPI_User_function* fn = dtype == at::kBFloat16 ? Reduce16For<at::kBFloat16>(op)
-                                                     : Reduce16For<at::kHalf>(op);
+      MPI_User_function* fn =
+          dtype == at::kBFloat16 ? Reduce16For<at::kBFloat16>(op) : Reduce16For<at::kHalf>(op);
       ZT_MPI_RETURN_IF_ERROR(MPI_Op_create(fn, /*commute=*/1, &r.op_));
       r.user_op_ = true;
       return r;
     }
-    r.type_ = dtype == at::kFloat ? MPI_FLOAT
+    r.type_ = dtype == at::kFloat    ? MPI_FLOAT
               : dtype == at::kDouble ? MPI_DOUBLE
-              : dtype == at::kInt ? MPI_INT32_T : MPI_INT64_T;
+              : dtype == at::kInt    ? MPI_INT32_T
+                                     : MPI_INT64_T;
     r.op_ = op == ReduceOp::kMax ? MPI_MAX : op == ReduceOp::kMin ? MPI_MIN : MPI_SUM;
     return r;
   }
@@ -76,17 +80,24 @@ class MpiReduction {
 MPI_Datatype OpaqueType(const at::Tensor& tensor, int64_t* count) {
   *count = tensor.numel();
   switch (tensor.element_size()) {
-    case 2: return MPI_UINT16_T;
-    case 4: return MPI_UINT32_T;
-    case 8: return MPI_UINT64_T;
-    default: *count = static_cast<int64_t>(tensor.nbytes()); return MPI_BYTE;
+    case 2:
+      return MPI_UINT16_T;
+    case 4:
+      return MPI_UINT32_T;
+    case 8:
+      return MPI_UINT64_T;
+    default:
+      *count = static_cast<int64_t>(tensor.nbytes());
+      return MPI_BYTE;
   }
 }
 
 absl::Status CheckCount(const char* op, int64_t count) {
   if (count > INT_MAX) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": ", count, " elements per call exceed MPI's "
-                                                   "int count limit ", INT_MAX, "; split the tensor"));
+    return absl::InvalidArgumentError(absl::StrCat(op, ": ", count,
+                                                   " elements per call exceed MPI's "
+                                                   "int count limit ",
+                                                   INT_MAX, "; split the tensor"));
   }
   return absl::OkStatus();
 }
@@ -111,14 +122,15 @@ absl::StatusOr<std::unique_ptr<MpiCommunicator>> MpiCommunicator::Create(MPI_Com
   MPI_Initialized(&initialized);
   if (!initialized) {
     return absl::FailedPreconditionError(
-        "mpi: MPI is not initialised; call MPI_Init_thread (MPI_THREAD_SERIALIZED or better) first");
+        "mpi: MPI is not initialised; call MPI_Init_thread (MPI_THREAD_SERIALIZED or better) "
+        "first");
   }
   int provided = MPI_THREAD_SINGLE;
   ZT_MPI_RETURN_IF_ERROR(MPI_Query_thread(&provided));
   if (provided < MPI_THREAD_SERIALIZED) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "mpi: MPI was initialised with thread level ", provided,
-        "; the communicator's worker thread needs MPI_THREAD_SERIALIZED or better"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("mpi: MPI was initialised with thread level ", provided,
+                     "; the communicator's worker thread needs MPI_THREAD_SERIALIZED or better"));
   }
   MPI_Comm comm = MPI_COMM_NULL;
   ZT_MPI_RETURN_IF_ERROR(MPI_Comm_dup(parent, &comm));
@@ -174,52 +186,61 @@ absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::AllReduce(at::Tensor tens
   ZT_RETURN_IF_ERROR(CheckMpiTensor("all_reduce", "tensor", tensor));
   ZT_RETURN_IF_ERROR(CheckReducibleDtype("all_reduce", tensor.scalar_type()));
   ZT_RETURN_IF_ERROR(CheckCount("all_reduce", tensor.numel()));
-  return queue_->Enqueue(absl::StrCat("all_reduce ", ReduceOpName(op), " ", Shape(tensor)), [this, tensor, op] {
-    ZT_ASSIGN_OR_RETURN(MpiReduction reduction, MpiReduction::Make(tensor.scalar_type(), op));
-    MPI_Request request;
-    ZT_MPI_RETURN_IF_ERROR(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
-                                          reduction.type(), reduction.op(), comm_, &request));
-    absl::Status status = Complete(&request, "MPI_Iallreduce");
-    if (!status.ok()) reduction.Leak();
-    ZT_RETURN_IF_ERROR(status);
-    if (op == ReduceOp::kAvg) DivideBy(tensor.scalar_type(), tensor.data_ptr(), tensor.numel(), size_);
-    return absl::OkStatus();
-  });
+  return queue_->Enqueue(
+      absl::StrCat("all_reduce ", ReduceOpName(op), " ", Shape(tensor)), [this, tensor, op] {
+        ZT_ASSIGN_OR_RETURN(MpiReduction reduction, MpiReduction::Make(tensor.scalar_type(), op));
+        MPI_Request request;
+        ZT_MPI_RETURN_IF_ERROR(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(),
+                                              static_cast<int>(tensor.numel()), reduction.type(),
+                                              reduction.op(), comm_, &request));
+        absl::Status status = Complete(&request, "MPI_Iallreduce");
+        if (!status.ok()) reduction.Leak();
+        ZT_RETURN_IF_ERROR(status);
+        if (op == ReduceOp::kAvg)
+          DivideBy(tensor.scalar_type(), tensor.data_ptr(), tensor.numel(), size_);
+        return absl::OkStatus();
+      });
 }
 
-absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::ReduceScatter(at::Tensor input, at::Tensor output,
+absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::ReduceScatter(at::Tensor input,
+                                                                     at::Tensor output,
                                                                      ReduceOp op) {
   ZT_RETURN_IF_ERROR(CheckReduceScatterShapes(input, output, size_));
   ZT_RETURN_IF_ERROR(CheckMpiTensor("reduce_scatter", "input", input));
   ZT_RETURN_IF_ERROR(CheckReducibleDtype("reduce_scatter", input.scalar_type()));
   ZT_RETURN_IF_ERROR(CheckCount("reduce_scatter", output.numel()));
-  return queue_->Enqueue(absl::StrCat("reduce_scatter ", ReduceOpName(op), " ", Shape(input)),
-                         [this, input, output, op] {
-    ZT_ASSIGN_OR_RETURN(MpiReduction reduction, MpiReduction::Make(input.scalar_type(), op));
-    MPI_Request request;
-    ZT_MPI_RETURN_IF_ERROR(MPI_Ireduce_scatter_block(input.data_ptr(), output.data_ptr(),
-                                                     static_cast<int>(output.numel()), reduction.type(),
-                                                     reduction.op(), comm_, &request));
-    absl::Status status = Complete(&request, "MPI_Ireduce_scatter_block");
-    if (!status.ok()) reduction.Leak();
-    ZT_RETURN_IF_ERROR(status);
-    if (op == ReduceOp::kAvg) DivideBy(output.scalar_type(), output.data_ptr(), output.numel(), size_);
-    return absl::OkStatus();
-  });
+  return queue_->Enqueue(
+      absl::StrCat("reduce_scatter ", ReduceOpName(op), " ", Shape(input)),
+      [this, input, output, op] {
+        ZT_ASSIGN_OR_RETURN(MpiReduction reduction, MpiReduction::Make(input.scalar_type(), op));
+        MPI_Request request;
+        ZT_MPI_RETURN_IF_ERROR(MPI_Ireduce_scatter_block(
+            input.data_ptr(), output.data_ptr(), static_cast<int>(output.numel()), reduction.type(),
+            reduction.op(), comm_, &request));
+        absl::Status status = Complete(&request, "MPI_Ireduce_scatter_block");
+        if (!status.ok()) reduction.Leak();
+        ZT_RETURN_IF_ERROR(status);
+        if (op == ReduceOp::kAvg)
+          DivideBy(output.scalar_type(), output.data_ptr(), output.numel(), size_);
+        return absl::OkStatus();
+      });
 }
 
-absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::AllGather(at::Tensor input, at::Tensor output) {
+absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::AllGather(at::Tensor input,
+                                                                 at::Tensor output) {
   ZT_RETURN_IF_ERROR(CheckAllGatherShapes(input, output, size_));
   ZT_RETURN_IF_ERROR(CheckMpiTensor("all_gather", "input", input));
   int64_t count = 0;
   const MPI_Datatype type = OpaqueType(input, &count);
   ZT_RETURN_IF_ERROR(CheckCount("all_gather", count));
-  return queue_->Enqueue(absl::StrCat("all_gather ", Shape(input)), [this, input, output, type, count] {
-    MPI_Request request;
-    ZT_MPI_RETURN_IF_ERROR(MPI_Iallgather(input.data_ptr(), static_cast<int>(count), type,
-                                          output.data_ptr(), static_cast<int>(count), type, comm_, &request));
-    return Complete(&request, "MPI_Iallgather");
-  });
+  return queue_->Enqueue(
+      absl::StrCat("all_gather ", Shape(input)), [this, input, output, type, count] {
+        MPI_Request request;
+        ZT_MPI_RETURN_IF_ERROR(MPI_Iallgather(input.data_ptr(), static_cast<int>(count), type,
+                                              output.data_ptr(), static_cast<int>(count), type,
+                                              comm_, &request));
+        return Complete(&request, "MPI_Iallgather");
+      });
 }
 
 absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::Broadcast(at::Tensor tensor, int root) {
@@ -228,12 +249,14 @@ absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::Broadcast(at::Tensor tens
   int64_t count = 0;
   const MPI_Datatype type = OpaqueType(tensor, &count);
   ZT_RETURN_IF_ERROR(CheckCount("broadcast", count));
-  return queue_->Enqueue(absl::StrCat("broadcast from rank ", root, " ", Shape(tensor)),
-                         [this, tensor, root, type, count] {
-    MPI_Request request;
-    ZT_MPI_RETURN_IF_ERROR(MPI_Ibcast(tensor.data_ptr(), static_cast<int>(count), type, root, comm_, &request));
-    return Complete(&request, "MPI_Ibcast");
-  });
+  return queue_->Enqueue(
+      absl::StrCat("broadcast from rank ", root, " ", Shape(tensor)),
+      [this, tensor, root, type, count] {
+        MPI_Request request;
+        ZT_MPI_RETURN_IF_ERROR(
+            MPI_Ibcast(tensor.data_ptr(), static_cast<int>(count), type, root, comm_, &request));
+        return Complete(&request, "MPI_Ibcast");
+      });
 }
 
 absl::StatusOr<std::unique_ptr<Work>> MpiCommunicator::Barrier() {

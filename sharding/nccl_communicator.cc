@@ -43,9 +43,10 @@ class NcclWork final : public Work {
         return common::CudaError(query, "cudaEventQuery(op done)", __FILE__, __LINE__);
       }
       if (!backoff.SleepBefore(deadline)) {
-        return absl::DeadlineExceededError(absl::StrCat(
-            op_->description, " did not complete by its deadline (a peer has not joined it, or "
-            "hangs); abort the communicator"));
+        return absl::DeadlineExceededError(
+            absl::StrCat(op_->description,
+                         " did not complete by its deadline (a peer has not joined it, or "
+                         "hangs); abort the communicator"));
       }
     }
   }
@@ -67,8 +68,8 @@ absl::StatusOr<ncclUniqueId> ExchangeUniqueId(Store& store, int rank, const std:
   }
   ZT_ASSIGN_OR_RETURN(std::string bytes, store.Get(key, deadline));
   if (bytes.size() != sizeof id.internal) {
-    return absl::FailedPreconditionError(absl::StrCat("nccl: the unique id under key '", key, "' has ",
-                                                      bytes.size(), " bytes, expected ",
+    return absl::FailedPreconditionError(absl::StrCat("nccl: the unique id under key '", key,
+                                                      "' has ", bytes.size(), " bytes, expected ",
                                                       sizeof id.internal));
   }
   std::memcpy(id.internal, bytes.data(), sizeof id.internal);
@@ -89,7 +90,8 @@ absl::StatusOr<ncclComm_t> InitNonBlocking(const ncclUniqueId& id, int rank, int
     if (polled != ncclSuccess) state = polled;
     if (state == ncclSuccess) return comm;
     if (state != ncclInProgress) {
-      absl::Status error = common::NcclError(state, comm, "ncclCommInitRankConfig", __FILE__, __LINE__);
+      absl::Status error =
+          common::NcclError(state, comm, "ncclCommInitRankConfig", __FILE__, __LINE__);
       ncclCommAbort(comm);
       return error;
     }
@@ -104,12 +106,18 @@ absl::StatusOr<ncclComm_t> InitNonBlocking(const ncclUniqueId& id, int rank, int
 
 absl::StatusOr<ncclDataType_t> ReduceType(const char* op, at::ScalarType dtype) {
   switch (dtype) {
-    case at::kFloat: return ncclFloat32;
-    case at::kDouble: return ncclFloat64;
-    case at::kHalf: return ncclFloat16;
-    case at::kBFloat16: return ncclBfloat16;
-    case at::kInt: return ncclInt32;
-    case at::kLong: return ncclInt64;
+    case at::kFloat:
+      return ncclFloat32;
+    case at::kDouble:
+      return ncclFloat64;
+    case at::kHalf:
+      return ncclFloat16;
+    case at::kBFloat16:
+      return ncclBfloat16;
+    case at::kInt:
+      return ncclInt32;
+    case at::kLong:
+      return ncclInt64;
     default:
       return absl::InvalidArgumentError(
           absl::StrCat(op, ": dtype ", c10::toString(dtype),
@@ -119,10 +127,14 @@ absl::StatusOr<ncclDataType_t> ReduceType(const char* op, at::ScalarType dtype) 
 
 ncclRedOp_t ToNcclOp(ReduceOp op) {
   switch (op) {
-    case ReduceOp::kSum: return ncclSum;
-    case ReduceOp::kAvg: return ncclAvg;
-    case ReduceOp::kMax: return ncclMax;
-    case ReduceOp::kMin: return ncclMin;
+    case ReduceOp::kSum:
+      return ncclSum;
+    case ReduceOp::kAvg:
+      return ncclAvg;
+    case ReduceOp::kMax:
+      return ncclMax;
+    case ReduceOp::kMin:
+      return ncclMin;
   }
   return ncclSum;
 }
@@ -215,7 +227,8 @@ absl::Status NcclCommunicator::PollAsyncError() {
   return absl::OkStatus();
 }
 
-absl::Status NcclCommunicator::AwaitNotInProgress(const std::string& description, absl::Time deadline) {
+absl::Status NcclCommunicator::AwaitNotInProgress(const std::string& description,
+                                                  absl::Time deadline) {
   for (;;) {
     ncclResult_t state = ncclSuccess;
     ZT_NCCL_RETURN_IF_ERROR(ncclCommGetAsyncError(comm_, &state), comm_);
@@ -235,8 +248,9 @@ absl::Status NcclCommunicator::CheckTensor(const char* op, const char* name,
                                            const at::Tensor& tensor) const {
   ZT_RETURN_IF_ERROR(CheckCollectiveTensor(op, name, tensor));
   if (!tensor.device().is_cuda() || tensor.device().index() != device_) {
-    return absl::InvalidArgumentError(absl::StrCat(op, ": ", name, " is on ", tensor.device().str(),
-                                                   " but this NCCL communicator runs on cuda:", device_));
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": ", name, " is on ", tensor.device().str(),
+                     " but this NCCL communicator runs on cuda:", device_));
   }
   return absl::OkStatus();
 }
@@ -246,10 +260,11 @@ absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::Launch(
   absl::MutexLock lock(&mu_);
   absl::Status aborted = abort_state_->Get();
   auto op = std::make_shared<NcclOpState>();
-  op->description = absl::StrCat("nccl rank ", rank_, "/", size_, ": ", description, " (op #",
-                                 next_seq_++, ")");
+  op->description =
+      absl::StrCat("nccl rank ", rank_, "/", size_, ": ", description, " (op #", next_seq_++, ")");
   if (!aborted.ok()) {
-    return CompletedWork(absl::AbortedError(absl::StrCat(op->description, " failed: ", aborted.message())));
+    return CompletedWork(
+        absl::AbortedError(absl::StrCat(op->description, " failed: ", aborted.message())));
   }
   ZT_CUDA_RETURN_IF_ERROR(cudaSetDevice(device_));
   cudaStream_t producer = options_.current_stream ? options_.current_stream() : nullptr;
@@ -290,7 +305,8 @@ absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::ReduceScatter(at::Tensor
                 });
 }
 
-absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::AllGather(at::Tensor input, at::Tensor output) {
+absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::AllGather(at::Tensor input,
+                                                                  at::Tensor output) {
   ZT_RETURN_IF_ERROR(CheckAllGatherShapes(input, output, size_));
   ZT_RETURN_IF_ERROR(CheckTensor("all_gather", "input", input));
   // No arithmetic: every dtype travels as bytes.

@@ -80,8 +80,8 @@ class NcclCommunicator final : public Communicator {
 
   absl::Status CheckTensor(const char* op, const char* name, const at::Tensor& tensor) const;
   // Orders the op after the caller's stream, enqueues `call` on stream_, tracks it.
-  absl::StatusOr<std::unique_ptr<Work>> Launch(std::string description,
-                                               const std::function<ncclResult_t(cudaStream_t)>& call);
+  absl::StatusOr<std::unique_ptr<Work>> Launch(
+      std::string description, const std::function<ncclResult_t(cudaStream_t)>& call);
   // Polls ncclCommGetAsyncError while it says ncclInProgress (non-blocking enqueue).
   absl::Status AwaitNotInProgress(const std::string& description, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -97,8 +97,8 @@ class NcclCommunicator final : public Communicator {
   ncclComm_t comm_ ABSL_GUARDED_BY(mu_);
   bool comm_aborted_ ABSL_GUARDED_BY(mu_) = false;
   cudaStream_t stream_ = nullptr;
-  cudaEvent_t ready_ = nullptr;        // recorded on the caller's stream before each op
-  float* barrier_buffer_ = nullptr;    // one device float all-reduced by Barrier()
+  cudaEvent_t ready_ = nullptr;      // recorded on the caller's stream before each op
+  float* barrier_buffer_ = nullptr;  // one device float all-reduced by Barrier()
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::unique_ptr<CommWatchdog> watchdog_;
 };

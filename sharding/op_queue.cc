@@ -29,10 +29,10 @@ class QueuedWork final : public Work {
   absl::Status Wait(absl::Time deadline) override {
     absl::MutexLock lock(&state_->mu);
     if (!state_->mu.AwaitWithDeadline(absl::Condition(&state_->done), deadline)) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          queue_name_, ": ", state_->description,
-          " did not complete by its deadline (a peer has not joined it, or is slow); "
-          "abort the communicator"));
+      return absl::DeadlineExceededError(
+          absl::StrCat(queue_name_, ": ", state_->description,
+                       " did not complete by its deadline (a peer has not joined it, or is slow); "
+                       "abort the communicator"));
     }
     return state_->status;
   }
@@ -121,8 +121,9 @@ void OpQueue::RunWorker() {
       // An op interrupted by Abort() reports the abort, not the transport's symptom of it.
       absl::Status aborted = AbortStatus();
       if (!aborted.ok()) {
-        result = AbortedOp(name_, state->description,
-                           absl::AbortedError(absl::StrCat(aborted.message(), " (", result.message(), ")")));
+        result = AbortedOp(
+            name_, state->description,
+            absl::AbortedError(absl::StrCat(aborted.message(), " (", result.message(), ")")));
       }
     }
     state->Finish(std::move(result));

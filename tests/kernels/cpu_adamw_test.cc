@@ -119,7 +119,8 @@ TEST(CpuAdamWTest, ResultsDoNotDependOnTheThreadCount) {
     hyper.weight_decay = 0.05f;
     CpuAdamWOptions options;
     options.num_threads = threads;
-    CpuAdamWStep({p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(), kNumel},
+    CpuAdamWStep({p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(),
+                  v.data_ptr<float>(), kNumel},
                  hyper, options);
     if (!first.defined()) {
       first = p;
@@ -132,9 +133,25 @@ TEST(CpuAdamWTest, ResultsDoNotDependOnTheThreadCount) {
 
 // Values that exercise rounding: ties, subnormals, fp16 overflow, signed zeros, inf, NaN.
 at::Tensor RoundingProbeValues() {
-  std::vector<float> values = {0.0f, -0.0f, 1.0f, 1.00390625f, 1.01171875f, -1.00390625f,
-                               65504.0f, 65519.0f, 65520.0f, 1e5f, 1e-8f, -3e-8f, 2.9802322e-8f,
-                               5.9604645e-8f, 6.1035156e-5f, 6.1e-5f, 3e38f, -3e38f, 1.17549435e-38f,
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               1.0f,
+                               1.00390625f,
+                               1.01171875f,
+                               -1.00390625f,
+                               65504.0f,
+                               65519.0f,
+                               65520.0f,
+                               1e5f,
+                               1e-8f,
+                               -3e-8f,
+                               2.9802322e-8f,
+                               5.9604645e-8f,
+                               6.1035156e-5f,
+                               6.1e-5f,
+                               3e38f,
+                               -3e38f,
+                               1.17549435e-38f,
                                std::numeric_limits<float>::infinity(),
                                -std::numeric_limits<float>::infinity()};
   at::Tensor probes = at::tensor(values);
@@ -153,8 +170,13 @@ TEST(CpuAdamWTest, SixteenBitCopiesMatchLibTorchCastsBitForBit) {
       at::Tensor copy = at::full({n}, 7, at::TensorOptions().dtype(dtype));
       AdamWHyperParams hyper;
       hyper.lr = 0.0f;  // parameters stay as they are: the copy is the cast of the probes
-      AdamWBuffers buffers{p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(),
-                           v.data_ptr<float>(), n, copy.data_ptr(), format};
+      AdamWBuffers buffers{p.data_ptr<float>(),
+                           g.data_ptr<float>(),
+                           m.data_ptr<float>(),
+                           v.data_ptr<float>(),
+                           n,
+                           copy.data_ptr(),
+                           format};
       CpuAdamWOptions options;
       options.force_isa = true;
       options.isa = isa;
@@ -176,8 +198,8 @@ TEST(CpuAdamWTest, CopyOfANaNParameterIsANaN) {
     CpuAdamWOptions options;
     options.force_isa = true;
     options.isa = isa;
-    CpuAdamWStep({p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(), 37,
-                  copy.data_ptr(), FloatFormat::kBF16},
+    CpuAdamWStep({p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(),
+                  v.data_ptr<float>(), 37, copy.data_ptr(), FloatFormat::kBF16},
                  AdamWHyperParams{}, options);
     EXPECT_TRUE(copy.to(at::kFloat).isnan().all().item<bool>()) << CpuIsaName(isa);
   }

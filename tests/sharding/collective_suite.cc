@@ -19,7 +19,7 @@ absl::Time SuiteDeadline() { return absl::Now() + absl::Seconds(60); }
 // Rank r's input: integers in [-4, 4] that differ by rank and position, in float64.
 at::Tensor RankValues(int rank, int64_t numel, int64_t salt = 0) {
   at::Tensor index = at::arange(numel, at::kLong);
-  return ((index * 7 + rank * 3 + salt) .remainder(9) - 4).to(at::kDouble);
+  return ((index * 7 + rank * 3 + salt).remainder(9) - 4).to(at::kDouble);
 }
 
 at::Tensor ReduceReference(int world, int64_t numel, ReduceOp op, int64_t salt = 0) {
@@ -28,9 +28,15 @@ at::Tensor ReduceReference(int world, int64_t numel, ReduceOp op, int64_t salt =
     at::Tensor next = RankValues(rank, numel, salt);
     switch (op) {
       case ReduceOp::kSum:
-      case ReduceOp::kAvg: result = result + next; break;
-      case ReduceOp::kMax: result = at::maximum(result, next); break;
-      case ReduceOp::kMin: result = at::minimum(result, next); break;
+      case ReduceOp::kAvg:
+        result = result + next;
+        break;
+      case ReduceOp::kMax:
+        result = at::maximum(result, next);
+        break;
+      case ReduceOp::kMin:
+        result = at::minimum(result, next);
+        break;
     }
   }
   return op == ReduceOp::kAvg ? result / world : result;
@@ -44,7 +50,8 @@ void ExpectOk(absl::StatusOr<std::unique_ptr<Work>> work, const std::string& wha
 }
 
 // Exact comparison in float64 on the CPU, reporting the first mismatch.
-void ExpectEqualValues(const at::Tensor& actual, const at::Tensor& expected, const std::string& what) {
+void ExpectEqualValues(const at::Tensor& actual, const at::Tensor& expected,
+                       const std::string& what) {
   at::Tensor a = actual.to(at::kCPU).to(at::kDouble);
   at::Tensor e = expected.to(at::kDouble);
   ASSERT_EQ(a.numel(), e.numel()) << what;
@@ -85,7 +92,8 @@ void ExpectReduceScatterMatches(Communicator& comm, const at::Device& device) {
         at::Tensor output = at::full({chunk}, 99, input.options());
         const std::string what = Label("reduce_scatter", dtype, chunk * world, ReduceOpName(op));
         ExpectOk(comm.ReduceScatter(input, output, op), what);
-        at::Tensor expected = ReduceReference(world, chunk * world, op).narrow(0, comm.Rank() * chunk, chunk);
+        at::Tensor expected =
+            ReduceReference(world, chunk * world, op).narrow(0, comm.Rank() * chunk, chunk);
         ExpectEqualValues(output, expected, what);
         ExpectEqualValues(input, original.to(at::kCPU), what + " (input must be unchanged)");
       }
@@ -113,7 +121,8 @@ void ExpectBroadcastMatches(Communicator& comm, const at::Device& device) {
     for (int64_t numel : kSizes) {
       for (int root = 0; root < comm.Size(); ++root) {
         at::Tensor tensor = RankValues(comm.Rank(), numel, /*salt=*/root).to(device, dtype);
-        const std::string what = Label("broadcast", dtype, numel, ("from " + std::to_string(root)).c_str());
+        const std::string what =
+            Label("broadcast", dtype, numel, ("from " + std::to_string(root)).c_str());
         ExpectOk(comm.Broadcast(tensor, root), what);
         ExpectEqualValues(tensor, RankValues(root, numel, root), what);
       }

@@ -46,7 +46,8 @@ TEST(CommWatchdogTest, AnOpStillRunningAtItsDeadlineFiresDeadlineExceededNamingI
   CommWatchdog watchdog("nccl rank 0/2", absl::Milliseconds(2),
                         recorder.Hooks([] { return absl::OkStatus(); }));
   const absl::Time start = absl::Now();
-  watchdog.Track("all_reduce #3 sum Float[1024]", start + absl::Milliseconds(50), [] { return false; });
+  watchdog.Track("all_reduce #3 sum Float[1024]", start + absl::Milliseconds(50),
+                 [] { return false; });
   ASSERT_TRUE(recorder.fired.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(50));
   EXPECT_EQ(recorder.reason.code(), absl::StatusCode::kDeadlineExceeded);

@@ -41,8 +41,8 @@ TEST(HostStagedCommunicatorTest, CollectiveSuiteAtWorldSize2ThroughStagingBuffer
     return;
   }
   zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
-      2, absl::Seconds(240), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
+  zt::testing::ExpectRanksSucceed(
+      zt::testing::RunRanks(2, absl::Seconds(240), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
 }
 
 TEST(HostStagedCommunicatorTest, ResultsReachTheCallersTensorOnlyInWait) {
@@ -61,8 +61,8 @@ TEST(HostStagedCommunicatorTest, ResultsReachTheCallersTensorOnlyInWait) {
     return;
   }
   zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
-      2, absl::Seconds(60), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
+  zt::testing::ExpectRanksSucceed(
+      zt::testing::RunRanks(2, absl::Seconds(60), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ struct MpirunResult {
 // Runs this binary's current test under mpirun, killing the whole job after `timeout`.
 MpirunResult RunThisTestUnderMpirun(int ranks, absl::Duration timeout) {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string filter = std::string("--gtest_filter=") + info->test_suite_name() + "." + info->name();
+  const std::string filter =
+      std::string("--gtest_filter=") + info->test_suite_name() + "." + info->name();
   zt::testing::TempDir dir;
   const std::string log = dir.Join("mpirun.log");
   const std::string np = std::to_string(ranks);
@@ -61,8 +62,9 @@ MpirunResult RunThisTestUnderMpirun(int ranks, absl::Duration timeout) {
   char self[4096] = {};
   const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
   if (length <= 0) return MpirunResult{-1, false, "cannot read /proc/self/exe"};
-  std::vector<std::string> args = {ZT_MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", np,
-                                   std::string(self, length), filter, "--gtest_color=no"};
+  std::vector<std::string> args = {
+      ZT_MPIEXEC, "--allow-run-as-root", "--oversubscribe", "-np", np, std::string(self, length),
+      filter,     "--gtest_color=no"};
   const pid_t pid = fork();
   if (pid == 0) {
     setpgid(0, 0);  // one group: the timeout kills mpirun and its ranks together

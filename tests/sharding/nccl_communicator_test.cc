@@ -34,8 +34,9 @@ std::shared_ptr<Store> GenerationStore(std::shared_ptr<Store> base, int64_t gene
 
 TEST(NcclCommunicatorTest, CollectiveSuiteAtWorldSize1) {
   if (!HasCudaDevice()) GTEST_SKIP() << "no CUDA device";
-  absl::StatusOr<std::unique_ptr<NcclCommunicator>> comm = NcclCommunicator::Create(
-      GenerationStore(std::make_shared<InMemoryStore>(), 0), 0, 1, 0, absl::Now() + absl::Seconds(60));
+  absl::StatusOr<std::unique_ptr<NcclCommunicator>> comm =
+      NcclCommunicator::Create(GenerationStore(std::make_shared<InMemoryStore>(), 0), 0, 1, 0,
+                               absl::Now() + absl::Seconds(60));
   ASSERT_TRUE(comm.ok()) << comm.status();
   EXPECT_EQ((*comm)->BackendName(), "nccl");
   testing::RunCollectiveSuite(**comm, at::Device(at::kCUDA, 0));
@@ -78,8 +79,8 @@ TEST(HostStagedCudaTest, CollectiveSuiteAtWorldSize2OnOneGpu) {
   }
   if (!HasCudaDevice()) GTEST_SKIP() << "no CUDA device";
   zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
-      2, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
+  zt::testing::ExpectRanksSucceed(
+      zt::testing::RunRanks(2, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
 }
 #endif
 
