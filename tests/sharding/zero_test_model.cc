@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -92,7 +93,9 @@ std::vector<at::Tensor> ReferenceTrain(const MlpSpec& spec, const TrainSpec& tra
     groups.emplace_back(all, options_for(o.weight_decay));
   }
   torch::optim::AdamW optimizer(groups, *options_for(o.weight_decay));
+  int64_t applied = 0;
   for (int step = 0; step < train.steps; ++step) {
+    if (std::count(train.skipped_steps.begin(), train.skipped_steps.end(), step) > 0) continue;
     Batch batch = GlobalBatch(spec, train, world, step);
     optimizer.zero_grad();
     Mse(MlpForward(params, batch.x), batch.y).backward();
@@ -100,10 +103,11 @@ std::vector<at::Tensor> ReferenceTrain(const MlpSpec& spec, const TrainSpec& tra
     if (train.scheduler != nullptr) {
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::AdamWOptions&>(group.options())
-            .lr(train.scheduler->LrForOptimizerStep(step + 1));
+            .lr(train.scheduler->LrForOptimizerStep(applied + 1));
       }
     }
     optimizer.step();
+    ++applied;
   }
   std::vector<at::Tensor> out;
   for (const NamedParameter& p : params) out.push_back(p.tensor.detach().clone());

@@ -40,6 +40,8 @@ struct TrainSpec {
   // Each micro-step runs two backward passes (halves of the micro-batch) inside one
   // BeginBackward/FinishBackward, so every parameter's gradient hook fires twice.
   bool split_backward = false;
+  // Reference only: optimizer steps (0-based) skipped, as an overflowed step is.
+  std::vector<int> skipped_steps;
 };
 
 // The global batch of optimizer step `step` (world * micro_batch * gas samples).

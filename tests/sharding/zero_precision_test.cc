@@ -1,0 +1,189 @@
+// Mixed precision across real processes (Gloo): fp16 dynamic loss scaling with DeepSpeed's
+// algorithm when one rank's gradients overflow in a fixed pattern (every rank skips the same
+// steps, the scale follows the exact sequence, hysteresis included, skipped steps leave the
+// parameters and Adam's step count alone), and bf16 parameters with fp32 masters
+// (check_grad_overflow skips a step whose gradients hold inf).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "sharding/file_store.h"
+#include "sharding/gloo_communicator.h"
+#include "sharding/prefix_store.h"
+#include "sharding/zero_engine.h"
+#include "tests/sharding/zero_test_model.h"
+#include "tests/support/rank_processes.h"
+#include "tests/support/temp_dir.h"
+
+namespace zt::sharding {
+namespace {
+
+using testing::MlpSpec;
+using testing::TrainSpec;
+
+std::shared_ptr<Communicator> ConnectPrecisionGloo(int rank) {
+  const char* dir = std::getenv("ZT_TEST_STORE_DIR");
+  std::shared_ptr<Store> base = *FileStore::Open(dir == nullptr ? "" : dir);
+  std::shared_ptr<Store> store(*JobStore(base, "zero-precision-test", 0));
+  GlooOptions options;
+  options.hostname = "127.0.0.1";
+  absl::StatusOr<std::unique_ptr<GlooCommunicator>> comm = GlooCommunicator::Create(
+      store, rank, zt::testing::ChildWorldSize(), absl::Now() + absl::Seconds(60), options);
+  EXPECT_TRUE(comm.ok()) << comm.status();
+  if (!comm.ok()) return nullptr;
+  return std::shared_ptr<Communicator>(std::move(*comm));
+}
+
+void RunPrecisionRanks(int world) {
+  zt::testing::TempDir dir;
+  zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
+      world, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
+}
+
+at::Tensor FlatCopy(const std::vector<NamedParameter>& params) {
+  std::vector<at::Tensor> flat;
+  for (const NamedParameter& p : params) flat.push_back(p.tensor.detach().reshape({-1}).clone());
+  return at::cat(flat);
+}
+
+at::Tensor Mse(const at::Tensor& pred, const at::Tensor& y) { return (pred - y).pow(2).mean(); }
+
+// One micro-step per optimizer step; `poison` turns this rank's loss into inf, so every one of
+// its gradients is inf or NaN.
+absl::StatusOr<StepResult> TrainStep(ZeroEngine& engine, const std::vector<NamedParameter>& params,
+                                     const MlpSpec& spec, const TrainSpec& train, int step,
+                                     int rank, int world, bool poison) {
+  testing::Batch batch = testing::GlobalBatch(spec, train, world, step);
+  at::Tensor x = batch.x.narrow(0, rank * train.micro_batch, train.micro_batch);
+  at::Tensor y = batch.y.narrow(0, rank * train.micro_batch, train.micro_batch);
+  at::Tensor loss = Mse(testing::MlpForward(params, x), y);
+  if (poison) loss = loss * std::numeric_limits<double>::infinity();
+  absl::Status backward = engine.Backward(loss);
+  if (!backward.ok()) return backward;
+  return engine.Step();
+}
+
+// DeepSpeed's DynamicLossScaler with scale 2^4, window 2, hysteresis 2 over this overflow
+// pattern (deepspeed.md §6.1), worked by hand: the first overflow only spends hysteresis, the
+// second halves; a clean step does not refill hysteresis (consecutive_hysteresis false), so the
+// overflows at steps 4-6 halve every time; the (window+1)-th clean step after the last
+// overflow doubles and refills; step 11's overflow then only spends hysteresis again.
+constexpr bool kOverflowOnRank1[] = {0, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1};
+constexpr double kScaleUsed[] = {16, 16, 16, 8, 8, 4, 2, 1, 1, 1, 2, 2};
+constexpr double kScaleAfter = 2;
+
+TEST(ZeroPrecisionTest, Fp16LossScalingSkipsOneRanksOverflowsOnEveryRank) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    std::shared_ptr<Communicator> comm = ConnectPrecisionGloo(*rank);
+    ASSERT_NE(comm, nullptr);
+    MlpSpec spec;
+    spec.dtype = at::kHalf;
+    TrainSpec train;
+    train.optimizer.lr = 1e-2;
+    for (int stage : {1, 2}) {
+      SCOPED_TRACE(absl::StrCat("stage ", stage));
+      std::vector<NamedParameter> params = testing::MakeMlp(spec);
+      ZeroEngineOptions options;
+      options.stage = stage;
+      options.reduce_bucket_numel = 40;
+      options.precision = Precision::kFp16;
+      options.optimizer = train.optimizer;
+      options.gradient_clipping = 1.0;
+      options.loss_scaler.initial_scale_power = 4;
+      options.loss_scaler.loss_scale_window = 2;
+      options.loss_scaler.hysteresis = 2;
+      absl::StatusOr<std::unique_ptr<ZeroEngine>> engine =
+          ZeroEngine::Create({ParameterGroup{params, std::nullopt}}, options, comm);
+      ASSERT_TRUE(engine.ok()) << engine.status();
+      int64_t applied = 0;
+      for (int step = 0; step < 12; ++step) {
+        SCOPED_TRACE(absl::StrCat("step ", step));
+        const bool overflow = kOverflowOnRank1[step];
+        at::Tensor before = FlatCopy(params);
+        absl::StatusOr<StepResult> result = TrainStep(**engine, params, spec, train, step, *rank,
+                                                      comm->Size(), overflow && *rank == 1);
+        ASSERT_TRUE(result.ok()) << result.status();
+        EXPECT_TRUE(result->boundary);
+        EXPECT_EQ(result->loss_scale, kScaleUsed[step]);
+        EXPECT_EQ(result->applied, !overflow);
+        if (!overflow) ++applied;
+        EXPECT_EQ(result->optimizer_step, applied);
+        EXPECT_EQ(at::equal(before, FlatCopy(params)), overflow);
+        if (!overflow) EXPECT_TRUE(std::isfinite(result->grad_norm) && result->grad_norm > 0);
+      }
+      EXPECT_EQ((*engine)->loss_scale(), kScaleAfter);
+      EXPECT_EQ((*engine)->skipped_steps(), 6);
+      // The applied steps are Adam steps 1..6 on the clean batches: close to fp32 training on
+      // those batches (fp16 parameters round at 2^-11).
+      MlpSpec fp32 = spec;
+      fp32.dtype = at::kFloat;
+      TrainSpec reference = train;
+      reference.steps = 12;
+      reference.gradient_clipping = 1.0;
+      for (int step = 0; step < 12; ++step) {
+        if (kOverflowOnRank1[step]) reference.skipped_steps.push_back(step);
+      }
+      EXPECT_LE(testing::RelativeError(params, testing::ReferenceTrain(fp32, reference,
+                                                                       comm->Size())),
+                5e-3);
+    }
+    return;
+  }
+  RunPrecisionRanks(2);
+}
+
+TEST(ZeroPrecisionTest, Bf16ParametersWithFp32MastersTrackFp32Training) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    std::shared_ptr<Communicator> comm = ConnectPrecisionGloo(*rank);
+    ASSERT_NE(comm, nullptr);
+    MlpSpec spec;
+    spec.dtype = at::kBFloat16;
+    TrainSpec train;
+    train.steps = 6;
+    train.optimizer.lr = 1e-2;
+    train.optimizer.weight_decay = 0.01;
+    train.gradient_clipping = 1.0;
+    train.skipped_steps = {2};  // rank 0 poisons step 2: check_grad_overflow skips it
+    for (bool offload : {false, true}) {
+      SCOPED_TRACE(absl::StrCat("offload ", offload));
+      std::vector<NamedParameter> params = testing::MakeMlp(spec);
+      ZeroEngineOptions options;
+      options.stage = 2;
+      options.reduce_bucket_numel = 64;
+      options.precision = Precision::kBf16;
+      options.offload.offload = offload;
+      options.optimizer = train.optimizer;
+      options.gradient_clipping = train.gradient_clipping;
+      absl::StatusOr<std::unique_ptr<ZeroEngine>> engine =
+          ZeroEngine::Create({ParameterGroup{params, std::nullopt}}, options, comm);
+      ASSERT_TRUE(engine.ok()) << engine.status();
+      // fp32 master, exp_avg, exp_avg_sq and gradient per partition element (+ the bf16 host
+      // copy the offloaded kernel writes).
+      EXPECT_EQ((*engine)->OptimizerStateBytes(),
+                (*engine)->PartitionNumel() * (16 + (offload ? 2 : 0)));
+      for (int step = 0; step < train.steps; ++step) {
+        absl::StatusOr<StepResult> result = TrainStep(**engine, params, spec, train, step, *rank,
+                                                      comm->Size(), step == 2 && *rank == 0);
+        ASSERT_TRUE(result.ok()) << result.status();
+        EXPECT_EQ(result->applied, step != 2);
+        EXPECT_EQ(result->loss_scale, 1.0);
+      }
+      for (const NamedParameter& p : params) EXPECT_EQ(p.tensor.scalar_type(), at::kBFloat16);
+      MlpSpec fp32 = spec;
+      fp32.dtype = at::kFloat;
+      const double error =
+          testing::RelativeError(params, testing::ReferenceTrain(fp32, train, comm->Size()));
+      EXPECT_LE(error, 1e-2);
+      EXPECT_GT(error, 0.0);
+    }
+    return;
+  }
+  RunPrecisionRanks(2);
+}
+
+}  // namespace
+}  // namespace zt::sharding
