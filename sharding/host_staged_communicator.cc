@@ -49,7 +49,7 @@ absl::StatusOr<std::unique_ptr<Work>> WithCopyBack(absl::StatusOr<std::unique_pt
                                                    at::Tensor host_result) {
   if (!host_work.ok()) return host_work.status();
   if (device_result.defined() && device_result.data_ptr() == host_result.data_ptr()) {
-    return std::move(host_work);  // not staged: the host op wrote the result in place
+    return host_work;  // not staged: the host op wrote the result in place
   }
   return std::unique_ptr<Work>(std::make_unique<StagedWork>(
       std::move(*host_work), std::move(device_result), std::move(host_result)));
