@@ -93,3 +93,47 @@ TEST(DecoderTest, WrongConfigIsReportedWithTensorAndShapes) {
 
 }  // namespace
 }  // namespace zt::worker::model
+
+namespace zt::worker::model {
+namespace {
+
+TEST_P(DecoderGoldenTest, KvCacheDecodingMatchesFullRecomputeAndTransformersGreedy) {
+  const testing::GoldenCase& c = GetParam();
+  Decoder decoder = LoadGolden(c);
+  auto golden = GoldenTensors(c.name);
+  const at::Tensor ids = golden->Get("input_ids")->narrow(0, 0, 1);
+  at::NoGradGuard no_grad;
+  // Prefill 5, then a chunk of 4 (past > 0, several queries: the shifted causal mask), then 3
+  // single steps: the same logits as one full pass.
+  KvCache cache;
+  std::vector<at::Tensor> parts{decoder.Logits(ids.narrow(1, 0, 5), {}, {}, &cache),
+                                decoder.Logits(ids.narrow(1, 5, 4), {}, {}, &cache)};
+  for (int64_t t = 9; t < ids.size(1); ++t) {
+    parts.push_back(decoder.Logits(ids.narrow(1, t, 1), {}, {}, &cache));
+  }
+  EXPECT_EQ(cache.length(), ids.size(1));
+  EXPECT_LE(RelativeError(at::cat(parts, 1), decoder.Logits(ids, {})), 1e-6) << c.name;
+  const std::vector<int64_t> greedy = GreedyGenerate(decoder, ids.narrow(1, 0, 8), 6);
+  const at::Tensor expected = *golden->Get("greedy");
+  EXPECT_EQ(greedy, std::vector<int64_t>(expected.data_ptr<int64_t>(),
+                                         expected.data_ptr<int64_t>() + expected.numel()))
+      << c.name;
+}
+
+TEST(DecoderTest, ConfigFromConfigJsonMatchesTheGoldenTable) {
+  for (const testing::GoldenCase& c : GoldenCases()) {
+    auto parsed = LoadDecoderConfig(GoldenDir(c.name));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(parsed->arch, c.config.arch) << c.name;
+    EXPECT_EQ(parsed->head_dim, c.config.head_dim) << c.name;
+    EXPECT_EQ(parsed->num_kv_heads, c.config.num_kv_heads) << c.name;
+    EXPECT_EQ(parsed->qkv_bias, c.config.qkv_bias) << c.name;
+    EXPECT_EQ(parsed->qk_norm, c.config.qk_norm) << c.name;
+    EXPECT_EQ(parsed->tie_word_embeddings, c.config.tie_word_embeddings) << c.name;
+    EXPECT_EQ(parsed->rope_theta, c.config.rope_theta) << c.name;
+    EXPECT_EQ(parsed->ParameterCount(), c.config.ParameterCount()) << c.name;
+  }
+}
+
+}  // namespace
+}  // namespace zt::worker::model
