@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace zt::configs {
@@ -51,11 +53,18 @@ std::string DidYouMean(absl::string_view name, absl::Span<const std::string> can
   const std::string lower = absl::AsciiStrToLower(name);
   const size_t limit = std::max<size_t>(2, name.size() / 3);
   const std::string* best = nullptr;
-  size_t best_distance = limit + 1;
+  std::pair<size_t, size_t> best_score = {limit + 1, 0};  // (ranking distance, edit distance)
   for (const std::string& candidate : candidates) {
-    size_t d = absl::AsciiStrToLower(candidate) == lower ? 0 : EditDistance(name, candidate);
-    if (d < best_distance) {
-      best_distance = d;
+    // A truncated or extended spelling ("reduce_bucket", "cycle_max_momentum") ranks as one
+    // edit, so it wins over unrelated near-misses; ties go to the smaller true distance.
+    const bool prefix = std::min(name.size(), candidate.size()) >= 4 &&
+                        (absl::StartsWith(candidate, name) || absl::StartsWith(name, candidate));
+    const size_t edits = EditDistance(name, candidate);
+    const size_t rank = absl::AsciiStrToLower(candidate) == lower ? 0
+                        : prefix                                  ? std::min<size_t>(1, edits)
+                                                                  : edits;
+    if (std::make_pair(rank, edits) < best_score) {
+      best_score = {rank, edits};
       best = &candidate;
     }
   }

@@ -387,7 +387,12 @@ json CoerceValue(const json& raw, ValueKind kind, const std::string& path, Diagn
       } else {
         return fail(expected);
       }
-      if (out.is_number_unsigned()) return fail(absl::StrCat(expected, " below 2^63"));
+      if (out.is_number_unsigned()) {
+        if (out.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+          return fail(absl::StrCat(expected, " below 2^63"));
+        }
+        out = static_cast<int64_t>(out.get<uint64_t>());
+      }
       if (kind == K::kNonNegativeInt && out.get<int64_t>() < 0) return fail(expected);
       if (kind == K::kPositiveInt && out.get<int64_t>() <= 0) return fail(expected);
       return out;

@@ -24,8 +24,9 @@ struct NegativeCase {
 };
 
 // A valid base most cases extend: ZeRO-2, concrete batch triad, AdamW.
-#define BASE "\"train_batch_size\": 8, \"train_micro_batch_size_per_gpu\": 4, " \
-             "\"gradient_accumulation_steps\": 2, \"optimizer\": {\"type\": \"AdamW\"}, "
+#define TRIAD "\"train_batch_size\": 8, \"train_micro_batch_size_per_gpu\": 4, " \
+              "\"gradient_accumulation_steps\": 2, "
+#define BASE TRIAD "\"optimizer\": {\"type\": \"AdamW\"}, "
 
 const NegativeCase kCases[] = {
     // §2 batch triad
@@ -152,26 +153,26 @@ const NegativeCase kCases[] = {
     {"clip_negative", "{" BASE "\"gradient_clipping\": -1}", "gradient_clipping",
      "must be >= 0 (0 disables), got -1"},
     // §4 optimizer
-    {"optimizer_unknown", "{" BASE "\"optimizer\": {\"type\": \"AdamWW\"}}", "optimizer.type",
+    {"optimizer_unknown", "{" TRIAD "\"optimizer\": {\"type\": \"AdamWW\"}}", "optimizer.type",
      "\"AdamWW\" is not a supported DeepSpeed Optimizer (did you mean \"AdamW\"?)"},
-    {"optimizer_lamb", "{" BASE "\"optimizer\": {\"type\": \"Lamb\"}}", "optimizer.type",
+    {"optimizer_lamb", "{" TRIAD "\"optimizer\": {\"type\": \"Lamb\"}}", "optimizer.type",
      "\"Lamb\" is not supported by zerotune (Adam or AdamW)"},
-    {"optimizer_onebit", "{" BASE "\"optimizer\": {\"type\": \"OneBitAdam\"}, "
+    {"optimizer_onebit", "{" TRIAD "\"optimizer\": {\"type\": \"OneBitAdam\"}, "
      "\"zero_optimization\": {\"stage\": 2}}", "optimizer.type",
      "\"OneBitAdam\" is not supported by zerotune (Adam or AdamW); DeepSpeed also rejects 1-bit "
      "optimizers with ZeRO (stage 2)"},
-    {"optimizer_max_grad_norm", "{" BASE "\"optimizer\": {\"type\": \"AdamW\", \"params\": "
+    {"optimizer_max_grad_norm", "{" TRIAD "\"optimizer\": {\"type\": \"AdamW\", \"params\": "
      "{\"max_grad_norm\": 1.0}}}", "optimizer.params.max_grad_norm",
      "'max_grad_norm' is not supported as an optimizer parameter, please switch to using the "
      "deepspeed parameter 'gradient_clipping'"},
-    {"optimizer_unknown_param", "{" BASE "\"optimizer\": {\"type\": \"Adam\", \"params\": "
+    {"optimizer_unknown_param", "{" TRIAD "\"optimizer\": {\"type\": \"Adam\", \"params\": "
      "{\"beta\": [0.9, 0.99]}}}", "optimizer.params.beta",
      "unknown parameter of Adam (did you mean \"betas\"?); DeepSpeed passes params to the "
      "constructor, which rejects it"},
-    {"optimizer_betas_shape", "{" BASE "\"optimizer\": {\"type\": \"AdamW\", \"params\": "
+    {"optimizer_betas_shape", "{" TRIAD "\"optimizer\": {\"type\": \"AdamW\", \"params\": "
      "{\"betas\": [0.9]}}}", "optimizer.params.betas",
      "expected [beta1, beta2] with each in [0, 1), got [0.9]"},
-    {"optimizer_amsgrad", "{" BASE "\"optimizer\": {\"type\": \"AdamW\", \"params\": "
+    {"optimizer_amsgrad", "{" TRIAD "\"optimizer\": {\"type\": \"AdamW\", \"params\": "
      "{\"amsgrad\": true}}}", "optimizer.params.amsgrad", "true is not supported by zerotune (only false)"},
     {"optimizer_missing_stage2", "{\"train_batch_size\": 8, \"zero_optimization\": {\"stage\": 2}}",
      "optimizer", "zero stage 2 requires an optimizer"},
@@ -228,6 +229,7 @@ const NegativeCase kCases[] = {
 };
 
 #undef BASE
+#undef TRIAD
 
 class DsConfigNegativeTest : public ::testing::TestWithParam<NegativeCase> {};
 
@@ -245,7 +247,8 @@ TEST_P(DsConfigNegativeTest, ReportsPathAndMessage) {
   ResolveDsConfig(*raw, options, diag);
   std::vector<std::string> errors;
   for (const ConfigIssue& e : diag.errors()) errors.push_back(e.ToString());
-  EXPECT_THAT(errors, ::testing::Contains(ConfigIssue{c.path, c.message}.ToString()));
+  EXPECT_THAT(errors, ::testing::Contains(ConfigIssue{c.path, c.message}.ToString()))
+      << ::testing::PrintToString(errors);
   // The Status form carries the same line.
   absl::Status status = diag.ToStatus("cfg.json");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);

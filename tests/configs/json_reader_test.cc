@@ -94,8 +94,7 @@ INSTANTIATE_TEST_SUITE_P(
         JsonRejectCase{"lone_surrogate", R"(["\udc00"])",
                    "cfg.json:1:3: lone low surrogate in \\u escape, expected a high surrogate first"},
         JsonRejectCase{"huge_number", "[1e999]", "cfg.json:1:2: number 1e999 is out of range, expected a finite number"},
-        JsonRejectCase{"empty", "", "cfg.json:1:1: unexpected end of input, expected a value (object, "
-                                "array, string, number, true, false or null)"}),
+        JsonRejectCase{"empty", "", "cfg.json:1:1: unexpected end of input, expected a value"}),
     [](const ::testing::TestParamInfo<JsonRejectCase>& info) { return std::string(info.param.name); });
 
 TEST(JsonReaderTest, RejectsNestingBeyondTheLimit) {
