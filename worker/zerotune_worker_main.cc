@@ -2,6 +2,7 @@
 // one Add...Command line; the commands live beside the code they drive.
 #include <CLI/CLI.hpp>
 
+#include "worker/data/preprocess_command.h"
 #include "worker/data/render_chat_command.h"
 #include "worker/data/tokenize_command.h"
 #include "worker/model/init_model_command.h"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   zt::worker::data::AddTokenizeCommand(app);
   zt::worker::data::AddRenderChatCommand(app);
+  zt::worker::data::AddPreprocessCommand(app);
   zt::worker::model::AddScoreCommand(app);
   zt::worker::model::AddInitModelCommand(app);
   zt::worker::model::AddMergeCommand(app);

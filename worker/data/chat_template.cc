@@ -165,7 +165,8 @@ absl::StatusOr<TokenizerChatConfig> LoadChatConfig(const std::string& tokenizer_
     return absl::InvalidArgumentError(absl::StrCat(config_path, ": not a JSON object"));
   }
   TokenizerChatConfig out{};
-  for (auto [key, field] : {std::pair{"bos_token", &out.bos_token}, std::pair{"eos_token", &out.eos_token}}) {
+  for (auto [key, field] : {std::pair{"bos_token", &out.bos_token}, std::pair{"eos_token", &out.eos_token},
+                            std::pair{"pad_token", &out.pad_token}}) {
     auto it = config.find(key);
     if (it == config.end() || it->is_null()) continue;
     if (it->is_string()) {

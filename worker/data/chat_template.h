@@ -75,6 +75,7 @@ struct TokenizerChatConfig {
   ChatTemplateKind kind;
   std::string bos_token;
   std::string eos_token;
+  std::string pad_token;
 };
 absl::StatusOr<TokenizerChatConfig> LoadChatConfig(const std::string& tokenizer_dir,
                                                    absl::string_view override_name);
