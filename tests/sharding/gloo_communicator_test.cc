@@ -60,6 +60,31 @@ TEST(GlooCommunicatorTest, CollectiveSuiteAtWorldSize4) {
   RunGlooRanks(4);
 }
 
+TEST(GlooCommunicatorTest, ARestartedGenerationIgnoresTheAddressesOfAnOlderOne) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    const char* dir = std::getenv("ZT_TEST_STORE_DIR");
+    std::shared_ptr<Store> base = *FileStore::Open(dir == nullptr ? "" : dir);
+    // Generation 0 died and left its (now dead) addresses behind.
+    std::shared_ptr<Store> old_generation(*JobStore(base, "gloo-test", 0));
+    ASSERT_TRUE(old_generation->Set(absl::StrCat("gloo/", *rank), "dead address").ok());
+    GlooOptions options;
+    options.hostname = "127.0.0.1";
+    absl::StatusOr<std::unique_ptr<GlooCommunicator>> comm =
+        GlooCommunicator::Create(std::shared_ptr<Store>(*JobStore(base, "gloo-test", 1)), *rank, 2,
+                                 absl::Now() + absl::Seconds(60), options);
+    ASSERT_TRUE(comm.ok()) << comm.status();
+    at::Tensor tensor = at::full({4}, *rank + 1.0, at::kFloat);
+    ASSERT_TRUE((*comm)
+                    ->AllReduce(tensor, ReduceOp::kSum)
+                    .value()
+                    ->Wait(absl::Now() + absl::Seconds(30))
+                    .ok());
+    EXPECT_TRUE(at::equal(tensor, at::full({4}, 3.0, at::kFloat)));
+    return;
+  }
+  RunGlooRanks(2, absl::Seconds(60));
+}
+
 TEST(GlooCommunicatorTest, ARankThatNeverJoinsFailsRendezvousAtTheDeadline) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
     if (*rank == 2) return;  // never arrives
