@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "configs/ds_config.h"
+#include "configs/json_reader.h"
 #include "configs/lora_target_modules.h"
 #include "configs/training_arguments_cli.h"
 
@@ -249,6 +252,33 @@ TEST(LoraTargetModulesParseTest, RejectsBadSpellings) {
 TEST(LoraTargetModulesParseTest, PeftJsonForm) {
   EXPECT_EQ(ParseLoraTargetModules("v_proj,q_proj")->ToPeftJson(), R"(["q_proj","v_proj"])");
   EXPECT_EQ(ParseLoraTargetModules("all-linear")->ToPeftJson(), R"("all-linear")");
+}
+
+}  // namespace
+}  // namespace zt::configs
+
+namespace zt::configs {
+namespace {
+
+// The shipped job files (configs/jobs/) are training-argument objects that resolve with their
+// ds_config for one and eight ranks.
+TEST(ShippedJobsTest, LoadValidateAndResolve) {
+  const std::string root = std::string(std::getenv("ZT_TEST_DATA")) + "/../../";
+  for (const char* job : {"qwen2.5-7b-lora-zero2-offload.json", "qwen3-8b-qlora-zero3.json"}) {
+    absl::StatusOr<nlohmann::json> j = ReadTolerantJsonFile(root + "configs/jobs/" + job);
+    ASSERT_TRUE(j.ok()) << j.status();
+    TrainingArguments args;
+    ASSERT_TRUE(SetArgumentsFromJson(args, *j, job).ok()) << job;
+    Diagnostics diag;
+    ValidateTrainingArguments(args, diag);
+    EXPECT_FALSE(diag.has_errors()) << diag.ToStatus(job);
+    DsResolveOptions options;
+    options.args = &args;
+    absl::StatusOr<DsConfig> ds = LoadDsConfig(root + args.deepspeed, options);
+    ASSERT_TRUE(ds.ok()) << job << ": " << ds.status();
+    EXPECT_TRUE(ds->bf16.enabled);
+    EXPECT_EQ(ds->train_micro_batch_size_per_gpu, args.per_device_train_batch_size);
+  }
 }
 
 }  // namespace
