@@ -169,6 +169,7 @@ void GradientBucketer::WaitOldest() {
     accumulator_.narrow(0, b.flat_offset, b.numel).add_(op.staging.narrow(0, 0, b.numel));
   }
   free_staging_.push_back(op.staging);
+  if (status.ok() && options_.on_reduced) options_.on_reduced(op.bucket);
 }
 
 void GradientBucketer::RecordBytes() {

@@ -30,6 +30,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -51,6 +52,10 @@ struct GradientBucketerOptions {
   absl::Duration collective_timeout = absl::Minutes(5);
   // Sample the gradient bytes held (accumulator + staging + every param.grad) in every hook.
   bool track_gradient_bytes = false;
+  // Called with a bucket's index once its reduction finished and the accumulator holds the
+  // result (again after a second round), on the thread that waited for it (the autograd
+  // thread during backward) with the bucketer's lock held: it must not call the bucketer.
+  std::function<void(int bucket)> on_reduced;
 };
 
 class GradientBucketer {

@@ -46,14 +46,21 @@ OptimizerPartition::OptimizerPartition(const at::Tensor& initial, const OffloadO
   optimizer_ = MakePartitionOptimizer(master_dtype, master_.device());
 }
 
-absl::Status OptimizerPartition::StepChunk(int64_t offset, const at::Tensor& grad_chunk,
-                                           double grad_multiplier, const AdamWHyper& hyper,
-                                           at::Tensor param_chunk, StepPhaseTimes& times) {
+void OptimizerPartition::StageGradChunk(int64_t offset, const at::Tensor& grad_chunk,
+                                        StepPhaseTimes& times) {
   at::NoGradGuard no_grad;
-  const int64_t numel = grad_chunk.numel();
-  absl::Time start = absl::Now();
+  const absl::Time start = absl::Now();
+  grad_.narrow(0, offset, grad_chunk.numel()).copy_(grad_chunk);
+  times.grad_copy_s += SecondsSince(start);
+}
+
+absl::Status OptimizerPartition::StepChunk(int64_t offset, double grad_multiplier,
+                                           const AdamWHyper& hyper, at::Tensor param_chunk,
+                                           StepPhaseTimes& times) {
+  at::NoGradGuard no_grad;
+  const int64_t numel = param_chunk.numel();
   at::Tensor grad = grad_.narrow(0, offset, numel);
-  grad.copy_(grad_chunk);
+  absl::Time start = absl::Now();
   if (grad_multiplier != 1.0) grad.mul_(grad_multiplier);
   times.grad_copy_s += SecondsSince(start);
 

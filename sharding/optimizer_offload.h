@@ -41,12 +41,17 @@ class OptimizerPartition {
   // the master; moments start at zero.
   OptimizerPartition(const at::Tensor& initial, const OffloadOptions& options);
 
-  // One chunk: [offset, offset + grad_chunk.numel()) of the partition. `grad_chunk` is the
-  // reduced, loss-scaled gradient (parameter dtype, device), multiplied by
-  // `grad_multiplier` (1 / unscale-and-clip divisor) on its way into the master dtype; the
-  // updated parameters are written into `param_chunk` (parameter dtype, device).
-  absl::Status StepChunk(int64_t offset, const at::Tensor& grad_chunk, double grad_multiplier,
-                         const AdamWHyper& hyper, at::Tensor param_chunk, StepPhaseTimes& times);
+  // Copies the reduced, loss-scaled gradient chunk (parameter dtype, device) into the
+  // master-dtype gradient buffer at [offset, offset + numel) (D2H under offload). The engine
+  // calls it as soon as a bucket's reduction finished in the boundary backward, so the copies
+  // overlap the rest of backward, or else from Step().
+  void StageGradChunk(int64_t offset, const at::Tensor& grad_chunk, StepPhaseTimes& times);
+
+  // One chunk [offset, offset + param_chunk.numel()) whose gradient was staged: multiplies it by
+  // `grad_multiplier` (1 / unscale-and-clip divisor), runs AdamW, and writes the updated
+  // parameters into `param_chunk` (parameter dtype, device; H2D under offload).
+  absl::Status StepChunk(int64_t offset, double grad_multiplier, const AdamWHyper& hyper,
+                         at::Tensor param_chunk, StepPhaseTimes& times);
 
   const at::Tensor& master() const { return master_; }
   const at::Tensor& exp_avg() const { return exp_avg_; }

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
@@ -18,6 +20,8 @@ struct ZeroEngine::Group {
   at::Tensor accumulator;  // gradient dtype; partition (stages 1-2) or whole flat buffer (0)
   at::Tensor send;         // stages 1-2: this rank's updated chunks in the parameter dtype
   std::unique_ptr<OptimizerPartition> optimizer;
+  std::vector<bool> staged;        // per bucket: gradient chunk already in the optimizer's buffer
+  StepPhaseTimes backward_times;   // gradient copies made during the boundary backward
   // Last: references buffer.layout(), so it goes first.
   std::unique_ptr<GradientBucketer> bucketer;
 };
@@ -178,6 +182,19 @@ absl::Status ZeroEngine::InitGroup(ParameterGroup spec, Group& group) {
   bucketing.overlap_comm = options_.overlap_comm;
   bucketing.collective_timeout = options_.collective_timeout;
   bucketing.track_gradient_bytes = options_.track_gradient_bytes;
+  group.staged.assign(l.buckets().size(), false);
+  if (options_.offload.offload) {
+    // Offload: each reduced chunk goes to the host while backward continues (deepspeed.md §8.4).
+    Group* g = &group;
+    bucketing.on_reduced = [this, g](int bucket) {
+      if (!boundary_backward_) return;
+      const FlatLayout& layout = g->buffer.layout();
+      g->optimizer->StageGradChunk(layout.buckets()[bucket].partition_offset,
+                                   PartitionChunk(g->accumulator, layout, bucket),
+                                   g->backward_times);
+      g->staged[bucket] = true;
+    };
+  }
   group.bucketer = std::make_unique<GradientBucketer>(group.params, l, *comm_, group.accumulator,
                                                       bucketing);
   return absl::OkStatus();
@@ -200,7 +217,8 @@ absl::Status ZeroEngine::Backward(const at::Tensor& loss) {
 void ZeroEngine::BeginBackward() {
   // Stage 2 reduces every micro-step; stages 0 and 1 let param.grad accumulate until the
   // boundary's backward.
-  const bool reduce = options_.stage == 2 || AtAccumulationBoundary();
+  boundary_backward_ = AtAccumulationBoundary();
+  const bool reduce = options_.stage == 2 || boundary_backward_;
   for (auto& group : groups_) group->bucketer->BeginBackward(reduce);
   in_backward_ = true;
 }
@@ -251,11 +269,13 @@ absl::Status ZeroEngine::StepGroup(Group& group, double multiplier, const AdamWH
   // Forward order (buckets are laid out backward), so the first layers' parameters are
   // gathered while later chunks still step.
   for (int b = static_cast<int>(layout.buckets().size()) - 1; b >= 0; --b) {
-    at::Tensor grad = PartitionChunk(group.accumulator, layout, b);
+    const int64_t offset = layout.buckets()[b].partition_offset;
+    if (!group.staged[b]) {
+      group.optimizer->StageGradChunk(offset, PartitionChunk(group.accumulator, layout, b), times);
+    }
     at::Tensor out = options_.stage == 0 ? group.buffer.Chunk(b, 0)
                                          : PartitionChunk(group.send, layout, b);
-    ZT_RETURN_IF_ERROR(group.optimizer->StepChunk(layout.buckets()[b].partition_offset, grad,
-                                                  multiplier, hyper, out, times));
+    ZT_RETURN_IF_ERROR(group.optimizer->StepChunk(offset, multiplier, hyper, out, times));
     if (options_.stage == 0) continue;
     if (comm_->Size() == 1) {
       group.buffer.BucketRegion(b).copy_(out);
@@ -284,9 +304,16 @@ absl::StatusOr<StepResult> ZeroEngine::Step() {
   if (check) {
     ZT_ASSIGN_OR_RETURN(overflow, Overflowed());
   }
+  for (auto& group : groups_) {
+    result.phases.grad_copy_s += group->backward_times.grad_copy_s;
+    group->backward_times = StepPhaseTimes();
+  }
   if (overflow) {
     if (options_.precision == Precision::kFp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(true));
-    for (auto& group : groups_) group->accumulator.zero_();
+    for (auto& group : groups_) {
+      group->accumulator.zero_();
+      std::fill(group->staged.begin(), group->staged.end(), false);
+    }
     ++skipped_steps_;
     result.grad_norm = -1.0;
     return result;
@@ -302,6 +329,7 @@ absl::StatusOr<StepResult> ZeroEngine::Step() {
     result.lr = hyper.lr;
     ZT_RETURN_IF_ERROR(StepGroup(*group, 1.0 / divisor, hyper, result.phases));
     group->accumulator.zero_();
+    std::fill(group->staged.begin(), group->staged.end(), false);
   }
   applied_steps_ = k;
   result.applied = true;

@@ -22,6 +22,19 @@
 // bf16 (with check_grad_overflow) skip steps whose gradients overflowed on any rank, and the
 // learning rate of the k-th applied step comes from the schedule (lr_scheduler.h).
 //
+// Where this deliberately differs from DeepSpeed (same results up to summation order):
+//  - stage 2 reduce-scatters each bucket (DeepSpeed all-reduces it and keeps its own slice),
+//    with buckets laid out so each is one reduce-scatter (partition.h); with a single bucket
+//    the layout is DeepSpeed's;
+//  - stage 0/1 reduce bucket by bucket from the hooks of the boundary backward;
+//  - unscaling divides by the scale the gradients were computed with; DeepSpeed's ZeRO divides
+//    by the scale after update_scale, which differs on the step where the scale doubles.
+// With offload, a bucket's reduced gradient chunk is copied to the host as soon as its
+// reduction finished in the boundary backward; the CPU AdamW step, the copy back and the
+// bucket's all-gather then run bucket by bucket in forward order inside Step(). CUDA streams:
+// the Communicator orders its work after the current stream (the NCCL/host-staged backends'
+// contract); everything here is issued on the current stream.
+//
 // Use, every micro-step on every rank in the same order:
 //   engine->Backward(loss);             // or BeginBackward(); ScaleLoss(loss).backward(); FinishBackward();
 //   ZT_ASSIGN_OR_RETURN(StepResult r, engine->Step());  // optimizer step at the boundary
@@ -145,6 +158,7 @@ class ZeroEngine {
   int64_t applied_steps_ = 0;
   int64_t skipped_steps_ = 0;
   bool in_backward_ = false;
+  bool boundary_backward_ = false;  // the running backward ends an accumulation window
 };
 
 }  // namespace zt::sharding
