@@ -569,7 +569,10 @@ void CoordinatorService::OnProcessExit(const ProcessExit& exit) {
     const JobPhase phase = job_.phase();
     const bool active = phase == JobPhase::kPending || phase == JobPhase::kRendezvous ||
                         phase == JobPhase::kRunning;
-    if (!active) return;  // processes of a generation being torn down, or after the end
+    if (!active) {  // processes of a generation being torn down, or after the end
+      job_.NoteProcessExit(exit.pid, exit.exit_code, exit.signal);
+      return;
+    }
     int rank = -1;
     for (const RankInfo& info : job_.ranks()) {
       if (info.registration.pid == exit.pid) rank = info.rank;

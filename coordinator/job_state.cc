@@ -164,11 +164,11 @@ void JobState::RankFailed(RankFailure failure) {
   }
   const bool active = phase_ == JobPhase::kPending || phase_ == JobPhase::kRendezvous ||
                       phase_ == JobPhase::kRunning;
+  if (!active) return;  // a consequence of the abort, not a cause
   const absl::Time when = failure.time;
   const std::string reason = absl::StrCat("rank ", failure.rank, " on ", failure.host, " failed: ",
                                           failure.reason);
   failures_.push_back(std::move(failure));
-  if (!active) return;  // later failures of a generation already being torn down
   if (options_.can_restart && restart_count_ < options_.max_restarts) {
     Enter(JobPhase::kRestarting, when);
     Emit(proto::JobEvent::ABORT, max_step_, absl::StrCat(reason, "; restarting (restart ",
@@ -178,6 +178,16 @@ void JobState::RankFailed(RankFailure failure) {
     Enter(JobPhase::kFailed, when);
     Emit(proto::JobEvent::ABORT, max_step_,
          absl::StrCat(reason, "; no restarts left (max_restarts ", options_.max_restarts, ")"));
+  }
+}
+
+void JobState::NoteProcessExit(int64_t pid, std::optional<int> exit_code,
+                               std::optional<int> signal) {
+  for (RankFailure& failure : failures_) {
+    if (failure.generation != generation_ || failure.pid != pid || pid == 0) continue;
+    if (failure.exit_code || failure.signal) continue;
+    failure.exit_code = exit_code;
+    failure.signal = signal;
   }
 }
 

@@ -85,8 +85,11 @@ class JobState {
   absl::Status Heartbeat(int64_t generation, int rank, int64_t step, absl::Time now);
   void NoteStep(int64_t step) { max_step_ = std::max(max_step_, step); }
 
-  // Records a failure of the current generation and moves to restarting or failed.
+  // Records a failure of the current generation and moves to restarting or failed. Ignored
+  // once the generation is being torn down: later failures are the abort's consequences.
   void RankFailed(RankFailure failure);
+  // Completes a recorded failure of process `pid` with how the process ended.
+  void NoteProcessExit(int64_t pid, std::optional<int> exit_code, std::optional<int> signal);
   void RankFinished(int rank);
   void RankStopped(int rank);
   // "Checkpoint at step k+1, then stop", k the highest step any rank reported. Returns the

@@ -148,19 +148,35 @@ TEST_F(JobStateTest, NoRestartWhenTheCoordinatorDidNotStartTheRanks) {
   EXPECT_EQ(job.phase(), JobPhase::kFailed);
 }
 
-TEST_F(JobStateTest, RootCauseIsTheEarliestFailure) {
+TEST_F(JobStateTest, RootCauseIsTheRankSilentLongest) {
   JobState job(Options(3), clock_.Now());
   RegisterAll(job, {{"a", 0}, {"a", 1}, {"a", 2}});
-  RankFailure late;
-  late.rank = 2;
-  late.time = clock_.Now() + absl::Seconds(2);
-  RankFailure early;
-  early.rank = 1;
-  early.time = clock_.Now() + absl::Seconds(1);
-  job.RankFailed(late);   // observed first ...
-  job.RankFailed(early);  // ... but happened first
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(job.Heartbeat(0, 0, 1, clock_.Now()).ok());
+  ASSERT_TRUE(job.Heartbeat(0, 2, 1, clock_.Now()).ok());  // rank 1 went silent 2 s earlier
+  clock_.Advance(absl::Seconds(10));
+  job.Tick(clock_.Now());  // all three are past the timeout now
+  ASSERT_NE(job.RootCause(), nullptr);
   EXPECT_EQ(job.RootCause()->rank, 1);
   EXPECT_EQ(job.RootCause()->host, "a");
+}
+
+TEST_F(JobStateTest, FailuresAfterTheAbortAreNotCauses) {
+  JobState job(Options(2), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  RankFailure first;
+  first.rank = 1;
+  first.pid = 101;
+  first.time = clock_.Now() + absl::Seconds(1);
+  job.RankFailed(first);
+  RankFailure consequence;  // e.g. a collective that failed because of the abort
+  consequence.rank = 0;
+  consequence.time = clock_.Now();
+  job.RankFailed(consequence);
+  EXPECT_EQ(job.RootCause()->rank, 1);
+  EXPECT_EQ(job.failures().size(), 1u);
+  job.NoteProcessExit(101, std::nullopt, 9);  // how the failed process ended, learned later
+  EXPECT_EQ(*job.RootCause()->signal, 9);
 }
 
 TEST_F(JobStateTest, CheckpointStopIsOneStepPastTheHighestReported) {

@@ -207,7 +207,7 @@ TEST_F(LaunchE2eTest, SilentRankIsDetectedByHeartbeatTimeout) {
   const std::string output = launch->output();
   EXPECT_EQ(code, 1) << output;
   EXPECT_LT(detected, 2 * timeout + absl::Milliseconds(500)) << output;  // + the kill grace
-  EXPECT_THAT(output, HasSubstr("rank      : 1"));
+  EXPECT_THAT(output, HasSubstr("rank      : 1")) << output;
   EXPECT_THAT(output, HasSubstr("no heartbeat"));
   for (int64_t pid : others) EXPECT_FALSE(Alive(pid));
   std::cout << "[ measured ] SIGSTOP of a rank → job failed and every rank gone: "

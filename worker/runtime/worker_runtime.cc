@@ -250,6 +250,7 @@ absl::Status WorkerRuntime::ReportStopped() {
 }
 
 void WorkerRuntime::ReportFailure(const absl::Status& error) {
+  if (aborted_) return;  // the error is the abort's consequence; the coordinator knows the cause
   const std::string json = zc::MakeErrorFileJson(
       absl::StrCat(LogPrefix(), error.ToString()), "", absl::Now());
   if (!options_.error_file.empty()) {

@@ -67,7 +67,8 @@ class WorkerRuntime {
                              const std::map<std::string, double>& values);
   absl::Status ReportFinished();
   absl::Status ReportStopped();
-  // Writes the error file (torchrun JSON) and reports the failure; best effort.
+  // Writes the error file (torchrun JSON) and reports the failure; best effort. Does nothing
+  // after an abort (the error is its consequence).
   void ReportFailure(const absl::Status& error);
   // Runs before the process exits on ABORT (from the watch thread).
   void AddAbortHook(std::function<void(const std::string& reason)> hook);
