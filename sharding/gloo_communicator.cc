@@ -76,16 +76,16 @@ absl::StatusOr<std::unique_ptr<GlooCommunicator>> GlooCommunicator::Create(
     return absl::Status(cause.code(), absl::StrCat("gloo rendezvous of rank ", rank, " of ",
                                                    world_size, " failed: ", cause.message()));
   }
-  context->setTimeout(ToMilliseconds(options.op_timeout));
   return std::unique_ptr<GlooCommunicator>(
-      new GlooCommunicator(rank, world_size, std::move(context)));
+      new GlooCommunicator(rank, world_size, std::move(context), options.op_timeout));
 }
 
-GlooCommunicator::GlooCommunicator(int rank, int size, std::shared_ptr<gloo::Context> context)
+GlooCommunicator::GlooCommunicator(int rank, int size, std::shared_ptr<gloo::Context> context,
+                                   absl::Duration op_timeout)
     : rank_(rank),
       size_(size),
       context_(std::move(context)),
-      ring_(std::make_unique<GlooRing>(context_)),
+      ring_(std::make_unique<GlooRing>(context_, ToMilliseconds(op_timeout))),
       queue_(std::make_unique<OpQueue>(absl::StrCat("gloo rank ", rank, "/", size))) {}
 
 GlooCommunicator::~GlooCommunicator() {

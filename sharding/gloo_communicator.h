@@ -64,7 +64,8 @@ class GlooCommunicator final : public Communicator {
   void Abort(absl::Status reason) override;
 
  private:
-  GlooCommunicator(int rank, int size, std::shared_ptr<gloo::Context> context);
+  GlooCommunicator(int rank, int size, std::shared_ptr<gloo::Context> context,
+                   absl::Duration op_timeout);
 
   // Numbers the op (same number on every rank) and queues `run(seq)` on the worker.
   std::unique_ptr<Work> Submit(std::string description,

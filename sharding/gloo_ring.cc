@@ -39,8 +39,11 @@ class Registration {
 
 }  // namespace
 
-GlooRing::GlooRing(std::shared_ptr<gloo::Context> context)
-    : context_(std::move(context)), rank_(context_->rank), size_(context_->size) {}
+GlooRing::GlooRing(std::shared_ptr<gloo::Context> context, std::chrono::milliseconds timeout)
+    : context_(std::move(context)),
+      timeout_(timeout),
+      rank_(context_->rank),
+      size_(context_->size) {}
 
 void GlooRing::Abort() {
   absl::MutexLock lock(&mu_);
@@ -92,9 +95,10 @@ absl::Status GlooRing::SendRecv(uint64_t slot, int to, const void* send, size_t 
 
 absl::Status GlooRing::WaitBoth(gloo::transport::UnboundBuffer* send,
                                 gloo::transport::UnboundBuffer* recv) {
-  // Unset timeout: the context's, after which Gloo fails the pairs and throws IoException.
-  if (recv != nullptr && !recv->waitRecv()) return AbortedStatus();
-  if (send != nullptr && !send->waitSend()) return AbortedStatus();
+  // An explicit timeout: the unset one would be the transport context's, fixed at rendezvous.
+  // Past it Gloo fails the pairs and throws IoException.
+  if (recv != nullptr && !recv->waitRecv(nullptr, timeout_)) return AbortedStatus();
+  if (send != nullptr && !send->waitSend(nullptr, timeout_)) return AbortedStatus();
   return absl::OkStatus();
 }
 

@@ -7,13 +7,14 @@
 // Contract: every method except Abort() is called from one thread at a time (the
 // communicator's worker), in the same order with the same sizes on every rank; `seq` is the
 // op's sequence number, equal on every rank, so messages of different ops never match. Each
-// blocking wait is bounded by the context's timeout (Gloo then fails every pair of the
-// context). Errors: Aborted after Abort(); Gloo's IoException as Aborted (a peer died or timed
-// out), through ZT_GLOO_RETURN_IF_ERROR.
+// blocking wait is bounded by the ring's timeout (Gloo then fails every pair of the context).
+// Errors: Aborted after Abort(); Gloo's IoException as Aborted (a peer died or timed out), through
+// ZT_GLOO_RETURN_IF_ERROR.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -34,7 +35,8 @@ namespace zt::sharding {
 
 class GlooRing {
  public:
-  explicit GlooRing(std::shared_ptr<gloo::Context> context);
+  // `timeout` bounds each wait for a peer; past it Gloo fails every pair of the context.
+  GlooRing(std::shared_ptr<gloo::Context> context, std::chrono::milliseconds timeout);
 
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -70,6 +72,7 @@ class GlooRing {
   absl::Status AbortedStatus() const;
 
   std::shared_ptr<gloo::Context> context_;
+  const std::chrono::milliseconds timeout_;
   const int rank_;
   const int size_;
   mutable absl::Mutex mu_;

@@ -132,6 +132,33 @@ TEST(GlooCommunicatorTest, ARankThatSkipsAnOpGivesDeadlineExceededThenAbortEndsI
   RunGlooRanks(2, absl::Seconds(60));
 }
 
+TEST(GlooCommunicatorTest, AnOpWithoutProgressFailsByItselfAfterTheOpTimeout) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    GlooOptions options;
+    options.hostname = "127.0.0.1";
+    options.op_timeout = absl::Seconds(1);
+    absl::StatusOr<std::unique_ptr<GlooCommunicator>> comm = GlooCommunicator::Create(
+        GlooTestStore(), *rank, 2, absl::Now() + absl::Seconds(60), options);
+    ASSERT_TRUE(comm.ok()) << comm.status();
+    std::shared_ptr<Store> store = GlooTestStore();
+    if (*rank == 1) {
+      ASSERT_TRUE(store->Wait({"checked"}, absl::Now() + absl::Seconds(60)).ok());
+      return;
+    }
+    at::Tensor tensor = at::ones({1000}, at::kFloat);
+    const absl::Time start = absl::Now();
+    absl::Status status =
+        (*comm)->AllReduce(tensor, ReduceOp::kSum).value()->Wait(start + absl::Seconds(30));
+    EXPECT_EQ(status.code(), absl::StatusCode::kAborted) << status;
+    EXPECT_NE(status.message().find("Gloo"), std::string::npos) << status;
+    EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+    ASSERT_TRUE(store->Set("checked", "1").ok());
+    return;
+  }
+  RunGlooRanks(2, absl::Seconds(60));
+}
+
 TEST(GlooCommunicatorTest, APeerThatDiesFailsTheOpWithAborted) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
     std::unique_ptr<GlooCommunicator> comm = ConnectGloo(*rank);
