@@ -105,6 +105,74 @@ void AdamWPattern(float* p, const float* g, float* m, float* v, int64_t n, int t
   }
 }
 
+// One CpuAdamWStep contender per supported path, without and with the bf16 copy.
+void AddKernelContenders(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v,
+                         at::Tensor& copy, int threads, const AdamWHyperParams& hyper,
+                         std::vector<Contender>& contenders) {
+  const int64_t n = p.numel();
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (!zt::kernels::CpuSupports(isa)) continue;
+    for (bool with_copy : {false, true}) {
+      zt::kernels::CpuAdamWOptions kernel_options;
+      kernel_options.force_isa = true;
+      kernel_options.isa = isa;
+      kernel_options.num_threads = threads;
+      AdamWBuffers buffers{p.data_ptr<float>(),
+                           g.data_ptr<float>(),
+                           m.data_ptr<float>(),
+                           v.data_ptr<float>(),
+                           n,
+                           with_copy ? copy.data_ptr() : nullptr};
+      contenders.push_back({zt::kernels::CpuIsaName(isa), with_copy ? "bf16" : "none",
+                            with_copy ? 30.0 : 28.0, [&hyper, buffers, kernel_options] {
+                              zt::kernels::CpuAdamWStep(buffers, hyper, kernel_options);
+                            }});
+    }
+  }
+}
+
+// Every contender once per round, rounds interleaved; round 0 warms up, untimed.
+void RunInterleaved(std::vector<Contender>& contenders, int rounds, AdamWHyperParams& hyper) {
+  for (int round = 0; round <= rounds; ++round) {  // round 0 warms up, untimed
+    for (Contender& contender : contenders) {
+      hyper.step = round + 1;
+      const auto start = std::chrono::steady_clock::now();
+      contender.run();
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (round > 0) contender.best_seconds = std::min(contender.best_seconds, seconds);
+    }
+  }
+}
+
+void PrintTable(const std::vector<Contender>& contenders, const BenchOptions& options) {
+  const int64_t n = options.numel;
+  const int threads = options.threads;
+  double bandwidth = 0, torch_seconds = 0, best_seconds = 1e30;
+  for (const Contender& c : contenders) {
+    if (c.copy == "-") bandwidth = std::max(bandwidth, c.bytes_per_element * n / c.best_seconds);
+    const bool torch_row = c.name == "torch::optim" || c.name == "aten reference";
+    if (c.name == "torch::optim") torch_seconds = c.best_seconds;
+    if (c.copy == "none" && !torch_row) best_seconds = std::min(best_seconds, c.best_seconds);
+  }
+  std::printf(
+      "cpu_adamw_bench: %lld parameters (fp32 state), %d threads, best of %d interleaved rounds\n",
+      static_cast<long long>(n), threads, options.rounds);
+  std::printf("best path on this CPU: %s; memory bandwidth (highest bw row): %.2f GB/s\n",
+              zt::kernels::CpuIsaName(zt::kernels::BestCpuIsa()), bandwidth / 1e9);
+  std::printf("| %-17s | copy | ms/step  | Mparams/s | GB/s   | of bw  | vs torch |\n", "path");
+  std::printf("|-------------------|------|----------|-----------|--------|--------|----------|\n");
+  for (const Contender& c : contenders) {
+    const double gbps = c.bytes_per_element * n / c.best_seconds / 1e9;
+    std::printf(
+        "| %-17s | %-4s | %8.2f | %9.1f | %6.2f | %5.1f%% | %8s |\n", c.name.c_str(),
+        c.copy.c_str(), c.best_seconds * 1e3, n / c.best_seconds / 1e6, gbps,
+        100.0 * gbps * 1e9 / bandwidth,
+        c.copy == "-" ? "-" : std::to_string(torch_seconds / c.best_seconds).substr(0, 5).c_str());
+  }
+  std::printf("cpu_adamw_speedup_vs_torch: %.2f\n", torch_seconds / best_seconds);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -140,59 +208,10 @@ int main(int argc, char** argv) {
                                                .weight_decay(hyper.weight_decay));
   contenders.push_back({"torch::optim", "none", 28, [&] { optimizer.step(); }});
   contenders.push_back({"aten reference", "none", 28, [&] { TorchStep(p, g, m, v, hyper); }});
-  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
-    if (!zt::kernels::CpuSupports(isa)) continue;
-    for (bool with_copy : {false, true}) {
-      zt::kernels::CpuAdamWOptions kernel_options;
-      kernel_options.force_isa = true;
-      kernel_options.isa = isa;
-      kernel_options.num_threads = threads;
-      AdamWBuffers buffers{p.data_ptr<float>(),
-                           g.data_ptr<float>(),
-                           m.data_ptr<float>(),
-                           v.data_ptr<float>(),
-                           n,
-                           with_copy ? copy.data_ptr() : nullptr};
-      contenders.push_back({zt::kernels::CpuIsaName(isa), with_copy ? "bf16" : "none",
-                            with_copy ? 30.0 : 28.0, [&hyper, buffers, kernel_options] {
-                              zt::kernels::CpuAdamWStep(buffers, hyper, kernel_options);
-                            }});
-    }
-  }
+  AddKernelContenders(p, g, m, v, copy, threads, hyper, contenders);
 
-  for (int round = 0; round <= options.rounds; ++round) {  // round 0 warms up, untimed
-    for (Contender& contender : contenders) {
-      hyper.step = round + 1;
-      const auto start = std::chrono::steady_clock::now();
-      contender.run();
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (round > 0) contender.best_seconds = std::min(contender.best_seconds, seconds);
-    }
-  }
+  RunInterleaved(contenders, options.rounds, hyper);
 
-  double bandwidth = 0, torch_seconds = 0, best_seconds = 1e30;
-  for (const Contender& c : contenders) {
-    if (c.copy == "-") bandwidth = std::max(bandwidth, c.bytes_per_element * n / c.best_seconds);
-    const bool torch_row = c.name == "torch::optim" || c.name == "aten reference";
-    if (c.name == "torch::optim") torch_seconds = c.best_seconds;
-    if (c.copy == "none" && !torch_row) best_seconds = std::min(best_seconds, c.best_seconds);
-  }
-  std::printf(
-      "cpu_adamw_bench: %lld parameters (fp32 state), %d threads, best of %d interleaved rounds\n",
-      static_cast<long long>(n), threads, options.rounds);
-  std::printf("best path on this CPU: %s; memory bandwidth (highest bw row): %.2f GB/s\n",
-              zt::kernels::CpuIsaName(zt::kernels::BestCpuIsa()), bandwidth / 1e9);
-  std::printf("| %-17s | copy | ms/step  | Mparams/s | GB/s   | of bw  | vs torch |\n", "path");
-  std::printf("|-------------------|------|----------|-----------|--------|--------|----------|\n");
-  for (const Contender& c : contenders) {
-    const double gbps = c.bytes_per_element * n / c.best_seconds / 1e9;
-    std::printf(
-        "| %-17s | %-4s | %8.2f | %9.1f | %6.2f | %5.1f%% | %8s |\n", c.name.c_str(),
-        c.copy.c_str(), c.best_seconds * 1e3, n / c.best_seconds / 1e6, gbps,
-        100.0 * gbps * 1e9 / bandwidth,
-        c.copy == "-" ? "-" : std::to_string(torch_seconds / c.best_seconds).substr(0, 5).c_str());
-  }
-  std::printf("cpu_adamw_speedup_vs_torch: %.2f\n", torch_seconds / best_seconds);
+  PrintTable(contenders, options);
   return 0;
 }
