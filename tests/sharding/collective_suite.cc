@@ -10,7 +10,8 @@
 namespace zt::sharding::testing {
 namespace {
 
-constexpr int64_t kSizes[] = {1, 7, 1000003};
+constexpr int64_t kSizes[] = {0, 1, 7, 1000003};
+constexpr int64_t kChunks[] = {0, 1, 7, 250001};  // per rank (reduce_scatter, all_gather)
 const at::ScalarType kDtypes[] = {at::kFloat, at::kDouble, at::kBFloat16};
 const ReduceOp kOps[] = {ReduceOp::kSum, ReduceOp::kAvg, ReduceOp::kMax, ReduceOp::kMin};
 
@@ -85,7 +86,7 @@ void ExpectAllReduceMatches(Communicator& comm, const at::Device& device) {
 void ExpectReduceScatterMatches(Communicator& comm, const at::Device& device) {
   const int world = comm.Size();
   for (at::ScalarType dtype : kDtypes) {
-    for (int64_t chunk : {int64_t{1}, int64_t{7}, int64_t{250001}}) {
+    for (int64_t chunk : kChunks) {
       for (ReduceOp op : kOps) {
         at::Tensor input = RankValues(comm.Rank(), chunk * world).to(device, dtype);
         at::Tensor original = input.clone();
@@ -104,7 +105,7 @@ void ExpectReduceScatterMatches(Communicator& comm, const at::Device& device) {
 void ExpectAllGatherMatches(Communicator& comm, const at::Device& device) {
   const int world = comm.Size();
   for (at::ScalarType dtype : kDtypes) {
-    for (int64_t chunk : {int64_t{1}, int64_t{7}, int64_t{250001}}) {
+    for (int64_t chunk : kChunks) {
       at::Tensor input = RankValues(comm.Rank(), chunk).to(device, dtype);
       at::Tensor output = at::full({chunk * world}, 99, input.options());
       const std::string what = Label("all_gather", dtype, chunk);

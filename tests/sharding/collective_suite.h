@@ -1,6 +1,6 @@
 // The one collective test suite every Communicator backend passes (Gloo, MPI, host-staged,
 // NCCL at world size 1). Each function runs on every rank of an already-built communicator,
-// with gtest expectations: every op, dtypes fp32/fp64/bf16, uneven sizes (1, 7, 1000003
+// with gtest expectations: every op, dtypes fp32/fp64/bf16, uneven sizes (0, 1, 7, 1000003
 // elements), results compared exactly against references computed on each rank from every
 // rank's known input (inputs are small integers, so every summation order is exact).
 //
