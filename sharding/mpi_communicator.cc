@@ -151,7 +151,9 @@ MpiCommunicator::~MpiCommunicator() {
   Abort(absl::CancelledError("communicator destroyed"));
   queue_.reset();  // joins the worker
   absl::MutexLock lock(&mu_);
-  if (!abandoned_) MPI_Comm_free(&comm_);
+  int finalized = 0;
+  MPI_Finalized(&finalized);  // freeing after MPI_Finalize would abort the process
+  if (!abandoned_ && !finalized) MPI_Comm_free(&comm_);
 }
 
 void MpiCommunicator::Abort(absl::Status reason) {

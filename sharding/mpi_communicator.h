@@ -32,7 +32,7 @@ class MpiCommunicator final : public Communicator {
   // Duplicates `parent` (collective over it). FailedPrecondition when MPI is not initialised or
   // offers less than MPI_THREAD_SERIALIZED.
   static absl::StatusOr<std::unique_ptr<MpiCommunicator>> Create(MPI_Comm parent = MPI_COMM_WORLD);
-  // Frees the duplicate unless an op was abandoned by Abort().
+  // Frees the duplicate unless an op was abandoned by Abort() or MPI was finalised already.
   ~MpiCommunicator() override;
 
   int Rank() const override { return rank_; }
