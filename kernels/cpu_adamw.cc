@@ -1,7 +1,13 @@
 #include "kernels/cpu_adamw.h"
 
-#include <cpuid.h>
 #include <omp.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#define ZT_CPU_ADAMW_X86 1
+#else
+#define ZT_CPU_ADAMW_X86 0
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -25,6 +31,7 @@ constexpr int64_t kRangeAlignment = 64;
   std::abort();
 }
 
+#if ZT_CPU_ADAMW_X86
 bool OsSavesAvxState(uint64_t mask) {
   uint32_t eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & bit_OSXSAVE)) return false;
@@ -47,6 +54,10 @@ bool DetectAvx512() {
   const bool features = (ebx & bit_AVX512F) && (ebx & bit_AVX512BW) && (ebx & bit_AVX512VL);
   return features && OsSavesAvxState(0xE6);  // plus opmask and ZMM state
 }
+#else
+bool DetectAvx2() { return false; }
+bool DetectAvx512() { return false; }
+#endif
 
 StepConstants MakeConstants(const AdamWBuffers& b, const AdamWHyperParams& h) {
   // Bias corrections in double, as DeepSpeed (std::pow promotes) and torch (Python floats).
@@ -126,10 +137,11 @@ CpuIsa CpuAdamWStep(const AdamWBuffers& buffers, const AdamWHyperParams& hyper,
   CheckArguments(buffers, hyper, isa);
   if (buffers.numel == 0) return isa;
   const StepConstants constants = MakeConstants(buffers, hyper);
-  void (*kernel)(const StepConstants&, int64_t, int64_t) =
-      isa == CpuIsa::kAvx512 ? adamw_internal::StepRangeAvx512
-      : isa == CpuIsa::kAvx2 ? adamw_internal::StepRangeAvx2
-                             : adamw_internal::StepRangeScalar;
+  void (*kernel)(const StepConstants&, int64_t, int64_t) = adamw_internal::StepRangeScalar;
+#if ZT_CPU_ADAMW_X86
+  if (isa == CpuIsa::kAvx512) kernel = adamw_internal::StepRangeAvx512;
+  if (isa == CpuIsa::kAvx2) kernel = adamw_internal::StepRangeAvx2;
+#endif
   const int64_t numel = buffers.numel;
   const int requested = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
   const int threads = static_cast<int>(

@@ -11,7 +11,7 @@
 //
 // State is fp32; a 16-bit copy of the updated parameters (bf16 or fp16, rounded to nearest
 // even, as LibTorch's casts) can be written in the same pass (the copy sent back to the GPU).
-// Vectorised paths: AVX-512 (F+BW+VL) and AVX2 (+FMA+F16C), chosen at run time from CPUID,
+// Vectorised paths (x86-64): AVX-512 (F+BW+VL) and AVX2 (+FMA+F16C), chosen at run time from CPUID,
 // plus a portable scalar loop; all compute in fp32 and agree to within rounding (FMA).
 // Multi-threaded with OpenMP over contiguous, 64-element aligned ranges.
 //
