@@ -153,6 +153,11 @@ absl::StatusOr<Decoder> Decoder::RandomInit(const DecoderConfig& config, uint64_
   return d;
 }
 
+void Decoder::To(const at::Device& device) {
+  for (auto& [name, tensor] : NamedTensors()) *tensor = tensor->to(device);
+  if (config_.tie_word_embeddings) lm_head_ = embed_tokens_;
+}
+
 at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                            const ForwardOptions& options, KvCache* cache) const {
   const int64_t seq = input_ids.size(1);

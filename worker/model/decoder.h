@@ -46,6 +46,9 @@ class Decoder {
   static absl::StatusOr<Decoder> RandomInit(const DecoderConfig& config, uint64_t seed,
                                             at::ScalarType dtype, double initializer_range = 0.02);
 
+  // Moves (or casts) every tensor, adapters included, to `device`; adapters keep their dtype.
+  void To(const at::Device& device);
+
   const DecoderConfig& config() const { return config_; }
   std::vector<DecoderLayerWeights>& layers() { return layers_; }
   const std::vector<DecoderLayerWeights>& layers() const { return layers_; }
