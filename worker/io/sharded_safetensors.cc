@@ -72,6 +72,11 @@ absl::StatusOr<ShardedSafetensors> ShardedSafetensors::Open(const std::string& d
                                                      "\"] must be a file name string"));
     }
     const std::string file_name = shard.get<std::string>();
+    if (file_name.empty() || file_name.find('/') != std::string::npos || file_name == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          index_path, ": weight_map[\"", name, "\"] = \"", file_name,
+          "\", expected a shard file name inside the folder"));
+    }
     auto it = shard_of_file.find(file_name);
     if (it == shard_of_file.end()) {
       ZT_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(absl::StrCat(dir, "/", file_name)));

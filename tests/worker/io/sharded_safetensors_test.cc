@@ -59,6 +59,10 @@ TEST(ShardedSafetensorsTest, RejectsIndexThatDisagreesWithShards) {
   auto opened = ShardedSafetensors::Open(dir.path());
   EXPECT_THAT(opened.status().message(), HasSubstr("puts \"y\" in a.safetensors, which lacks it"));
   std::ofstream(dir.Join("model.safetensors.index.json"))
+      << R"({"metadata":{},"weight_map":{"x":"../a.safetensors"}})";
+  EXPECT_THAT(ShardedSafetensors::Open(dir.path()).status().message(),
+              HasSubstr("expected a shard file name inside the folder"));
+  std::ofstream(dir.Join("model.safetensors.index.json"))
       << R"({"metadata":{},"weight_map":{}})";
   EXPECT_TRUE(ShardedSafetensors::Open(dir.path()).ok());  // no shard listed: nothing opened
   EXPECT_EQ(ShardedSafetensors::Open(dir.Join("none")).status().code(), absl::StatusCode::kNotFound);
