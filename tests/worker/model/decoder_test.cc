@@ -120,6 +120,22 @@ TEST_P(DecoderGoldenTest, KvCacheDecodingMatchesFullRecomputeAndTransformersGree
       << c.name;
 }
 
+TEST(DecoderTest, LeftPaddingStaysFiniteAndPaddedKeysAreIgnored) {
+  Decoder decoder = LoadGolden(GoldenCases()[2]);
+  auto golden = GoldenTensors("qwen3");
+  const at::Tensor ids = golden->Get("input_ids")->narrow(0, 0, 1);
+  // Left padding: the first two queries see no real key; they must not turn into NaN.
+  at::Tensor mask = at::ones_like(ids);
+  mask.narrow(1, 0, 2).zero_();
+  const at::Tensor logits = decoder.Logits(ids, mask);
+  EXPECT_TRUE(logits.isfinite().all().item<bool>());
+  // Changing a padded token changes nothing at the real positions.
+  at::Tensor other = ids.clone();
+  other[0][0] = (other[0][0].item<int64_t>() + 1) % 128;
+  EXPECT_TRUE(at::allclose(decoder.Logits(other, mask).narrow(1, 2, ids.size(1) - 2),
+                           logits.narrow(1, 2, ids.size(1) - 2)));
+}
+
 TEST(DecoderTest, ConfigFromConfigJsonMatchesTheGoldenTable) {
   for (const testing::GoldenCase& c : GoldenCases()) {
     auto parsed = LoadDecoderConfig(GoldenDir(c.name));
