@@ -33,6 +33,30 @@ target_precompile_headers(zt_pch_grpc PRIVATE
   <grpcpp/grpcpp.h> <google/protobuf/message.h> <absl/status/status.h> <absl/status/statusor.h>
   <absl/strings/str_cat.h>)
 
+# Torch-free libraries and tests share these: JSON, CLI11, Abseil and (for tests) GoogleTest are
+# header-heavy and used almost everywhere.
+add_library(zt_pch_base STATIC ${ZT_SOURCE_ROOT}/cmake/pch_base.cc)
+target_link_libraries(zt_pch_base PUBLIC nlohmann_json::nlohmann_json CLI11::CLI11 absl::status
+                                         absl::statusor absl::strings)
+target_precompile_headers(zt_pch_base PRIVATE
+  <nlohmann/json.hpp> <CLI/CLI.hpp> <absl/status/status.h> <absl/status/statusor.h>
+  <absl/strings/str_cat.h> <string> <vector> <memory> <functional>)
+add_library(zt_pch_test STATIC ${ZT_SOURCE_ROOT}/cmake/pch_base.cc)
+target_link_libraries(zt_pch_test PUBLIC zt_pch_base GTest::gtest GTest::gmock)
+target_precompile_headers(zt_pch_test PRIVATE
+  <gtest/gtest.h> <gmock/gmock.h> <nlohmann/json.hpp> <absl/status/status.h>
+  <absl/status/statusor.h> <absl/strings/str_cat.h> <string> <vector> <memory> <functional>)
+
+# Plain (neither TORCH nor GRPC) C++ targets reuse zt_pch_base / zt_pch_test; CUDA and fuzz
+# targets get none.
+function(zt_use_base_pch target pch)
+  get_target_property(sources ${target} SOURCES)
+  list(FILTER sources INCLUDE REGEX "\\.cu$")
+  if(NOT ZT_FUZZ AND NOT sources)
+    target_precompile_headers(${target} REUSE_FROM ${pch})
+  endif()
+endfunction()
+
 function(zt_use_grpc target scope)
   target_link_libraries(${target} ${scope} gRPC::grpc++ protobuf::libprotobuf)
   if(NOT ZT_FUZZ)
@@ -49,6 +73,8 @@ function(zt_library name)
     zt_use_torch(${name} PUBLIC)
   elseif(ARG_GRPC)
     zt_use_grpc(${name} PUBLIC)
+  else()
+    zt_use_base_pch(${name} zt_pch_base)
   endif()
 endfunction()
 
@@ -66,6 +92,8 @@ function(zt_test name)
     zt_use_torch(${name} PRIVATE)
   elseif(ARG_GRPC)
     zt_use_grpc(${name} PRIVATE)
+  else()
+    zt_use_base_pch(${name} zt_pch_test)
   endif()
   if(NOT ARG_NO_UNITY)
     set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 16)

@@ -1,0 +1,1 @@
+// Translation unit that carries the shared precompiled headers of torch-free targets.
