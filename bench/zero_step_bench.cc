@@ -45,15 +45,24 @@ Args Parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i];
     const long long value = std::atoll(argv[i + 1]);
-    if (key == "--world") a.world = static_cast<int>(value);
-    else if (key == "--stage") a.stage = static_cast<int>(value);
-    else if (key == "--layers") a.layers = static_cast<int>(value);
-    else if (key == "--hidden") a.hidden = value;
-    else if (key == "--batch") a.batch = value;
-    else if (key == "--bucket") a.bucket = value;
-    else if (key == "--steps") a.steps = static_cast<int>(value);
-    else if (key == "--offload") a.offload = value != 0;
-    else std::fprintf(stderr, "unknown flag %s\n", key.c_str()), std::exit(2);
+    if (key == "--world")
+      a.world = static_cast<int>(value);
+    else if (key == "--stage")
+      a.stage = static_cast<int>(value);
+    else if (key == "--layers")
+      a.layers = static_cast<int>(value);
+    else if (key == "--hidden")
+      a.hidden = value;
+    else if (key == "--batch")
+      a.batch = value;
+    else if (key == "--bucket")
+      a.bucket = value;
+    else if (key == "--steps")
+      a.steps = static_cast<int>(value);
+    else if (key == "--offload")
+      a.offload = value != 0;
+    else
+      std::fprintf(stderr, "unknown flag %s\n", key.c_str()), std::exit(2);
   }
   return a;
 }
@@ -115,11 +124,12 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
   }
   std::shared_ptr<zt::sharding::Communicator> shared(std::move(*comm));
   if (rank == 0) {
-    std::printf("world %d stage %d offload %d: %d x [%lld x %lld] fp32 (%lld params), batch %lld "
-                "per rank, bucket %lld elements, %d steps\n",
-                a.world, a.stage, a.offload, a.layers, (long long)a.hidden, (long long)a.hidden,
-                (long long)(a.layers * (a.hidden * a.hidden + a.hidden)), (long long)a.batch,
-                (long long)a.bucket, a.steps);
+    std::printf(
+        "world %d stage %d offload %d: %d x [%lld x %lld] fp32 (%lld params), batch %lld "
+        "per rank, bucket %lld elements, %d steps\n",
+        a.world, a.stage, a.offload, a.layers, (long long)a.hidden, (long long)a.hidden,
+        (long long)(a.layers * (a.hidden * a.hidden + a.hidden)), (long long)a.batch,
+        (long long)a.bucket, a.steps);
     std::printf("%-14s %18s %12s %12s\n", "overlap_comm", "fwd+bwd+reduce ms", "Step() ms",
                 "total ms");
   }

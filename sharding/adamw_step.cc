@@ -61,9 +61,9 @@ class CpuKernelAdamW final : public PartitionOptimizer {
     absl::Status valid = CheckTensors(t);
     if (!valid.ok()) return valid;
     if (!t.param.device().is_cpu() || t.param.scalar_type() != at::kFloat) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cpu_adamw: needs fp32 CPU tensors; got ", c10::toString(t.param.scalar_type()),
-          " on ", t.param.device().str()));
+      return absl::InvalidArgumentError(absl::StrCat("cpu_adamw: needs fp32 CPU tensors; got ",
+                                                     c10::toString(t.param.scalar_type()), " on ",
+                                                     t.param.device().str()));
     }
     kernels::AdamWBuffers buffers;
     buffers.param = t.param.data_ptr<float>();
@@ -77,8 +77,8 @@ class CpuKernelAdamW final : public PartitionOptimizer {
       if ((copy == at::kBFloat16 || copy == at::kHalf) && t.param_copy.device().is_cpu() &&
           t.param_copy.is_contiguous()) {
         buffers.param_copy = t.param_copy.data_ptr();
-        buffers.copy_format = copy == at::kBFloat16 ? kernels::FloatFormat::kBF16
-                                                    : kernels::FloatFormat::kF16;
+        buffers.copy_format =
+            copy == at::kBFloat16 ? kernels::FloatFormat::kBF16 : kernels::FloatFormat::kF16;
       } else {
         copy_after = true;
       }

@@ -13,8 +13,8 @@ FlatBuffer::FlatBuffer(FlatLayout layout, at::ScalarType dtype, at::Device devic
 absl::Status FlatBuffer::BindParameters(const std::vector<at::Tensor>& params,
                                         const std::vector<std::string>& names) {
   if (static_cast<int>(params.size()) != layout_.num_params() || names.size() != params.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("flat buffer: ", params.size(),
-                                                   " parameters (", names.size(), " names) for a layout of ",
+    return absl::InvalidArgumentError(absl::StrCat("flat buffer: ", params.size(), " parameters (",
+                                                   names.size(), " names) for a layout of ",
                                                    layout_.num_params()));
   }
   for (int i = 0; i < layout_.num_params(); ++i) {

@@ -104,9 +104,9 @@ class GradientBucketer {
   mutable absl::Mutex mu_;
   bool reduce_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status error_ ABSL_GUARDED_BY(mu_);
-  std::vector<int> fires_ ABSL_GUARDED_BY(mu_);      // this backward
-  std::vector<int> expected_ ABSL_GUARDED_BY(mu_);   // most fires seen in one backward
-  std::vector<int> pending_ ABSL_GUARDED_BY(mu_);    // per bucket: params not done firing
+  std::vector<int> fires_ ABSL_GUARDED_BY(mu_);     // this backward
+  std::vector<int> expected_ ABSL_GUARDED_BY(mu_);  // most fires seen in one backward
+  std::vector<int> pending_ ABSL_GUARDED_BY(mu_);   // per bucket: params not done firing
   std::vector<bool> launched_ ABSL_GUARDED_BY(mu_);
   std::vector<at::Tensor> open_ ABSL_GUARDED_BY(mu_);  // per bucket: its staging while filling
   std::vector<at::Tensor> free_staging_ ABSL_GUARDED_BY(mu_);

@@ -18,8 +18,8 @@ absl::Status CheckOptions(const std::vector<int64_t>& numels, const FlatLayoutOp
         absl::StrCat("flat layout: world_size is ", options.world_size, "; expected >= 1"));
   }
   if (options.bucket_numel < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "zero_optimization.reduce_bucket_size is ", options.bucket_numel, "; expected >= 1"));
+    return absl::InvalidArgumentError(absl::StrCat("zero_optimization.reduce_bucket_size is ",
+                                                   options.bucket_numel, "; expected >= 1"));
   }
   if (options.alignment_numel < 1) {
     return absl::InvalidArgumentError(absl::StrCat("flat layout: alignment_numel is ",

@@ -20,8 +20,8 @@ struct ZeroEngine::Group {
   at::Tensor accumulator;  // gradient dtype; partition (stages 1-2) or whole flat buffer (0)
   at::Tensor send;         // stages 1-2: this rank's updated chunks in the parameter dtype
   std::unique_ptr<OptimizerPartition> optimizer;
-  std::vector<bool> staged;        // per bucket: gradient chunk already in the optimizer's buffer
-  StepPhaseTimes backward_times;   // gradient copies made during the boundary backward
+  std::vector<bool> staged;       // per bucket: gradient chunk already in the optimizer's buffer
+  StepPhaseTimes backward_times;  // gradient copies made during the boundary backward
   // Last: references buffer.layout(), so it goes first.
   std::unique_ptr<GradientBucketer> bucketer;
 };
@@ -43,8 +43,8 @@ absl::Status CheckPrecision(Precision precision, const NamedParameter& p) {
 
 absl::Status CheckParameter(const NamedParameter& p, const NamedParameter& first) {
   if (!p.tensor.defined() || !p.tensor.is_leaf() || !p.tensor.requires_grad()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "zero engine: trainable parameter '", p.name, "' must be a leaf that requires grad"));
+    return absl::InvalidArgumentError(absl::StrCat("zero engine: trainable parameter '", p.name,
+                                                   "' must be a leaf that requires grad"));
   }
   if (p.tensor.scalar_type() != first.tensor.scalar_type() ||
       p.tensor.device() != first.tensor.device()) {
@@ -59,21 +59,20 @@ absl::Status CheckParameter(const NamedParameter& p, const NamedParameter& first
 
 absl::Status CheckOptions(const ZeroEngineOptions& o) {
   if (o.stage < 0 || o.stage > 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "zero_optimization.stage is ", o.stage, "; this engine runs stages 0, 1 and 2"));
+    return absl::InvalidArgumentError(absl::StrCat("zero_optimization.stage is ", o.stage,
+                                                   "; this engine runs stages 0, 1 and 2"));
   }
   if (o.gradient_accumulation_steps < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("gradient_accumulation_steps is ",
-                                                   o.gradient_accumulation_steps,
-                                                   "; expected >= 1"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "gradient_accumulation_steps is ", o.gradient_accumulation_steps, "; expected >= 1"));
   }
   if (o.reduce_bucket_numel < 1) {
     return absl::InvalidArgumentError(absl::StrCat("zero_optimization.reduce_bucket_size is ",
                                                    o.reduce_bucket_numel, "; expected >= 1"));
   }
   if (o.gradient_clipping < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("gradient_clipping is ", o.gradient_clipping,
-                                                   "; expected >= 0 (0 disables)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("gradient_clipping is ", o.gradient_clipping, "; expected >= 0 (0 disables)"));
   }
   return absl::OkStatus();
 }
@@ -125,17 +124,17 @@ ZeroEngine::ZeroEngine(ZeroEngineOptions options, std::shared_ptr<Communicator> 
 
 ZeroEngine::~ZeroEngine() = default;
 
-absl::StatusOr<std::unique_ptr<ZeroEngine>> ZeroEngine::Create(
-    std::vector<ParameterGroup> groups, const ZeroEngineOptions& options,
-    std::shared_ptr<Communicator> comm) {
+absl::StatusOr<std::unique_ptr<ZeroEngine>> ZeroEngine::Create(std::vector<ParameterGroup> groups,
+                                                               const ZeroEngineOptions& options,
+                                                               std::shared_ptr<Communicator> comm) {
   ZT_RETURN_IF_ERROR(CheckOptions(options));
   if (comm == nullptr) return absl::InvalidArgumentError("zero engine: no communicator");
   if (groups.empty()) return absl::InvalidArgumentError("zero engine: no parameter groups");
   std::unique_ptr<ZeroEngine> engine(new ZeroEngine(options, std::move(comm)));
   for (size_t g = 0; g < groups.size(); ++g) {
     if (groups[g].params.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("zero engine: parameter group ", g,
-                                                     " has no parameters"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("zero engine: parameter group ", g, " has no parameters"));
     }
     auto group = std::make_unique<Group>();
     ZT_RETURN_IF_ERROR(engine->InitGroup(std::move(groups[g]), *group));
@@ -157,9 +156,10 @@ absl::Status ZeroEngine::InitGroup(ParameterGroup spec, Group& group) {
     group.params.push_back(p.tensor);
   }
   group.weight_decay = spec.weight_decay.value_or(options_.optimizer.weight_decay);
-  ZT_ASSIGN_OR_RETURN(FlatLayout layout,
-                      FlatLayout::Create(numels, FlatLayoutOptions{partition_world_,
-                                                                   options_.reduce_bucket_numel, 2}));
+  ZT_ASSIGN_OR_RETURN(
+      FlatLayout layout,
+      FlatLayout::Create(numels,
+                         FlatLayoutOptions{partition_world_, options_.reduce_bucket_numel, 2}));
   const at::Tensor& t = first.tensor;
   group.buffer = FlatBuffer(std::move(layout), t.scalar_type(), t.device());
   ZT_RETURN_IF_ERROR(group.buffer.BindParameters(group.params, group.names));
@@ -195,8 +195,8 @@ absl::Status ZeroEngine::InitGroup(ParameterGroup spec, Group& group) {
       g->staged[bucket] = true;
     };
   }
-  group.bucketer = std::make_unique<GradientBucketer>(group.params, l, *comm_, group.accumulator,
-                                                      bucketing);
+  group.bucketer =
+      std::make_unique<GradientBucketer>(group.params, l, *comm_, group.accumulator, bucketing);
   return absl::OkStatus();
 }
 
@@ -273,8 +273,8 @@ absl::Status ZeroEngine::StepGroup(Group& group, double multiplier, const AdamWH
     if (!group.staged[b]) {
       group.optimizer->StageGradChunk(offset, PartitionChunk(group.accumulator, layout, b), times);
     }
-    at::Tensor out = options_.stage == 0 ? group.buffer.Chunk(b, 0)
-                                         : PartitionChunk(group.send, layout, b);
+    at::Tensor out =
+        options_.stage == 0 ? group.buffer.Chunk(b, 0) : PartitionChunk(group.send, layout, b);
     ZT_RETURN_IF_ERROR(group.optimizer->StepChunk(offset, multiplier, hyper, out, times));
     if (options_.stage == 0) continue;
     if (comm_->Size() == 1) {

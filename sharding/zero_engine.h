@@ -36,8 +36,10 @@
 // contract); everything here is issued on the current stream.
 //
 // Use, every micro-step on every rank in the same order:
-//   engine->Backward(loss);             // or BeginBackward(); ScaleLoss(loss).backward(); FinishBackward();
-//   ZT_ASSIGN_OR_RETURN(StepResult r, engine->Step());  // optimizer step at the boundary
+//   ZT_RETURN_IF_ERROR(engine->Backward(loss));
+//   ZT_ASSIGN_OR_RETURN(StepResult r, engine->Step());  // the optimizer step at the boundary
+// A caller that runs backward itself (several passes per micro-step, reentrant checkpointing)
+// brackets it: BeginBackward(); ScaleLoss(loss).backward(); ...; FinishBackward().
 //
 // Not thread-safe: one training loop drives it. The communicator must outlive it.
 #pragma once
@@ -83,8 +85,8 @@ struct ZeroEngineOptions {
   double gradient_clipping = 0.0;  // 0 disables
   configs::OptimizerConfig optimizer;
   Precision precision = Precision::kFloat;
-  LossScalerOptions loss_scaler;  // fp16 only
-  bool check_grad_overflow = true;  // bf16 only (fp16 always checks)
+  LossScalerOptions loss_scaler;                 // fp16 only
+  bool check_grad_overflow = true;               // bf16 only (fp16 always checks)
   std::shared_ptr<const LrScheduler> scheduler;  // null: constant optimizer.lr
   absl::Duration collective_timeout = absl::Minutes(5);
   bool track_gradient_bytes = false;
@@ -95,11 +97,11 @@ struct ZeroEngineOptions {
 absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::DsConfig& config);
 
 struct StepResult {
-  bool boundary = false;     // false: a micro-step inside the accumulation window, nothing ran
-  bool applied = false;      // false at a boundary: overflow, step skipped
-  double grad_norm = 0.0;    // global norm of the unscaled mean gradient (-1: not finite)
-  double loss_scale = 1.0;   // the scale this step's gradients carried
-  double lr = 0.0;           // the learning rate used (applied steps)
+  bool boundary = false;       // false: a micro-step inside the accumulation window, nothing ran
+  bool applied = false;        // false at a boundary: overflow, step skipped
+  double grad_norm = 0.0;      // global norm of the unscaled mean gradient (-1: not finite)
+  double loss_scale = 1.0;     // the scale this step's gradients carried
+  double lr = 0.0;             // the learning rate used (applied steps)
   int64_t optimizer_step = 0;  // applied steps so far
   StepPhaseTimes phases;
 };

@@ -176,8 +176,8 @@ std::shared_ptr<Communicator> ConnectDecoderGloo(int rank) {
 
 void RunDecoderRanks(int world) {
   zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
-      world, absl::Seconds(400), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
+  zt::testing::ExpectRanksSucceed(
+      zt::testing::RunRanks(world, absl::Seconds(400), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
 }
 
 TEST(ZeroDecoderTest, LoraAndFullFineTuningStages1And2AtWorldSize2) {

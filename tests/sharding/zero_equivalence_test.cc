@@ -49,7 +49,7 @@ TrainSpec BaseTrain(int64_t gas) {
   train.gradient_accumulation_steps = gas;
   train.optimizer.lr = 1e-2;
   train.optimizer.weight_decay = 0.1;
-  train.gradient_clipping = 0.5;  // binds: the mean gradient's norm is above it early on
+  train.gradient_clipping = 0.25;  // binds at the first step (asserted below)
   return train;
 }
 
@@ -82,12 +82,17 @@ void ExpectEquivalence(Communicator* raw, std::shared_ptr<Communicator> comm, at
         absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
             testing::Groups(params, train), EngineOptions(stage, offload, train), comm);
         ASSERT_TRUE(engine.ok()) << engine.status();
-        testing::EngineTrain(**engine, params, spec, train, rank, world);
+        std::vector<StepResult> steps =
+            testing::EngineTrain(**engine, params, spec, train, rank, world);
+        ASSERT_EQ(steps.size(), 4u);
+        EXPECT_GT(steps[0].grad_norm, train.gradient_clipping);  // clipping binds
+        EXPECT_EQ(steps[3].optimizer_step, 4);
         const double error = testing::RelativeError(params, reference);
         EXPECT_LE(error, tolerance);
         // The step moved the parameters well beyond the tolerance (the test can fail).
-        EXPECT_GT(testing::RelativeError(params, testing::ReferenceTrain(spec, TrainSpec{0}, world)),
-                  1e3 * tolerance);
+        EXPECT_GT(
+            testing::RelativeError(params, testing::ReferenceTrain(spec, TrainSpec{0}, world)),
+            1e3 * tolerance);
       }
     }
   }

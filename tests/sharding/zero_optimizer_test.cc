@@ -135,7 +135,9 @@ TEST(ZeroEngineTest, WorldSizeOneStagesMatchTheReference) {
     absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
         {ParameterGroup{params, std::nullopt}}, options, std::make_shared<SelfCommunicator>());
     ASSERT_TRUE(engine.ok()) << engine.status();
-    testing::EngineTrain(**engine, params, spec, train, 0, 1);
+    std::vector<StepResult> steps = testing::EngineTrain(**engine, params, spec, train, 0, 1);
+    ASSERT_EQ(steps.size(), 4u);
+    EXPECT_GT(steps[0].grad_norm, train.gradient_clipping);  // clipping binds
     EXPECT_LE(testing::RelativeError(params, reference), 1e-12) << "stage " << stage;
   }
 }
@@ -156,8 +158,9 @@ TEST(ZeroEngineTest, RejectsUnsupportedStagesAndMismatchedParametersByName) {
   EXPECT_NE(status.message().find("layers.1.bias"), std::string::npos) << status;
 
   options.precision = Precision::kFp16;
-  status = ZeroEngine::Create({ParameterGroup{testing::MakeMlp(testing::MlpSpec()), {}}},
-                              options, comm).status();
+  status =
+      ZeroEngine::Create({ParameterGroup{testing::MakeMlp(testing::MlpSpec()), {}}}, options, comm)
+          .status();
   EXPECT_NE(status.message().find("fp16.enabled"), std::string::npos) << status;
 
   options.precision = Precision::kFloat;

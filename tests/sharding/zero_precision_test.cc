@@ -40,8 +40,8 @@ std::shared_ptr<Communicator> ConnectPrecisionGloo(int rank) {
 
 void RunPrecisionRanks(int world) {
   zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
-      world, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
+  zt::testing::ExpectRanksSucceed(
+      zt::testing::RunRanks(world, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
 }
 
 at::Tensor FlatCopy(const std::vector<NamedParameter>& params) {
@@ -127,9 +127,9 @@ TEST(ZeroPrecisionTest, Fp16LossScalingSkipsOneRanksOverflowsOnEveryRank) {
       for (int step = 0; step < 12; ++step) {
         if (kOverflowOnRank1[step]) reference.skipped_steps.push_back(step);
       }
-      EXPECT_LE(testing::RelativeError(params, testing::ReferenceTrain(fp32, reference,
-                                                                       comm->Size())),
-                5e-3);
+      EXPECT_LE(
+          testing::RelativeError(params, testing::ReferenceTrain(fp32, reference, comm->Size())),
+          5e-3);
     }
     return;
   }

@@ -38,8 +38,8 @@ std::shared_ptr<Communicator> ConnectStage2Gloo(int rank) {
 
 void RunStage2Ranks(int world) {
   zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
-      world, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
+  zt::testing::ExpectRanksSucceed(
+      zt::testing::RunRanks(world, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
 }
 
 ZeroEngineOptions OptionsFor(int stage, const TrainSpec& train, int64_t bucket) {

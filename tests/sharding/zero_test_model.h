@@ -58,9 +58,11 @@ std::vector<at::Tensor> ReferenceTrain(const MlpSpec& spec, const TrainSpec& tra
 std::vector<ParameterGroup> Groups(const std::vector<NamedParameter>& params,
                                    const TrainSpec& train);
 
-// Trains with `engine` over this rank's micro-batches; EXPECTs every call to succeed.
-void EngineTrain(ZeroEngine& engine, const std::vector<NamedParameter>& params,
-                 const MlpSpec& spec, const TrainSpec& train, int rank, int world);
+// Trains with `engine` over this rank's micro-batches; EXPECTs every call to succeed. Returns
+// the results of the boundary steps.
+std::vector<StepResult> EngineTrain(ZeroEngine& engine, const std::vector<NamedParameter>& params,
+                                    const MlpSpec& spec, const TrainSpec& train, int rank,
+                                    int world);
 
 // ||a - b||_2 / ||b||_2 over all tensors, in fp64.
 double RelativeError(const std::vector<NamedParameter>& a, const std::vector<at::Tensor>& b);
