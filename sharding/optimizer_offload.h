@@ -2,12 +2,13 @@
 // copy, Adam's moments and the master-dtype gradient, each partition_numel elements, either on
 // the training device or, with offload_optimizer.device = "cpu" (deepspeed.md §7.3, §8.4), in
 // host buffers (pinned when pin_memory and CUDA are present: common/torch_compat.h
-// EmptyHostBuffer; pageable otherwise, logged once). A step of bucket b's chunk copies the
-// reduced gradient chunk to the master dtype and place (D2H under offload) while applying the
-// unscale-and-clip multiplier, runs AdamW on the chunk (kernels/cpu_adamw for fp32 host
-// masters), and writes the updated parameters back in the parameter dtype (H2D under offload).
-// The engine steps the buckets in forward order, so each bucket's all-gather can start while
-// the next one steps.
+// EmptyHostBuffer; pageable otherwise, logged once). Per bucket chunk: StageGradChunk copies
+// the reduced gradient chunk into the master-dtype gradient buffer (D2H under offload; the
+// engine does it as soon as the bucket's reduction finished in the boundary backward), then
+// StepChunk applies the unscale-and-clip multiplier, runs AdamW (kernels/cpu_adamw for fp32
+// host masters) and writes the updated parameters back in the parameter dtype (H2D under
+// offload). The engine steps the buckets in forward order, so each bucket's all-gather can
+// start while the next one steps.
 //
 // Master dtype: fp64 for fp64 parameters, fp32 otherwise. Not thread-safe.
 #pragma once

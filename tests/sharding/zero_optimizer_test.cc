@@ -170,6 +170,21 @@ TEST(ZeroEngineTest, RejectsUnsupportedStagesAndMismatchedParametersByName) {
   EXPECT_NE(status.message().find("layers.0.weight"), std::string::npos) << status;
 }
 
+TEST(ZeroEngineTest, AFailedReductionIsReturnedByBackwardWithTheAbortReason) {
+  auto comm = std::make_shared<SelfCommunicator>();
+  std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec());
+  ZeroEngineOptions options;
+  options.stage = 2;
+  absl::StatusOr<std::unique_ptr<ZeroEngine>> engine =
+      ZeroEngine::Create({ParameterGroup{params, {}}}, options, comm);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  comm->Abort(absl::AbortedError("coordinator says rank 3 died"));
+  at::Tensor x = at::randn({2, 6}, at::kDouble);
+  absl::Status status = (*engine)->Backward(testing::MlpForward(params, x).pow(2).mean());
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_NE(status.message().find("rank 3 died"), std::string::npos) << status;
+}
+
 TEST(ZeroEngineTest, OptionsFromDsConfig) {
   configs::DsConfig config;
   config.zero.stage = 2;
