@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "configs/batch_size.h"
+#include "configs/ds_config_typed.h"
 #include "configs/ds_optimizer.h"
 #include "configs/ds_schema.h"
 #include "configs/hf_auto.h"
@@ -234,10 +235,56 @@ void CheckOtherBlocks(json& top, const json& config, Diagnostics& diag) {
   }
 }
 
-}  // namespace
+void ResolveClipping(json& top, Diagnostics& diag) {
+  const json clip = top["gradient_clipping"];
+  json coerced = CoerceValue(clip, ValueKind::kNumber, "gradient_clipping", diag);
+  if (coerced.is_number() && coerced.get<double>() < 0) {
+    diag.Error("gradient_clipping", absl::StrCat("must be >= 0 (0 disables), got ", ShowValue(clip)));
+  }
+  top["gradient_clipping"] = coerced.is_null() ? json(1.0) : coerced;
+}
 
-// Defined in ds_config_typed.cc: the typed view of a resolved JSON.
-void FillTypedConfig(const json& resolved, DsConfig& out);
+void ResolveOptimizerAndScheduler(json& top, bool pending_steps_allowed, Diagnostics& diag) {
+  const int stage = static_cast<int>(top["zero_optimization"]["stage"].get<int64_t>());
+  if (!top["optimizer"].is_null()) {
+    top["optimizer"] = ResolveOptimizerBlock(top["optimizer"], stage, diag);
+  } else if (stage == 1 || stage == 2) {
+    diag.Error("optimizer", absl::StrCat("zero stage ", stage, " requires an optimizer"));
+  }
+  if (top["scheduler"].is_null()) return;
+  std::optional<double> lr;
+  if (top["optimizer"].is_object() && top["optimizer"]["params"]["lr"].is_number()) {
+    lr = top["optimizer"]["params"]["lr"].get<double>();
+  }
+  top["scheduler"] = ResolveSchedulerBlock(top["scheduler"], lr, pending_steps_allowed, diag);
+}
+
+// Sequence/data-parallel sizes and the batch triad for `world_size` data-parallel ranks. The
+// triad is checked whenever its three keys read cleanly, whatever else is wrong, so every error
+// is reported in one round.
+void ResolveParallelism(json& top, int64_t world_size, Diagnostics& diag) {
+  if (auto sp = OptionalInt(top, "sequence_parallel_size", diag); sp && *sp > 1) {
+    diag.Error("sequence_parallel_size", absl::StrCat(*sp, " is not supported by zerotune (1)"));
+  }
+  if (auto dp = OptionalInt(top, "data_parallel_size", diag); dp && *dp != world_size) {
+    diag.Error("data_parallel_size",
+               absl::StrCat(*dp, " != the data-parallel world size ", world_size));
+  }
+  top.erase("sequence_parallel_size");
+  top.erase("data_parallel_size");
+  const size_t errors_before = diag.errors().size();
+  auto tb = OptionalInt(top, "train_batch_size", diag);
+  auto mb = OptionalInt(top, "train_micro_batch_size_per_gpu", diag);
+  auto gas = OptionalInt(top, "gradient_accumulation_steps", diag);
+  if (diag.errors().size() != errors_before) return;
+  if (auto triad = ResolveBatchTriad(tb, mb, gas, world_size, diag)) {
+    top["train_batch_size"] = triad->train_batch_size;
+    top["train_micro_batch_size_per_gpu"] = triad->train_micro_batch_size_per_gpu;
+    top["gradient_accumulation_steps"] = triad->gradient_accumulation_steps;
+  }
+}
+
+}  // namespace
 
 DsConfig ResolveDsConfig(const json& raw, const DsResolveOptions& options, Diagnostics& diag) {
   DsConfig out;
@@ -252,61 +299,20 @@ DsConfig ResolveDsConfig(const json& raw, const DsResolveOptions& options, Diagn
                   {options.args, options.world_size, options.hidden_size, options.num_training_steps},
                   diag);
   }
-  json top = ResolveBlock(config, *FindBlockSpec(""), diag);
-  if (config.contains("bfloat16")) top["bf16"] = config["bfloat16"];
-  top.erase("bfloat16");
+  json top = ResolveBlock(config, *FindBlockSpec(""), diag);  // "bfloat16" lands on "bf16"
   for (const char* block : {"fp16", "bf16", "tensorboard", "csv_monitor", "wandb", "comet",
                             "comms_logger", "activation_checkpointing", "data_types", "checkpoint"}) {
     top[block] = ResolveBlock(top[block], *FindBlockSpec(block), diag);
   }
   top["zero_optimization"] = ResolveZero(top["zero_optimization"], diag);
-  json& zero = top["zero_optimization"];
-  CheckZero(zero, diag);
+  CheckZero(top["zero_optimization"], diag);
   CheckPrecision(top["fp16"], top["bf16"], diag);
-  CheckGradientAveraging(top, zero, diag);
+  CheckGradientAveraging(top, top["zero_optimization"], diag);
   ResolveWireDtype(top, top["fp16"], top["bf16"], diag);
   CheckOtherBlocks(top, config, diag);
-
-  const json clip = top["gradient_clipping"];
-  json coerced_clip = CoerceValue(clip, ValueKind::kNumber, "gradient_clipping", diag);
-  if (coerced_clip.is_number() && coerced_clip.get<double>() < 0) {
-    diag.Error("gradient_clipping", absl::StrCat("must be >= 0 (0 disables), got ", ShowValue(clip)));
-  }
-  top["gradient_clipping"] = coerced_clip.is_null() ? json(1.0) : coerced_clip;
-
-  const int stage = static_cast<int>(zero["stage"].get<int64_t>());
-  if (!top["optimizer"].is_null()) {
-    top["optimizer"] = ResolveOptimizerBlock(top["optimizer"], stage, diag);
-  } else if (stage == 1 || stage == 2) {
-    diag.Error("optimizer", absl::StrCat("zero stage ", stage, " requires an optimizer"));
-  }
-  if (!top["scheduler"].is_null()) {
-    std::optional<double> lr;
-    if (top["optimizer"].is_object() && top["optimizer"]["params"]["lr"].is_number()) {
-      lr = top["optimizer"]["params"]["lr"].get<double>();
-    }
-    top["scheduler"] = ResolveSchedulerBlock(top["scheduler"], lr, options.args != nullptr, diag);
-  }
-
-  if (auto sp = OptionalInt(top, "sequence_parallel_size", diag); sp && *sp > 1) {
-    diag.Error("sequence_parallel_size", absl::StrCat(*sp, " is not supported by zerotune (1)"));
-  }
-  if (auto dp = OptionalInt(top, "data_parallel_size", diag); dp && *dp != options.world_size) {
-    diag.Error("data_parallel_size", absl::StrCat(*dp, " != the data-parallel world size ",
-                                                  options.world_size));
-  }
-  top.erase("sequence_parallel_size");
-  top.erase("data_parallel_size");
-  auto tb = OptionalInt(top, "train_batch_size", diag);
-  auto mb = OptionalInt(top, "train_micro_batch_size_per_gpu", diag);
-  auto gas = OptionalInt(top, "gradient_accumulation_steps", diag);
-  if (!diag.has_errors()) {
-    if (auto triad = ResolveBatchTriad(tb, mb, gas, options.world_size, diag)) {
-      top["train_batch_size"] = triad->train_batch_size;
-      top["train_micro_batch_size_per_gpu"] = triad->train_micro_batch_size_per_gpu;
-      top["gradient_accumulation_steps"] = triad->gradient_accumulation_steps;
-    }
-  }
+  ResolveClipping(top, diag);
+  ResolveOptimizerAndScheduler(top, options.args != nullptr, diag);
+  ResolveParallelism(top, options.world_size, diag);
   out.warnings = diag.warnings();
   if (diag.has_errors()) return out;
   out.resolved = std::move(top);

@@ -1,14 +1,9 @@
-// The typed view of a resolved ds_config (ds_config.h): runs only after ResolveDsConfig found
-// no errors, so every key is present with its checked type.
+#include "configs/ds_config_typed.h"
+
 #include <cstdint>
 #include <string>
 
-#include "configs/ds_config.h"
-
 namespace zt::configs {
-
-void FillTypedConfig(const nlohmann::json& r, DsConfig& out);
-
 namespace {
 
 OffloadConfig Offload(const nlohmann::json& block) {

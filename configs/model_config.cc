@@ -16,6 +16,7 @@ using nlohmann::json;
 constexpr char kQLoraHint[] =
     "use a 16-bit Qwen2.5 checkpoint (e.g. Qwen/Qwen2.5-7B-Instruct) with --q_lora, which "
     "quantizes it to 4-bit NF4 at load";
+constexpr long double kMaxParameters = 1e15L;
 const char* const kRopeTypes[] = {"default", "linear", "dynamic", "yarn", "llama3"};
 
 // Reads typed keys with a per-key default, collecting the first error.
@@ -181,6 +182,17 @@ absl::Status CheckShapes(const ModelConfig& c, absl::string_view source) {
   }
   if (c.rms_norm_eps <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": rms_norm_eps: must be > 0"));
+  }
+  // Bounds every product CountParameters forms, so a hostile file cannot overflow int64.
+  const long double h = c.hidden_size, q = static_cast<long double>(c.num_attention_heads) * c.head_dim;
+  const long double kv = static_cast<long double>(c.num_key_value_heads) * c.head_dim;
+  const long double per_layer = 2 * h * q + 2 * h * kv + 3 * h * c.intermediate_size + 4 * q;
+  const long double total = 2 * static_cast<long double>(c.vocab_size) * h + c.num_hidden_layers * per_layer;
+  if (total > kMaxParameters) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": the shapes give about ", static_cast<double>(total),
+        " parameters, expected at most 1e15 (check hidden_size, intermediate_size, vocab_size, "
+        "num_hidden_layers, head_dim)"));
   }
   return absl::OkStatus();
 }

@@ -263,6 +263,62 @@ TEST(DsConfigRejectionTest, TableHasAtLeastFortyCases) {
   EXPECT_GE(sizeof(kCases) / sizeof(kCases[0]), 40u);
 }
 
+TEST(DsConfigRejectionTest, ReportsEveryErrorInOneRound) {
+  absl::StatusOr<nlohmann::json> raw = ReadTolerantJson(
+      R"({"train_batch_size": 16, "train_micro_batch_size_per_gpu": 2,
+          "gradient_accumulation_steps": 8, "optimizer": {"type": "Lion"},
+          "zero_optimization": {"stage": 2, "offload_optimizer": {"device": "nvme"}},
+          "fp16": {"enabled": true}, "bf16": {"enabled": true}})",
+      "cfg.json");
+  ASSERT_TRUE(raw.ok());
+  DsResolveOptions options;
+  options.world_size = 2;
+  Diagnostics diag;
+  ResolveDsConfig(*raw, options, diag);
+  std::vector<std::string> paths;
+  for (const ConfigIssue& e : diag.errors()) paths.push_back(e.path);
+  EXPECT_THAT(paths, ::testing::UnorderedElementsAre("zero_optimization.offload_optimizer.device",
+                                                     "fp16.enabled", "optimizer.type",
+                                                     "train_batch_size"));
+  EXPECT_EQ(diag.ToStatus("cfg.json").message(),
+            "cfg.json: 4 errors\n"
+            "  zero_optimization.offload_optimizer.device: \"nvme\" is not supported by zerotune "
+            "(none or cpu)\n"
+            "  fp16.enabled: bfloat16 and fp16 modes cannot be simultaneously enabled "
+            "(bf16.enabled is true)\n"
+            "  optimizer.type: \"Lion\" is not supported by zerotune (Adam or AdamW)\n"
+            "  train_batch_size: train_batch_size is not equal to train_micro_batch_size_per_gpu "
+            "* gradient_accumulation_steps * world_size: 16 != 2 * 8 * 2; for world size 2 set "
+            "gradient_accumulation_steps to 4 or train_batch_size to 32");
+}
+
+TEST(DsConfigRejectionTest, WarnsForIgnoredAndLoggingKeys) {
+  absl::StatusOr<nlohmann::json> raw = ReadTolerantJson(
+      R"({"train_batch_size": 8, "optimizer": {"type": "AdamW"}, "steps_per_print": 10,
+          "tensorboard": {"enabled": true}, "comms_config": {},
+          "zero_optimization": {"stage": 2, "round_robin_gradients": true,
+                                "offload_param": {"device": "cpu"}}})",
+      "cfg.json");
+  ASSERT_TRUE(raw.ok());
+  Diagnostics diag;
+  DsConfig c = ResolveDsConfig(*raw, DsResolveOptions{}, diag);
+  EXPECT_FALSE(diag.has_errors()) << diag.ToStatus("cfg.json");
+  std::vector<std::string> warnings;
+  for (const ConfigIssue& w : c.warnings) warnings.push_back(w.ToString());
+  EXPECT_THAT(warnings,
+              ::testing::UnorderedElementsAre(
+                  "steps_per_print: 10 only changes DeepSpeed's logging; zerotune ignores it "
+                  "(metrics go to metrics.jsonl and the progress line)",
+                  "comms_config: unknown key; ignored",
+                  "zero_optimization.round_robin_gradients: true is accepted and ignored: only "
+                  "reorders DeepSpeed's CPU-offload copies; the result is the same",
+                  "zero_optimization.offload_param: is ignored below ZeRO stage 3 (DeepSpeed "
+                  "ignores it too); stage is 2",
+                  "tensorboard.enabled: true only changes DeepSpeed's logging; zerotune ignores it "
+                  "(metrics go to metrics.jsonl, metrics.csv and trainer_state.json)"));
+  EXPECT_EQ(c.zero.offload_param.device, OffloadDevice::kNone);
+}
+
 // A public config the newest DeepSpeed rejects: transformers' own tests/deepspeed
 // ds_config_zero3.json sets reduce_bucket_size 0 (gt=0 since DeepSpeed 0.19.x).
 TEST(DsConfigRejectionTest, HfZero3TestConfigIsRejectedLikeNewestDeepSpeed) {

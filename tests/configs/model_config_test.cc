@@ -165,6 +165,10 @@ INSTANTIATE_TEST_SUITE_P(
                    "m/config.json: hidden_act: \"gelu\" is not supported, expected \"silu\""},
         ModelRejectCase{"bad_type", R"({"model_type": "qwen2", "hidden_size": "896"})",
                    "m/config.json: hidden_size: got \"896\", expected an integer"},
+        ModelRejectCase{"implausible", R"({"model_type": "llama", "hidden_size": 4096131072, "vocab_size": 128})",
+                   "m/config.json: the shapes give about 2.14763e+21 parameters, expected at most "
+                   "1e15 (check hidden_size, intermediate_size, vocab_size, num_hidden_layers, "
+                   "head_dim)"},
         ModelRejectCase{"negative", R"({"model_type": "qwen2", "num_hidden_layers": 0})",
                    "m/config.json: num_hidden_layers: got 0, expected a positive integer"}),
     [](const ::testing::TestParamInfo<ModelRejectCase>& info) { return std::string(info.param.name); });
