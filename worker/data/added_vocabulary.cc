@@ -79,6 +79,7 @@ absl::StatusOr<AddedVocabulary> AddedVocabulary::Create(std::vector<AddedToken> 
     }
     vocab.trie_[node].token_index = static_cast<int32_t>(vocab.tokens_.size());
     vocab.first_byte_[static_cast<unsigned char>(token.content[0])] = true;
+    vocab.has_normalized_ |= token.normalized;
     vocab.tokens_.push_back(token);
   }
   return vocab;

@@ -54,6 +54,8 @@ class AddedVocabulary {
   std::vector<AddedSplit> Split(absl::string_view text, const MatchPolicy& policy) const;
 
   const std::vector<AddedToken>& tokens() const { return tokens_; }
+  // Whether any token has normalized=true (a second matching pass is needed).
+  bool has_normalized_tokens() const { return has_normalized_; }
   const AddedToken* FindById(int32_t id) const;
   const AddedToken* FindByContent(absl::string_view content) const;
 
@@ -68,6 +70,7 @@ class AddedVocabulary {
                 const MatchPolicy& policy) const;
 
   std::vector<AddedToken> tokens_;
+  bool has_normalized_ = false;
   std::vector<TrieNode> trie_{1};
   std::array<bool, 256> first_byte_{};
   absl::flat_hash_map<int32_t, size_t> by_id_;

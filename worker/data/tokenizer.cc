@@ -150,14 +150,33 @@ absl::Status Tokenizer::EncodePlain(absl::string_view text, size_t base,
   } else {
     normalized.text = std::string(text);
   }
-  // Tokens marked normalized=true are matched on the normalized text.
-  AddedVocabulary::MatchPolicy policy;
-  policy.normalized_pass = true;
-  policy.split_special_tokens = options.split_special_tokens;
-  policy.untrusted_special_count = &out.untrusted_special_tokens;
   const std::string& norm = normalized.text;
   auto map_offset = [&](size_t i) { return base + (i >= norm.size() ? text.size() : normalized.Origin(i)); };
-  for (const AddedSplit& split : added_.Split(norm, policy)) {
+  std::vector<AddedSplit> splits{{{0, norm.size()}, -1}};
+  std::vector<ByteSpan> trusted;  // options.trusted in normalized coordinates
+  if (added_.has_normalized_tokens()) {
+    // Tokens marked normalized=true are matched on the normalized text.
+    if (options.trusted != nullptr) {
+      for (size_t i = 0; i < norm.size(); ++i) {
+        const size_t o = map_offset(i);
+        bool inside = false;
+        for (const ByteSpan& t : *options.trusted) inside |= t.begin <= o && o < t.end;
+        if (!inside) continue;
+        if (!trusted.empty() && trusted.back().end == i) {
+          trusted.back().end = i + 1;
+        } else {
+          trusted.push_back({i, i + 1});
+        }
+      }
+    }
+    AddedVocabulary::MatchPolicy policy;
+    policy.normalized_pass = true;
+    policy.split_special_tokens = options.split_special_tokens;
+    policy.trusted = &trusted;
+    policy.untrusted_special_count = &out.untrusted_special_tokens;
+    splits = added_.Split(norm, policy);
+  }
+  for (const AddedSplit& split : splits) {
     if (split.token_id >= 0) {
       out.ids.push_back(split.token_id);
       out.offsets.push_back({map_offset(split.span.begin), map_offset(split.span.end)});
