@@ -4,15 +4,19 @@
 # that has them (PYTHON names the interpreter; default python3). Each generator is one line
 # below; each writes its fixtures and their SOURCE.md (library versions, this command).
 # Afterwards `git status tests/data` shows what changed; the diff must be explained or be empty.
+# DeepSpeed's pure-Python parts are enough for the schedule and ds_config goldens (no CUDA ops):
+# `pip install --no-deps deepspeed hjson py-cpuinfo pydantic` beside torch, DS_ACCELERATOR=cpu.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 PYTHON=${PYTHON:-python3}
 export ZT_TEST_DATA="$root/tests/data"
+export DS_ACCELERATOR=${DS_ACCELERATOR:-cpu}
 
 generators=(
   # one line per generator: "<script relative to tests/golden> [args]"
   "lr_schedules.py"
+  "ds_config_goldens.py"
   "decoder_goldens.py"
   "tokenizer_parity.py"
   "chat_template_goldens.py"
