@@ -109,8 +109,20 @@ class CoordinatorService final : public proto::Coordinator::CallbackService {
   void RemoveWatcher(WatchReactor* watcher);
 
  private:
-  struct PendingRegister;
-  struct PendingBarrier;
+  // A RegisterWorker or Barrier call waiting for the rest of the world.
+  struct PendingRegister {
+    grpc::ServerUnaryReactor* reactor;
+    proto::RegisterWorkerReply* reply;
+    int slot;
+    DeadlineScheduler::Id timer = 0;
+  };
+  struct PendingBarrier {
+    uint64_t id;
+    int rank;
+    grpc::ServerUnaryReactor* reactor;
+    proto::BarrierReply* reply;
+    DeadlineScheduler::Id timer = 0;
+  };
   using Actions = std::vector<std::function<void()>>;
 
   absl::Status Authorize(grpc::CallbackServerContext* context, const proto::Header& header,

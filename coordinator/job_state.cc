@@ -214,7 +214,8 @@ void JobState::RankStopped(int rank) {
 
 absl::StatusOr<int64_t> JobState::RequestCheckpointStop(const std::string& reason) {
   if (stop_step_) return *stop_step_;
-  if (phase_ != JobPhase::kRunning) {
+  if (phase_ != JobPhase::kRunning && phase_ != JobPhase::kPending &&
+      phase_ != JobPhase::kRendezvous) {
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot checkpoint-and-stop job '", options_.job_id, "' while it is ", JobPhaseName(phase_)));
   }

@@ -92,8 +92,9 @@ class JobState {
   void NoteProcessExit(int64_t pid, std::optional<int> exit_code, std::optional<int> signal);
   void RankFinished(int rank);
   void RankStopped(int rank);
-  // "Checkpoint at step k+1, then stop", k the highest step any rank reported. Returns the
-  // stop step; FailedPrecondition when the job is not running.
+  // "Checkpoint at step k+1, then stop", k the highest step any rank reported (before the
+  // rendezvous: ranks stop at their first step). Returns the stop step; FailedPrecondition
+  // when the job is restarting or over.
   absl::StatusOr<int64_t> RequestCheckpointStop(const std::string& reason);
   // Abort the job without restart (`zerotune stop` without checkpoint).
   void Abort(const std::string& reason, absl::Time now);

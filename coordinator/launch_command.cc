@@ -62,19 +62,7 @@ int ExitCodeFor(JobPhase phase) {
   }
 }
 
-}  // namespace
-
-int RunLaunch(const LaunchRequest& request) {
-  if (request.worker_args.empty()) {
-    std::cerr << "zerotune launch: nothing to run; expected `-- <worker arguments>`\n";
-    return 2;
-  }
-  std::vector<std::string> argv = {request.worker.empty() ? DefaultWorker() : request.worker};
-  if (absl::StartsWith(request.worker_args.front(), "-")) argv.push_back("train");
-  argv.insert(argv.end(), request.worker_args.begin(), request.worker_args.end());
-  const std::string output_dir = request.output_dir.empty()
-                                     ? FlagValue(request.worker_args, "--output_dir")
-                                     : request.output_dir;
+ServiceOptions ServiceOptionsFor(const LaunchRequest& request, const std::string& output_dir) {
   ServiceOptions service;
   service.job.job_id = request.job_id.empty() ? absl::StrCat("zt-", getpid()) : request.job_id;
   service.job.world_size = request.nproc_per_node;
@@ -84,6 +72,58 @@ int RunLaunch(const LaunchRequest& request) {
   service.token = GenerateToken();
   service.output_dir = output_dir;
   service.rendezvous_timeout = absl::Seconds(request.rendezvous_timeout_s);
+  return service;
+}
+
+LaunchOptions LaunchOptionsFor(const LaunchRequest& request, const ServiceOptions& service,
+                               const std::string& address, const std::string& output_dir) {
+  LaunchOptions launch;
+  launch.nproc_per_node = request.nproc_per_node;
+  launch.worker_argv = {request.worker.empty() ? DefaultWorker() : request.worker};
+  if (absl::StartsWith(request.worker_args.front(), "-")) launch.worker_argv.push_back("train");
+  launch.worker_argv.insert(launch.worker_argv.end(), request.worker_args.begin(),
+                            request.worker_args.end());
+  launch.base_env = CurrentEnvironment();
+  launch.coordinator_address = address;
+  launch.token = service.token;
+  launch.tls_ca_file = request.tls_cert;
+  launch.job_id = service.job.job_id;
+  launch.max_restarts = request.max_restarts;
+  launch.abort_grace = absl::Milliseconds(request.abort_grace_ms);
+  if (!output_dir.empty()) {
+    launch.error_dir = output_dir + "/.zerotune/errors";
+    std::filesystem::create_directories(launch.error_dir);
+  }
+  return launch;
+}
+
+// Runs the launcher loop with signals forwarded and the progress line drawn.
+absl::StatusOr<JobPhase> Supervise(LocalLauncher& launcher, CoordinatorService& service) {
+  std::signal(SIGTERM, OnLaunchSignal);
+  std::signal(SIGINT, OnLaunchSignal);
+  ProgressLine progress(std::cerr, isatty(STDERR_FILENO) != 0);
+  int signals_seen = 0;
+  absl::StatusOr<JobPhase> phase = launcher.Run([&] {
+    for (const int now = g_launch_signals.load(); signals_seen < now; ++signals_seen) {
+      launcher.RequestStop();
+    }
+    progress.Update(service.Status(), absl::Now());
+  });
+  progress.Finish();
+  return phase;
+}
+
+}  // namespace
+
+int RunLaunch(const LaunchRequest& request) {
+  if (request.worker_args.empty()) {
+    std::cerr << "zerotune launch: nothing to run; expected `-- <worker arguments>`\n";
+    return 2;
+  }
+  const std::string output_dir = request.output_dir.empty()
+                                     ? FlagValue(request.worker_args, "--output_dir")
+                                     : request.output_dir;
+  const ServiceOptions service = ServiceOptionsFor(request, output_dir);
   ServerOptions server_options{request.bind_address, request.port, request.tls_cert, request.tls_key};
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(
       server_options, std::make_unique<CoordinatorService>(service, Clock::Real()));
@@ -101,33 +141,10 @@ int RunLaunch(const LaunchRequest& request) {
       return 1;
     }
   }
-  LaunchOptions launch;
-  launch.nproc_per_node = request.nproc_per_node;
-  launch.worker_argv = argv;
-  launch.base_env = CurrentEnvironment();
-  launch.coordinator_address = (*server)->address();
-  launch.token = service.token;
-  launch.tls_ca_file = request.tls_cert;
-  launch.job_id = service.job.job_id;
-  launch.max_restarts = request.max_restarts;
-  launch.abort_grace = absl::Milliseconds(request.abort_grace_ms);
-  if (!output_dir.empty()) {
-    launch.error_dir = output_dir + "/.zerotune/errors";
-    std::filesystem::create_directories(launch.error_dir);
-  }
   std::unique_ptr<ProcessSpawner> spawner = NewPosixSpawner();
-  LocalLauncher launcher(launch, &(*server)->service(), spawner.get(), Clock::Real());
-  std::signal(SIGTERM, OnLaunchSignal);
-  std::signal(SIGINT, OnLaunchSignal);
-  ProgressLine progress(std::cerr, isatty(STDERR_FILENO) != 0);
-  int signals_seen = 0;
-  absl::StatusOr<JobPhase> phase = launcher.Run([&] {
-    for (const int now = g_launch_signals.load(); signals_seen < now; ++signals_seen) {
-      launcher.RequestStop();
-    }
-    progress.Update((*server)->service().Status(), absl::Now());
-  });
-  progress.Finish();
+  LocalLauncher launcher(LaunchOptionsFor(request, service, (*server)->address(), output_dir),
+                         &(*server)->service(), spawner.get(), Clock::Real());
+  absl::StatusOr<JobPhase> phase = Supervise(launcher, (*server)->service());
   const proto::GetStatusReply status = (*server)->service().Status();
   (*server)->Shutdown();
   if (!output_dir.empty()) RemoveJobFile(output_dir);
@@ -137,9 +154,7 @@ int RunLaunch(const LaunchRequest& request) {
   }
   std::cerr << "[launcher] job '" << status.job_id() << "' " << status.state() << " at step "
             << status.step() << " after " << status.restart_count() << " restart(s)\n";
-  if (*phase == JobPhase::kFailed && !status.failure_report().empty()) {
-    std::cerr << status.failure_report();
-  }
+  if (*phase == JobPhase::kFailed) std::cerr << status.failure_report();
   return ExitCodeFor(*phase);
 }
 

@@ -195,6 +195,19 @@ TEST_F(JobStateTest, CheckpointStopIsOneStepPastTheHighestReported) {
   EXPECT_EQ(job.phase(), JobPhase::kStopped);
 }
 
+TEST_F(JobStateTest, StopBeforeTheRendezvousStopsAtTheFirstStep) {
+  JobState job(Options(2), clock_.Now());
+  EXPECT_EQ(*job.RequestCheckpointStop("SIGTERM while starting"), 1);
+  RankFailure failure;
+  failure.rank = 0;
+  job.RankFailed(failure);
+  EXPECT_EQ(job.RequestCheckpointStop("again").status().code(), absl::StatusCode::kOk);  // kept
+  JobState over(Options(1), clock_.Now());
+  over.Abort("x", clock_.Now());
+  EXPECT_EQ(over.RequestCheckpointStop("late").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(JobStateTest, SucceedsWhenEveryRankFinished) {
   JobState job(Options(2), clock_.Now());
   RegisterAll(job, {{"a", 0}, {"a", 1}});

@@ -92,10 +92,9 @@ absl::StatusOr<int> Loop(const SelftestOptions& options, WorkerRuntime& runtime)
                                                          absl::Now() + kCollectiveTimeout, gloo));
   runtime.AddAbortHook([comm](const std::string& reason) { comm->Abort(absl::AbortedError(reason)); });
   ZT_ASSIGN_OR_RETURN(Checkpoint state, LoadLatest(options, runtime.rank()));
-  const std::string prefix = runtime.LogPrefix();
-  std::cerr << prefix << "selftest: world " << runtime.world_size() << ", generation "
-            << runtime.assignment().generation() << ", resuming at step " << state.step
-            << " with counter " << state.counter << "\n";
+  runtime.Log(absl::StrCat("selftest: world ", runtime.world_size(), ", generation ",
+                           runtime.assignment().generation(), ", resuming at step ", state.step,
+                           " with counter ", state.counter));
   for (int64_t step = state.step + 1; step <= options.steps; ++step) {
     runtime.SetStep(step);
     absl::SleepFor(absl::Milliseconds(options.step_ms));
@@ -115,12 +114,12 @@ absl::StatusOr<int> Loop(const SelftestOptions& options, WorkerRuntime& runtime)
     const bool stop = sums.second > 0;
     if (stop || step % options.save_every == 0) ZT_RETURN_IF_ERROR(Save(options, runtime, state));
     if (stop) {
-      std::cerr << prefix << "selftest: checkpointed at step " << step << ", stopping\n";
+      runtime.Log(absl::StrCat("selftest: checkpointed at step ", step, ", stopping"));
       ZT_RETURN_IF_ERROR(runtime.ReportStopped());
       return coordinator::kExitPreempted;
     }
   }
-  std::cerr << prefix << "selftest done: step " << state.step << " counter " << state.counter << "\n";
+  runtime.Log(absl::StrCat("selftest done: step ", state.step, " counter ", state.counter));
   ZT_RETURN_IF_ERROR(runtime.ReportFinished());
   return 0;
 }
@@ -140,7 +139,7 @@ int RunSelftest(const SelftestOptions& options) {
   }
   absl::StatusOr<int> code = Loop(options, **runtime);
   if (!code.ok()) {
-    std::cerr << (*runtime)->LogPrefix() << "selftest failed: " << code.status() << "\n";
+    (*runtime)->Log(absl::StrCat("selftest failed: ", code.status().ToString()));
     (*runtime)->ReportFailure(code.status());
     return 1;
   }

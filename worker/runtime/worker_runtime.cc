@@ -115,6 +115,11 @@ WorkerRuntime::~WorkerRuntime() {
 
 std::string WorkerRuntime::LogPrefix() const { return absl::StrCat("[rank ", rank(), "] "); }
 
+void WorkerRuntime::Log(const std::string& message) const {
+  const std::string line = absl::StrCat(LogPrefix(), message, "\n");
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
 std::optional<int64_t> WorkerRuntime::stop_step() const {
   const int64_t step = stop_step_.load();
   return step < 0 ? std::nullopt : std::optional<int64_t>(step);
@@ -135,13 +140,13 @@ void WorkerRuntime::HeartbeatLoop() {
     }
     if (const int signal = g_stop_signal.load(); signal != 0 && !signal_reported) {
       signal_reported = true;
-      std::cerr << LogPrefix() << "signal " << signal << ": asking the coordinator for a checkpoint-and-stop\n";
+      Log(absl::StrCat("signal ", signal, ": asking the coordinator for a checkpoint-and-stop"));
       proto::ReportExitRequest request;
       request.set_reason(proto::ReportExitRequest::PREEMPTION_SIGNAL);
       request.set_signal(signal);
       request.set_step(step_);
       if (absl::Status status = client_->ReportExit(request); !status.ok()) {
-        std::cerr << LogPrefix() << "reporting the signal failed: " << status << "\n";
+        Log(absl::StrCat("reporting the signal failed: ", status.ToString()));
       }
     }
     if (absl::Now() < next_beat) continue;
@@ -192,8 +197,8 @@ void WorkerRuntime::OnEvent(const proto::JobEvent& event) {
       Abort(event.reason(), zc::kExitAborted);
       break;
     case proto::JobEvent::CHECKPOINT_AND_STOP:
-      std::cerr << LogPrefix() << "coordinator: checkpoint at step " << event.step()
-                << ", then stop (" << event.reason() << ")\n";
+      Log(absl::StrCat("coordinator: checkpoint at step ", event.step(), ", then stop (",
+                       event.reason(), ")"));
       stop_step_ = event.step();
       break;
     default:
@@ -203,7 +208,7 @@ void WorkerRuntime::OnEvent(const proto::JobEvent& event) {
 
 void WorkerRuntime::Abort(const std::string& reason, int exit_code) {
   if (aborted_.exchange(true)) return;
-  std::cerr << LogPrefix() << "aborting: " << reason << "\n";
+  Log(absl::StrCat("aborting: ", reason));
   std::vector<std::function<void(const std::string&)>> hooks;
   {
     absl::MutexLock lock(&mu_);
@@ -255,7 +260,7 @@ void WorkerRuntime::ReportFailure(const absl::Status& error) {
       absl::StrCat(LogPrefix(), error.ToString()), "", absl::Now());
   if (!options_.error_file.empty()) {
     if (absl::Status status = zc::WriteErrorFile(options_.error_file, json); !status.ok()) {
-      std::cerr << LogPrefix() << status << "\n";
+      Log(status.ToString());
     }
   }
   proto::ReportExitRequest request;
@@ -263,7 +268,7 @@ void WorkerRuntime::ReportFailure(const absl::Status& error) {
   request.set_error_json(json);
   request.set_step(step_);
   if (absl::Status status = client_->ReportExit(request); !status.ok()) {
-    std::cerr << LogPrefix() << "reporting the failure failed: " << status << "\n";
+    Log(absl::StrCat("reporting the failure failed: ", status.ToString()));
   }
 }
 

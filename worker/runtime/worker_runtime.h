@@ -75,6 +75,8 @@ class WorkerRuntime {
 
   // "[rank r] " for log lines.
   std::string LogPrefix() const;
+  // Writes "[rank r] <message>\n" to stderr in one write, so ranks' lines never interleave.
+  void Log(const std::string& message) const;
 
  private:
   WorkerRuntime(WorkerRuntimeOptions options, std::shared_ptr<coordinator::CoordinatorClient> client,
