@@ -98,7 +98,10 @@ absl::Status GradientBucketer::FinishBackward() {
 at::Tensor& GradientBucketer::StagingFor(int bucket) {
   at::Tensor& open = open_[bucket];
   if (open.defined()) return open;
-  if (free_staging_.empty() && !in_flight_.empty()) WaitOldest();
+  // Without overlap_comm nothing is in flight here; with it one reduction may stay in flight
+  // while this bucket fills (two staging buffers), an older one is waited for.
+  const size_t may_stay_in_flight = options_.overlap_comm ? 1 : 0;
+  if (free_staging_.empty() && in_flight_.size() > may_stay_in_flight) WaitOldest();
   if (free_staging_.empty()) {
     at::Tensor fresh = at::empty({layout_.largest_bucket_numel()}, accumulator_.options());
     staging_allocated_bytes_ += fresh.nbytes();
