@@ -2,7 +2,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
@@ -53,6 +57,8 @@ void AddMergeCommand(CLI::App& app) {
   cmd->add_option("--max_shard_size", request->max_shard_size, "Shard size, e.g. 2GB (default 5GB)");
   cmd->add_option("--dtype", request->dtype, "auto (default: the base's), fp32, bf16 or fp16");
   cmd->callback([request]() {
+    // A standalone tool: use the host (LibTorch's default is one intra-op thread).
+    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     auto line = RunMerge(*request);
     cli::ExitIfError("merge", line.status());
     std::cout << *line << "\n";

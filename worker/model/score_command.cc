@@ -2,7 +2,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <iostream>
+#include <thread>
 #include <memory>
 
 #include "absl/strings/numbers.h"
@@ -61,6 +65,8 @@ void AddScoreCommand(CLI::App& app) {
   cmd->add_option("--ids", request->ids, "Comma-separated token ids, e.g. 3,14,15,92")->required();
   cmd->add_option("--greedy", request->greedy, "Greedily generate this many ids (KV cache)");
   cmd->callback([request]() {
+    // A standalone tool: use the host (LibTorch's default is one intra-op thread).
+    at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     auto line = RunScore(*request);
     cli::ExitIfError("score", line.status());
     std::cout << *line << "\n";
