@@ -251,6 +251,45 @@ TEST_F(LaunchE2eTest, FailureReportNamesTheFirstFailedRankAndItsErrorFile) {
   EXPECT_THAT(output, HasSubstr("no restarts left"));
 }
 
+// `zerotune serve` with ranks it did not start (as under srun/mpirun): ranks join with the
+// address and token from the job files; when one dies the other is aborted within twice the
+// heartbeat timeout and exits non-zero (nobody to restart it), and serve reports the cause.
+TEST_F(LaunchE2eTest, ServeAbortsRanksItDidNotStartWhenOneDies) {
+  Child serve({ZT_ZEROTUNE_BIN, "serve", "--world_size", "2", "--job_dir", dir_.path(),
+               "--heartbeat_interval_ms", "100", "--heartbeat_timeout_ms", "1000"},
+              dir_.Join("serve.log"));
+  absl::StatusOr<JobFile> job = absl::NotFoundError("no job file yet");
+  for (int i = 0; i < 500 && !job.ok(); ++i, absl::SleepFor(absl::Milliseconds(20))) {
+    job = ReadJobFile(dir_.path());
+  }
+  ASSERT_TRUE(job.ok()) << job.status() << serve.output();
+  std::vector<std::unique_ptr<Child>> ranks;
+  for (int local = 0; local < 2; ++local) {
+    ranks.push_back(std::make_unique<Child>(
+        std::vector<std::string>{ZT_WORKER_BIN, "selftest", "--steps", "100000", "--step_ms", "10",
+                                 "--save_every", "1000000", "--output_dir", dir_.path()},
+        dir_.Join(absl::StrCat("rank", local, ".log")),
+        std::vector<std::string>{absl::StrCat(kEnvCoordinator, "=", job->address),
+                                 absl::StrCat(kEnvToken, "=", job->token),
+                                 absl::StrCat("LOCAL_RANK=", local)}));
+  }
+  absl::StatusOr<proto::GetStatusReply> running = AwaitStatus(
+      [](const proto::GetStatusReply& s) { return s.step() >= 5 && s.ranks_size() == 2; },
+      absl::Seconds(60));
+  ASSERT_TRUE(running.ok()) << running.status() << serve.output();
+  const absl::Time killed = absl::Now();
+  ASSERT_EQ(kill(ranks[0]->pid(), SIGKILL), 0);
+  // The survivor learns it either from its broken collective or from the coordinator's abort.
+  const int survivor = ranks[1]->Wait(absl::Now() + absl::Seconds(10));
+  EXPECT_THAT(survivor, ::testing::AnyOf(1, kExitAborted)) << ranks[1]->output();
+  const absl::Duration detected = absl::Now() - killed;
+  EXPECT_LT(detected, absl::Seconds(2));
+  EXPECT_EQ(serve.Wait(absl::Now() + absl::Seconds(10)), 1) << serve.output();
+  EXPECT_THAT(serve.output(), HasSubstr("Root Cause (first observed failure)"));
+  std::cout << "[ measured ] serve: kill -9 of a rank → the other rank exited: "
+            << absl::FormatDuration(detected) << " (heartbeat timeout 1s)\n";
+}
+
 TEST_F(LaunchE2eTest, WorkerWithTheWrongTokenIsRejected) {
   JobOptions job;
   job.world_size = 1;
