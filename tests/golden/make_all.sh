@@ -20,6 +20,7 @@ generators=(
   "decoder_goldens.py"
   "tokenizer_parity.py"
   "chat_template_goldens.py"
+  "qwen_finetune_labels.py"
 )
 
 start=$SECONDS

@@ -94,6 +94,19 @@ TEST_F(MaskTest, QwenPolicyTrainsDelimitersOfEveryTurn) {
             "--loss_mask qwen needs a ChatML template (qwen2, qwen2.5, qwen3), not llama3");
 }
 
+// Token for token what QwenLM/Qwen finetune.py's preprocess produces (tests/golden/qwen_finetune_labels.py).
+TEST_F(MaskTest, QwenPolicyMatchesFinetunePy) {
+  std::ifstream in(testing::TestDataPath("loss_masks/qwen_finetune_labels.json"));
+  const auto cases = Json::parse(in);
+  ASSERT_GE(cases.size(), 5u);
+  for (const auto& c : cases) {
+    const std::string record = Json{{"conversations", c["conversations"]}}.dump();
+    TokenizedSample s = Build(*qwen_, ChatTemplateKind::kQwen2, LossMaskPolicy::kQwen, record.c_str());
+    EXPECT_EQ(s.input_ids, c["input_ids"].get<std::vector<int32_t>>()) << record;
+    EXPECT_EQ(s.labels, c["labels"].get<std::vector<int32_t>>()) << record;
+  }
+}
+
 TEST_F(MaskTest, AllPolicyAndTextTrainEveryToken) {
   TokenizedSample all = Build(*qwen_, ChatTemplateKind::kQwen25, LossMaskPolicy::kAll, kChat);
   EXPECT_EQ(all.labels, all.input_ids);
