@@ -41,6 +41,7 @@ struct ProcessExit {
   std::optional<int> signal;
   std::string error_json;  // the contents of its error file, if any
   absl::Time time;
+  bool killed_by_launcher = false;  // after the abort grace: not evidence of anything
 };
 
 class WatchReactor;

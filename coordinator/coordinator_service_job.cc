@@ -93,6 +93,31 @@ void CoordinatorService::FillStatus(proto::GetStatusReply* reply) const {
   }
 }
 
+namespace {
+
+RankFailure FailureFromExit(const ProcessExit& exit, int rank, bool registered) {
+  RankFailure failure;
+  failure.rank = rank >= 0 ? rank : exit.launch_rank;
+  failure.host = exit.host;
+  failure.pid = exit.pid;
+  failure.time = exit.time;
+  failure.exit_code = exit.exit_code;
+  failure.signal = exit.signal;
+  failure.error_json = exit.error_json;
+  failure.reason = absl::StrCat("process exited with ", DescribeExit(exit.exit_code, exit.signal),
+                                registered ? "" : " before registering");
+  if (absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(exit.error_json); content.ok()) {
+    failure.reason = absl::StrCat(failure.reason, ": ", content->message);
+    if (content->timestamp) failure.time = std::min(failure.time, *content->timestamp);
+  }
+  return failure;
+}
+
+// How long after a reported error a peer's death still counts as its cause.
+constexpr absl::Duration kDeathSettle = absl::Seconds(1);
+
+}  // namespace
+
 void CoordinatorService::OnProcessExit(const ProcessExit& exit) {
   Actions actions;
   {
@@ -100,13 +125,18 @@ void CoordinatorService::OnProcessExit(const ProcessExit& exit) {
     const JobPhase phase = job_.phase();
     const bool active = phase == JobPhase::kPending || phase == JobPhase::kRendezvous ||
                         phase == JobPhase::kRunning;
-    if (!active) {  // processes of a generation being torn down, or after the end
-      job_.NoteProcessExit(exit.pid, exit.exit_code, exit.signal);
-      return;
-    }
     int rank = -1;
     for (const RankInfo& info : job_.ranks()) {
       if (info.registration.pid == exit.pid) rank = info.rank;
+    }
+    if (!active) {  // processes of a generation being torn down, or after the end
+      job_.NoteProcessExit(exit.pid, exit.exit_code, exit.signal);
+      const bool abort_exit = exit.exit_code == kExitAborted || exit.exit_code == kExitPreempted ||
+                              exit.exit_code == 0;
+      if (!exit.killed_by_launcher && !abort_exit && rank >= 0) {
+        job_.LateProcessDeath(FailureFromExit(exit, rank, true), kDeathSettle);
+      }
+      return;
     }
     const bool registered = rank >= 0 || (phase == JobPhase::kRunning && exit.launch_rank >= 0 &&
                                           job_.CheckMember(job_.generation(), exit.launch_rank).ok());
@@ -115,22 +145,7 @@ void CoordinatorService::OnProcessExit(const ProcessExit& exit) {
     } else if (exit.exit_code == kExitPreempted && rank >= 0) {
       job_.RankStopped(rank);
     } else {
-      RankFailure failure;
-      failure.rank = rank >= 0 ? rank : exit.launch_rank;
-      failure.host = exit.host;
-      failure.pid = exit.pid;
-      failure.time = exit.time;
-      failure.exit_code = exit.exit_code;
-      failure.signal = exit.signal;
-      failure.error_json = exit.error_json;
-      failure.reason = absl::StrCat("process exited with ", DescribeExit(exit.exit_code, exit.signal),
-                                    registered ? "" : " before registering");
-      if (absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(exit.error_json);
-          content.ok()) {
-        failure.reason = absl::StrCat(failure.reason, ": ", content->message);
-        if (content->timestamp) failure.time = std::min(failure.time, *content->timestamp);
-      }
-      job_.RankFailed(std::move(failure));
+      job_.RankFailed(FailureFromExit(exit, rank, registered));
     }
     AfterTransition(&actions);
   }

@@ -191,6 +191,16 @@ void JobState::NoteProcessExit(int64_t pid, std::optional<int> exit_code,
   }
 }
 
+void JobState::LateProcessDeath(RankFailure failure, absl::Duration settle) {
+  const RankFailure* root = RootCause();
+  if (root == nullptr || root->generation != generation_ || failure.time - phase_since_ > settle) return;
+  if (root->exit_code || root->signal || root->pid == failure.pid) return;  // a death already
+  failure.generation = generation_;
+  failure.time = std::min(failure.time, root->time - absl::Nanoseconds(1));
+  failure.reason = absl::StrCat(failure.reason, " (before its peers reported errors)");
+  failures_.push_back(std::move(failure));
+}
+
 void JobState::RankFinished(int rank) {
   const int index = RankIndex(rank);
   if (index < 0 || phase_ != JobPhase::kRunning) return;

@@ -90,6 +90,11 @@ class JobState {
   void RankFailed(RankFailure failure);
   // Completes a recorded failure of process `pid` with how the process ended.
   void NoteProcessExit(int64_t pid, std::optional<int> exit_code, std::optional<int> signal);
+  // A process death observed after the generation failed on an error *reported* by a live
+  // rank (e.g. its collective saw the peer's socket close): when it comes within `settle` of
+  // that report, the death is the cause and the report its consequence, so it is recorded as
+  // having happened first. Otherwise ignored like any failure during teardown.
+  void LateProcessDeath(RankFailure failure, absl::Duration settle);
   void RankFinished(int rank);
   void RankStopped(int rank);
   // "Checkpoint at step k+1, then stop", k the highest step any rank reported (before the

@@ -96,6 +96,7 @@ void LocalLauncher::ReapExited() {
     report.signal = exit->signal;
     report.error_json = ReadErrorFileIfAny(ErrorFilePath(options_, child.local_rank));
     report.time = clock_->Now();
+    report.killed_by_launcher = child.killed;
     service_->OnProcessExit(report);
   }
 }
@@ -144,8 +145,10 @@ absl::StatusOr<JobPhase> LocalLauncher::Run(const std::function<void()>& on_poll
       if (AnyAlive()) {
         if (!teardown_since) teardown_since = clock_->Now();
         if (clock_->Now() - *teardown_since >= options_.abort_grace) {
-          for (const Child& child : children_) {
-            if (child.alive) spawner_->SignalGroup(child.pid, SIGKILL);
+          for (Child& child : children_) {
+            if (!child.alive || child.killed) continue;
+            spawner_->SignalGroup(child.pid, SIGKILL);
+            child.killed = true;
           }
         }
       } else if (phase == JobPhase::kRestarting) {

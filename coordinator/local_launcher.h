@@ -70,6 +70,7 @@ class LocalLauncher {
     int64_t pid = 0;
     int local_rank = 0;
     bool alive = false;
+    bool killed = false;  // we sent SIGKILL after the abort grace
   };
   absl::Status SpawnAll();
   void ReapExited();

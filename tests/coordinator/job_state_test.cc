@@ -179,6 +179,30 @@ TEST_F(JobStateTest, FailuresAfterTheAbortAreNotCauses) {
   EXPECT_EQ(*job.RootCause()->signal, 9);
 }
 
+TEST_F(JobStateTest, PeerDeathSoonAfterAReportedErrorIsItsCause) {
+  JobState job(Options(2), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  RankFailure reported;  // rank 0's collective saw rank 1's socket close
+  reported.rank = 0;
+  reported.time = clock_.Now();
+  reported.reason = "connection reset by peer";
+  job.RankFailed(reported);
+  RankFailure death;
+  death.rank = 1;
+  death.pid = 101;
+  death.signal = 9;
+  death.time = clock_.Now() + absl::Milliseconds(30);
+  job.LateProcessDeath(death, absl::Seconds(1));
+  EXPECT_EQ(job.RootCause()->rank, 1);
+  EXPECT_EQ(*job.RootCause()->signal, 9);
+  RankFailure much_later = death;  // outside the settle window: teardown noise
+  much_later.rank = 0;
+  much_later.pid = 100;
+  much_later.time = clock_.Now() + absl::Seconds(3);
+  job.LateProcessDeath(much_later, absl::Seconds(1));
+  EXPECT_EQ(job.failures().size(), 2u);
+}
+
 TEST_F(JobStateTest, CheckpointStopIsOneStepPastTheHighestReported) {
   JobState job(Options(2), clock_.Now());
   RegisterAll(job, {{"a", 0}, {"a", 1}});

@@ -174,6 +174,9 @@ TEST_F(LaunchE2eTest, KillNineRestartsEveryRankAndTheCounterContinues) {
       absl::Seconds(60));
   ASSERT_TRUE(restarted.ok()) << restarted.status() << launch->output();
   const absl::Duration restart = absl::Now() - killed;
+  // The killed rank is the root cause, not a peer whose collective saw its socket close.
+  EXPECT_THAT(restarted->failure_report(), HasSubstr("rank      : 2")) << restarted->failure_report();
+  EXPECT_THAT(restarted->failure_report(), HasSubstr("Signal 9 (SIGKILL)"));
   std::cout << "[ measured ] kill -9 → every other rank exited: " << absl::FormatDuration(all_exited)
             << "; → all 4 ranks re-registered (generation 1 running): "
             << absl::FormatDuration(restart) << "\n";
