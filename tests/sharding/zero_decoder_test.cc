@@ -10,12 +10,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
 #include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
 #include "sharding/zero_engine.h"
+#include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
-#include "tests/support/temp_dir.h"
 #include "worker/model/decoder.h"
 #include "worker/model/lora_model.h"
 
@@ -161,43 +159,24 @@ void ExpectDecoderEquivalence(std::shared_ptr<Communicator> comm, std::vector<in
   }
 }
 
-std::shared_ptr<Communicator> ConnectDecoderGloo(int rank) {
-  const char* dir = std::getenv("ZT_TEST_STORE_DIR");
-  std::shared_ptr<Store> base = *FileStore::Open(dir == nullptr ? "" : dir);
-  std::shared_ptr<Store> store(*JobStore(base, "zero-decoder-test", 0));
-  GlooOptions options;
-  options.hostname = "127.0.0.1";
-  absl::StatusOr<std::unique_ptr<GlooCommunicator>> comm = GlooCommunicator::Create(
-      store, rank, zt::testing::ChildWorldSize(), absl::Now() + absl::Seconds(60), options);
-  EXPECT_TRUE(comm.ok()) << comm.status();
-  if (!comm.ok()) return nullptr;
-  return std::shared_ptr<Communicator>(std::move(*comm));
-}
-
-void RunDecoderRanks(int world) {
-  zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(
-      zt::testing::RunRanks(world, absl::Seconds(400), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
-}
-
 TEST(ZeroDecoderTest, LoraAndFullFineTuningStages1And2AtWorldSize2) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
-    std::shared_ptr<Communicator> comm = ConnectDecoderGloo(*rank);
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-decoder-test");
     ASSERT_NE(comm, nullptr);
     ExpectDecoderEquivalence(comm, {1, 2});
     return;
   }
-  RunDecoderRanks(2);
+  testing::RunGlooRanks(2, absl::Seconds(400));
 }
 
 TEST(ZeroDecoderTest, LoraAndFullFineTuningStage2AtWorldSize4) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
-    std::shared_ptr<Communicator> comm = ConnectDecoderGloo(*rank);
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-decoder-test");
     ASSERT_NE(comm, nullptr);
     ExpectDecoderEquivalence(comm, {2});
     return;
   }
-  RunDecoderRanks(4);
+  testing::RunGlooRanks(4, absl::Seconds(400));
 }
 
 }  // namespace

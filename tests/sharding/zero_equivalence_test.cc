@@ -10,38 +10,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
 #include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
 #include "sharding/zero_engine.h"
 #include "tests/sharding/zero_test_model.h"
+#include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
-#include "tests/support/temp_dir.h"
 
 namespace zt::sharding {
 namespace {
 
 using testing::MlpSpec;
 using testing::TrainSpec;
-
-std::shared_ptr<Communicator> ConnectZeroGloo(int rank) {
-  const char* dir = std::getenv("ZT_TEST_STORE_DIR");
-  std::shared_ptr<Store> base = *FileStore::Open(dir == nullptr ? "" : dir);
-  std::shared_ptr<Store> store(*JobStore(base, "zero-test", 0));
-  GlooOptions options;
-  options.hostname = "127.0.0.1";
-  absl::StatusOr<std::unique_ptr<GlooCommunicator>> comm = GlooCommunicator::Create(
-      store, rank, zt::testing::ChildWorldSize(), absl::Now() + absl::Seconds(60), options);
-  EXPECT_TRUE(comm.ok()) << comm.status();
-  if (!comm.ok()) return nullptr;
-  return std::shared_ptr<Communicator>(std::move(*comm));
-}
-
-void RunZeroRanks(int world, absl::Duration timeout = absl::Seconds(400)) {
-  zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(
-      zt::testing::RunRanks(world, timeout, {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
-}
 
 TrainSpec BaseTrain(int64_t gas) {
   TrainSpec train;
@@ -116,34 +95,34 @@ void ExpectEquivalence(std::shared_ptr<Communicator> comm, at::ScalarType dtype,
 
 TEST(ZeroEquivalenceTest, Float64StagesOffloadAccumulationAtWorldSize2) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
-    std::shared_ptr<Communicator> comm = ConnectZeroGloo(*rank);
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-test");
     ASSERT_NE(comm, nullptr);
     ExpectEquivalence(comm, at::kDouble, 1e-10);
     return;
   }
-  RunZeroRanks(2);
+  testing::RunGlooRanks(2, absl::Seconds(400));
 }
 
 TEST(ZeroEquivalenceTest, Float64StagesOffloadAccumulationAtWorldSize4) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
-    std::shared_ptr<Communicator> comm = ConnectZeroGloo(*rank);
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-test");
     ASSERT_NE(comm, nullptr);
     ExpectEquivalence(comm, at::kDouble, 1e-10);
     return;
   }
-  RunZeroRanks(4);
+  testing::RunGlooRanks(4, absl::Seconds(400));
 }
 
 TEST(ZeroEquivalenceTest, Float32StagesOffloadAccumulationAtWorldSizes2And4) {
   for (int world : {2, 4}) {
     if (std::optional<int> rank = zt::testing::ChildRank()) {
       if (zt::testing::ChildWorldSize() != world) continue;
-      std::shared_ptr<Communicator> comm = ConnectZeroGloo(*rank);
+      std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-test");
       ASSERT_NE(comm, nullptr);
       ExpectEquivalence(comm, at::kFloat, 1e-5);
       return;
     }
-    RunZeroRanks(world);
+    testing::RunGlooRanks(world, absl::Seconds(400));
   }
 }
 

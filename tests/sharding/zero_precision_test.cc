@@ -11,38 +11,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
 #include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
 #include "sharding/zero_engine.h"
 #include "tests/sharding/zero_test_model.h"
+#include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
-#include "tests/support/temp_dir.h"
 
 namespace zt::sharding {
 namespace {
 
 using testing::MlpSpec;
 using testing::TrainSpec;
-
-std::shared_ptr<Communicator> ConnectPrecisionGloo(int rank) {
-  const char* dir = std::getenv("ZT_TEST_STORE_DIR");
-  std::shared_ptr<Store> base = *FileStore::Open(dir == nullptr ? "" : dir);
-  std::shared_ptr<Store> store(*JobStore(base, "zero-precision-test", 0));
-  GlooOptions options;
-  options.hostname = "127.0.0.1";
-  absl::StatusOr<std::unique_ptr<GlooCommunicator>> comm = GlooCommunicator::Create(
-      store, rank, zt::testing::ChildWorldSize(), absl::Now() + absl::Seconds(60), options);
-  EXPECT_TRUE(comm.ok()) << comm.status();
-  if (!comm.ok()) return nullptr;
-  return std::shared_ptr<Communicator>(std::move(*comm));
-}
-
-void RunPrecisionRanks(int world) {
-  zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(
-      zt::testing::RunRanks(world, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
-}
 
 at::Tensor FlatCopy(const std::vector<NamedParameter>& params) {
   std::vector<at::Tensor> flat;
@@ -78,7 +57,7 @@ constexpr double kScaleAfter = 2;
 
 TEST(ZeroPrecisionTest, Fp16LossScalingSkipsOneRanksOverflowsOnEveryRank) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
-    std::shared_ptr<Communicator> comm = ConnectPrecisionGloo(*rank);
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-precision-test");
     ASSERT_NE(comm, nullptr);
     MlpSpec spec;
     spec.dtype = at::kHalf;
@@ -133,12 +112,12 @@ TEST(ZeroPrecisionTest, Fp16LossScalingSkipsOneRanksOverflowsOnEveryRank) {
     }
     return;
   }
-  RunPrecisionRanks(2);
+  testing::RunGlooRanks(2, absl::Seconds(300));
 }
 
 TEST(ZeroPrecisionTest, Bf16ParametersWithFp32MastersTrackFp32Training) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
-    std::shared_ptr<Communicator> comm = ConnectPrecisionGloo(*rank);
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-precision-test");
     ASSERT_NE(comm, nullptr);
     MlpSpec spec;
     spec.dtype = at::kBFloat16;
@@ -182,7 +161,7 @@ TEST(ZeroPrecisionTest, Bf16ParametersWithFp32MastersTrackFp32Training) {
     }
     return;
   }
-  RunPrecisionRanks(2);
+  testing::RunGlooRanks(2, absl::Seconds(300));
 }
 
 }  // namespace

@@ -9,38 +9,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
 #include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
 #include "sharding/zero_engine.h"
 #include "tests/sharding/zero_test_model.h"
+#include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
-#include "tests/support/temp_dir.h"
 
 namespace zt::sharding {
 namespace {
 
 using testing::MlpSpec;
 using testing::TrainSpec;
-
-std::shared_ptr<Communicator> ConnectStage2Gloo(int rank) {
-  const char* dir = std::getenv("ZT_TEST_STORE_DIR");
-  std::shared_ptr<Store> base = *FileStore::Open(dir == nullptr ? "" : dir);
-  std::shared_ptr<Store> store(*JobStore(base, "zero-stage2-test", 0));
-  GlooOptions options;
-  options.hostname = "127.0.0.1";
-  absl::StatusOr<std::unique_ptr<GlooCommunicator>> comm = GlooCommunicator::Create(
-      store, rank, zt::testing::ChildWorldSize(), absl::Now() + absl::Seconds(60), options);
-  EXPECT_TRUE(comm.ok()) << comm.status();
-  if (!comm.ok()) return nullptr;
-  return std::shared_ptr<Communicator>(std::move(*comm));
-}
-
-void RunStage2Ranks(int world) {
-  zt::testing::TempDir dir;
-  zt::testing::ExpectRanksSucceed(
-      zt::testing::RunRanks(world, absl::Seconds(300), {"ZT_TEST_STORE_DIR=" + dir.Join("store")}));
-}
 
 ZeroEngineOptions OptionsFor(int stage, const TrainSpec& train, int64_t bucket) {
   ZeroEngineOptions options;
@@ -106,12 +85,12 @@ TEST(ZeroStage2Test, NoRankHoldsAFullGradientAtWorldSizes2And4) {
   for (int world : {2, 4}) {
     if (std::optional<int> rank = zt::testing::ChildRank()) {
       if (zt::testing::ChildWorldSize() != world) continue;
-      std::shared_ptr<Communicator> comm = ConnectStage2Gloo(*rank);
+      std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-stage2-test");
       ASSERT_NE(comm, nullptr);
       ExpectPeakGradientBytesBounded(comm);
       return;
     }
-    RunStage2Ranks(world);
+    testing::RunGlooRanks(world, absl::Seconds(300));
   }
 }
 
@@ -120,7 +99,7 @@ TEST(ZeroStage2Test, NoRankHoldsAFullGradientAtWorldSizes2And4) {
 // backwards reduce each bucket once, after both firings.
 TEST(ZeroStage2Test, ParametersFiringTwiceAreReducedWithBothContributions) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
-    std::shared_ptr<Communicator> comm = ConnectStage2Gloo(*rank);
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-stage2-test");
     ASSERT_NE(comm, nullptr);
     MlpSpec spec;
     TrainSpec train = Train(2);
@@ -137,12 +116,12 @@ TEST(ZeroStage2Test, ParametersFiringTwiceAreReducedWithBothContributions) {
     }
     return;
   }
-  RunStage2Ranks(2);
+  testing::RunGlooRanks(2, absl::Seconds(300));
 }
 
 TEST(ZeroStage2Test, NoDecayGroupsAndWarmupScheduleMatchTheReference) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
-    std::shared_ptr<Communicator> comm = ConnectStage2Gloo(*rank);
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-stage2-test");
     ASSERT_NE(comm, nullptr);
     MlpSpec spec;
     TrainSpec train = Train(1);
@@ -167,7 +146,7 @@ TEST(ZeroStage2Test, NoDecayGroupsAndWarmupScheduleMatchTheReference) {
     }
     return;
   }
-  RunStage2Ranks(2);
+  testing::RunGlooRanks(2, absl::Seconds(300));
 }
 
 }  // namespace
