@@ -7,24 +7,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "sharding/flat_buffer.h"
 #include "sharding/grad_norm.h"
+#include "sharding/zero_engine_group.h"
 
 namespace zt::sharding {
-
-struct ZeroEngine::Group {
-  std::vector<std::string> names;
-  std::vector<at::Tensor> params;
-  double weight_decay = 0.0;
-  FlatBuffer buffer;
-  at::Tensor accumulator;  // gradient dtype; partition (stages 1-2) or whole flat buffer (0)
-  at::Tensor send;         // stages 1-2: this rank's updated chunks in the parameter dtype
-  std::unique_ptr<OptimizerPartition> optimizer;
-  std::vector<bool> staged;       // per bucket: gradient chunk already in the optimizer's buffer
-  StepPhaseTimes backward_times;  // gradient copies made during the boundary backward
-  // Last: references buffer.layout(), so it goes first.
-  std::unique_ptr<GradientBucketer> bucketer;
-};
 
 namespace {
 
