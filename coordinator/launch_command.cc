@@ -18,6 +18,8 @@
 #include "coordinator/process_spawner.h"
 #include "coordinator/progress_line.h"
 #include "coordinator/protocol.h"
+#include "coordinator/ssh_launch_plan.h"
+#include "coordinator/ssh_spawner.h"
 
 extern char** environ;
 
@@ -62,10 +64,50 @@ int ExitCodeFor(JobPhase phase) {
   }
 }
 
-ServiceOptions ServiceOptionsFor(const LaunchRequest& request, const std::string& output_dir) {
+std::string WorkerPath(const LaunchRequest& request) {
+  if (request.worker.empty()) return DefaultWorker();
+  if (request.worker.find('/') == std::string::npos) return request.worker;  // looked up in PATH
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(request.worker, error);
+  return error ? request.worker : absolute.lexically_normal().string();
+}
+
+std::string CurrentDirectory() {
+  std::error_code error;
+  const std::filesystem::path cwd = std::filesystem::current_path(error);
+  return error ? "/" : cwd.string();
+}
+
+// The --hostfile plan; nullopt without one.
+absl::StatusOr<std::optional<HostPlan>> PlanFor(const LaunchRequest& request) {
+  if (request.hostfile.empty()) return std::optional<HostPlan>();
+  HostPlanRequest plan;
+  plan.hostfile = request.hostfile;
+  plan.selection.include = request.include;
+  plan.selection.exclude = request.exclude;
+  plan.selection.num_nodes = request.num_nodes;
+  plan.selection.num_gpus = request.num_gpus_given ? request.nproc_per_node : -1;
+  plan.master_addr = request.master_addr;
+  plan.worker = WorkerPath(request);
+  plan.cwd = CurrentDirectory();
+  plan.env_file = request.env_file;
+  plan.ssh.port = request.ssh_port;
+  plan.ssh.options = request.ssh_options;
+  plan.launcher_env = CurrentEnvironment();
+  absl::StatusOr<HostPlan> built = PlanHosts(plan);
+  if (!built.ok()) return built.status();
+  return std::optional<HostPlan>(*std::move(built));
+}
+
+ServiceOptions ServiceOptionsFor(const LaunchRequest& request, const std::string& output_dir,
+                                 const std::optional<HostPlan>& plan) {
   ServiceOptions service;
   service.job.job_id = request.job_id.empty() ? absl::StrCat("zt-", getpid()) : request.job_id;
   service.job.world_size = request.nproc_per_node;
+  if (plan) {
+    service.job.world_size = static_cast<int>(plan->placements.size());
+    service.job.node_order = plan->node_order;
+  }
   service.job.heartbeat_interval = absl::Milliseconds(request.heartbeat_interval_ms);
   service.job.heartbeat_timeout = absl::Milliseconds(request.heartbeat_timeout_ms);
   service.job.max_restarts = request.max_restarts;
@@ -76,10 +118,15 @@ ServiceOptions ServiceOptionsFor(const LaunchRequest& request, const std::string
 }
 
 LaunchOptions LaunchOptionsFor(const LaunchRequest& request, const ServiceOptions& service,
-                               const std::string& address, const std::string& output_dir) {
+                               const std::string& address, const std::string& output_dir,
+                               const std::optional<HostPlan>& plan) {
   LaunchOptions launch;
   launch.nproc_per_node = request.nproc_per_node;
-  launch.worker_argv = {request.worker.empty() ? DefaultWorker() : request.worker};
+  if (plan) {
+    launch.placements = plan->placements;
+    launch.remote_env = plan->remote_env;
+  }
+  launch.worker_argv = {WorkerPath(request)};
   if (absl::StartsWith(request.worker_args.front(), "-")) launch.worker_argv.push_back("train");
   launch.worker_argv.insert(launch.worker_argv.end(), request.worker_args.begin(),
                             request.worker_args.end());
@@ -123,26 +170,49 @@ int RunLaunch(const LaunchRequest& request) {
   const std::string output_dir = request.output_dir.empty()
                                      ? FlagValue(request.worker_args, "--output_dir")
                                      : request.output_dir;
-  const ServiceOptions service = ServiceOptionsFor(request, output_dir);
-  ServerOptions server_options{request.bind_address, request.port, request.tls_cert, request.tls_key};
+  absl::StatusOr<std::optional<HostPlan>> plan = PlanFor(request);
+  if (!plan.ok()) {
+    std::cerr << "zerotune launch: " << plan.status().message() << "\n";
+    return plan.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  const ServiceOptions service = ServiceOptionsFor(request, output_dir, *plan);
+  std::string bind_address = request.bind_address;
+  if (*plan && !request.bind_given) {
+    // Remote ranks must reach it: listen on the advertised address when it is one of ours.
+    bind_address = IsThisMachine((*plan)->master_addr) ? (*plan)->master_addr : "0.0.0.0";
+  }
+  ServerOptions server_options{bind_address, request.port, request.tls_cert, request.tls_key};
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(
       server_options, std::make_unique<CoordinatorService>(service, Clock::Real()));
   if (!server.ok()) {
     std::cerr << "zerotune launch: " << server.status().message() << "\n";
     return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  std::cerr << "[launcher] coordinator of job '" << service.job.job_id << "' on "
-            << (*server)->address() << (request.tls_cert.empty() ? "" : " (TLS)") << ", "
-            << request.nproc_per_node << " rank(s), max_restarts " << request.max_restarts << "\n";
+  const std::string address = *plan ? absl::StrCat((*plan)->master_addr, ":", (*server)->port())
+                                    : (*server)->address();
+  std::cerr << "[launcher] coordinator of job '" << service.job.job_id << "' on " << address
+            << (request.tls_cert.empty() ? "" : " (TLS)") << ", " << service.job.world_size
+            << " rank(s)";
+  if (*plan) {
+    std::cerr << " on " << (*plan)->node_order.size() << " host(s) (" << (*plan)->remote_hosts.size()
+              << " over ssh)";
+  }
+  std::cerr << ", max_restarts " << request.max_restarts << "\n";
   if (!output_dir.empty()) {
-    JobFile job{(*server)->address(), service.job.job_id, request.tls_cert, service.token};
+    JobFile job{address, service.job.job_id, request.tls_cert, service.token};
     if (absl::Status status = WriteJobFile(output_dir, job); !status.ok()) {
       std::cerr << "zerotune launch: " << status.message() << "\n";
       return 1;
     }
   }
   std::unique_ptr<ProcessSpawner> spawner = NewPosixSpawner();
-  LocalLauncher launcher(LaunchOptionsFor(request, service, (*server)->address(), output_dir),
+  if (*plan && !(*plan)->remote_hosts.empty()) {
+    SshOptions ssh;
+    ssh.port = request.ssh_port;
+    ssh.options = request.ssh_options;
+    spawner = std::make_unique<SshSpawner>(std::move(spawner), ssh, CurrentDirectory(), CurrentEnvironment());
+  }
+  LocalLauncher launcher(LaunchOptionsFor(request, service, address, output_dir, *plan),
                          &(*server)->service(), spawner.get(), Clock::Real());
   absl::StatusOr<JobPhase> phase = Supervise(launcher, (*server)->service());
   const proto::GetStatusReply status = (*server)->service().Status();
@@ -162,8 +232,22 @@ void AddLaunchCommand(CLI::App& app) {
   auto request = std::make_shared<LaunchRequest>();
   CLI::App* command = app.add_subcommand(
       "launch", "start the coordinator and this node's ranks; restart them after failures");
-  command->add_option("--nproc_per_node,--num_gpus", request->nproc_per_node, "ranks on this node")
+  command->add_option("--nproc_per_node,--num_gpus", request->nproc_per_node,
+                      "ranks on this node; with --hostfile: devices [0, N) of every host")
+      ->check(CLI::PositiveNumber)
+      ->each([request](const std::string&) { request->num_gpus_given = true; });
+  command->add_option("--hostfile,-H", request->hostfile, "DeepSpeed hostfile: `host slots=N` lines");
+  command->add_option("--include,-i", request->include, "hosts/slots to use: NAME[:SLOT,...][@...]");
+  command->add_option("--exclude,-e", request->exclude, "hosts/slots to leave out: NAME[:SLOT,...][@...]");
+  command->add_option("--num_nodes", request->num_nodes, "use the first N hosts of --hostfile")
       ->check(CLI::PositiveNumber);
+  command->add_option("--master_addr", request->master_addr,
+                      "address ranks dial for the coordinator (default: this machine as remote hosts see it)");
+  command->add_option("--ssh_port", request->ssh_port, "ssh port of remote hosts (default: ssh's)")
+      ->check(CLI::Range(1, 65535));
+  command->add_option("--ssh_option", request->ssh_options, "extra `ssh -o KEY=VALUE` (repeatable)");
+  command->add_option("--env_file", request->env_file,
+                      "NAME=VALUE lines for remote ranks (default: $DS_ENV_FILE, ./.deepspeed_env, ~/.deepspeed_env)");
   command->add_option("--max_restarts", request->max_restarts, "restarts for the whole job")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--heartbeat_interval_ms", request->heartbeat_interval_ms)->check(CLI::PositiveNumber);
@@ -172,8 +256,11 @@ void AddLaunchCommand(CLI::App& app) {
                       "after an abort, time before remaining ranks are killed")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--rendezvous_timeout_s", request->rendezvous_timeout_s)->check(CLI::PositiveNumber);
-  command->add_option("--bind", request->bind_address, "listen address (default 127.0.0.1)");
-  command->add_option("--port", request->port, "listen port (0: any free port)")->check(CLI::Range(0, 65535));
+  command->add_option("--bind", request->bind_address,
+                      "listen address (default 127.0.0.1; with --hostfile --master_addr or 0.0.0.0)")
+      ->each([request](const std::string&) { request->bind_given = true; });
+  command->add_option("--port,--master_port", request->port, "listen port (0: any free port)")
+      ->check(CLI::Range(0, 65535));
   command->add_option("--tls_cert", request->tls_cert, "PEM certificate: serve TLS");
   command->add_option("--tls_key", request->tls_key, "PEM private key of --tls_cert");
   command->add_option("--job_id", request->job_id);

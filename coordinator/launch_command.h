@@ -7,6 +7,15 @@
 // The worker arguments go to `zerotune-worker` (next to this program, else on PATH, or
 // --worker); when they start with an option the subcommand is `train`. The job is findable
 // by `zerotune status --job_dir <output_dir>` while it runs.
+//
+// Multi-node: `--hostfile FILE` (DeepSpeed's "host slots=N" format) with --include/--exclude
+// or --num_nodes/--num_gpus picks the ranks (node-major, hostfile order). Hosts that are this
+// machine (localhost, its host name, one of its addresses) run ranks as above; the others over
+// ssh (ssh_spawner.h) after a pre-flight of every remote host (ssh_preflight.h). The
+// coordinator listens on --master_addr (default: this machine's address as the first remote
+// host sees it) at --master_port (alias of --port); remote ranks get the forwarded
+// environment of launch/remote_environment.h (NCCL_*, GLOO_*, ..., --env_file or
+// .deepspeed_env) and run in this working directory.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +41,17 @@ struct LaunchRequest {
   std::string output_dir;  // default: the worker arguments' --output_dir
   std::string worker;      // default: zerotune-worker beside this program
   std::vector<std::string> worker_args;
+  // Multi-node.
+  std::string hostfile;
+  std::string include;
+  std::string exclude;
+  int num_nodes = -1;
+  bool num_gpus_given = false;  // --num_gpus/--nproc_per_node given: per-host limit with --hostfile
+  std::string master_addr;
+  bool bind_given = false;
+  int ssh_port = 0;
+  std::vector<std::string> ssh_options;
+  std::string env_file;
 };
 
 // The command's body; returns the exit code.

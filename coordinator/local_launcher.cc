@@ -25,42 +25,58 @@ bool IsContractVariable(absl::string_view entry) {
   return false;
 }
 
-std::string ErrorFilePath(const LaunchOptions& options, int local_rank) {
-  return options.error_dir.empty() ? ""
-                                   : absl::StrCat(options.error_dir, "/rank", local_rank, ".json");
+std::string ErrorFilePath(const LaunchOptions& options, const RankPlacement& placement, int rank) {
+  return options.error_dir.empty() || placement.remote
+             ? ""
+             : absl::StrCat(options.error_dir, "/rank", rank, ".json");
 }
 
 }  // namespace
 
-std::vector<std::string> RankEnvironment(const LaunchOptions& options, int local_rank,
+std::vector<RankPlacement> Placements(const LaunchOptions& options) {
+  if (!options.placements.empty()) return options.placements;
+  std::vector<RankPlacement> placements;
+  for (int local_rank = 0; local_rank < options.nproc_per_node; ++local_rank) {
+    placements.push_back(RankPlacement{options.host, false, local_rank, options.nproc_per_node, 0, ""});
+  }
+  return placements;
+}
+
+std::vector<std::string> RankEnvironment(const LaunchOptions& options, int rank,
                                          int64_t restart_count) {
+  const std::vector<RankPlacement> placements = Placements(options);
+  const RankPlacement& placement = placements[rank];
   std::vector<std::string> env;
   bool has_async_error_handling = false;
-  for (const std::string& entry : options.base_env) {
+  for (const std::string& entry : placement.remote ? options.remote_env : options.base_env) {
     if (IsContractVariable(entry)) continue;
+    if (!placement.visible_devices.empty() && absl::StartsWith(entry, "CUDA_VISIBLE_DEVICES=")) continue;
     if (absl::StartsWith(entry, "TORCH_NCCL_ASYNC_ERROR_HANDLING=")) has_async_error_handling = true;
     env.push_back(entry);
   }
   const std::vector<std::string> address = absl::StrSplit(options.coordinator_address, ':');
-  const int world = options.nproc_per_node;
-  env.push_back(absl::StrCat("RANK=", local_rank));
-  env.push_back(absl::StrCat("LOCAL_RANK=", local_rank));
+  const int world = static_cast<int>(placements.size());
+  env.push_back(absl::StrCat("RANK=", rank));
+  env.push_back(absl::StrCat("LOCAL_RANK=", placement.local_rank));
   env.push_back(absl::StrCat("WORLD_SIZE=", world));
-  env.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", world));
-  env.push_back("GROUP_RANK=0");
+  env.push_back(absl::StrCat("LOCAL_WORLD_SIZE=", placement.local_world_size));
+  env.push_back(absl::StrCat("GROUP_RANK=", placement.node_rank));
+  if (!placement.visible_devices.empty()) {
+    env.push_back(absl::StrCat("CUDA_VISIBLE_DEVICES=", placement.visible_devices));
+  }
   env.push_back(absl::StrCat("MASTER_ADDR=", address.empty() ? "" : address.front()));
   env.push_back(absl::StrCat("MASTER_PORT=", address.size() > 1 ? address.back() : ""));
   env.push_back(absl::StrCat("TORCHELASTIC_RESTART_COUNT=", restart_count));
   env.push_back(absl::StrCat("TORCHELASTIC_MAX_RESTARTS=", options.max_restarts));
   env.push_back(absl::StrCat("TORCHELASTIC_RUN_ID=", options.job_id));
-  if (!options.error_dir.empty()) {
-    env.push_back(absl::StrCat("TORCHELASTIC_ERROR_FILE=", ErrorFilePath(options, local_rank)));
+  if (const std::string file = ErrorFilePath(options, placement, rank); !file.empty()) {
+    env.push_back(absl::StrCat("TORCHELASTIC_ERROR_FILE=", file));
   }
   if (!has_async_error_handling) env.push_back("TORCH_NCCL_ASYNC_ERROR_HANDLING=1");
   env.push_back(absl::StrCat(kEnvCoordinator, "=", options.coordinator_address));
   env.push_back(absl::StrCat(kEnvToken, "=", options.token));
   if (!options.tls_ca_file.empty()) env.push_back(absl::StrCat(kEnvTlsCa, "=", options.tls_ca_file));
-  env.push_back(absl::StrCat(kEnvHost, "=", options.host));
+  env.push_back(absl::StrCat(kEnvHost, "=", placement.host));
   return env;
 }
 
@@ -71,13 +87,16 @@ LocalLauncher::LocalLauncher(LaunchOptions options, CoordinatorService* service,
 absl::Status LocalLauncher::SpawnAll() {
   const int64_t generation = service_->generation();
   children_.clear();
-  for (int local_rank = 0; local_rank < options_.nproc_per_node; ++local_rank) {
-    const std::string error_file = ErrorFilePath(options_, local_rank);
+  const std::vector<RankPlacement> placements = Placements(options_);
+  for (int rank = 0; rank < static_cast<int>(placements.size()); ++rank) {
+    const RankPlacement& placement = placements[rank];
+    const std::string error_file = ErrorFilePath(options_, placement, rank);
     if (!error_file.empty()) std::remove(error_file.c_str());  // a stale file is no evidence
-    SpawnSpec spec{options_.worker_argv, RankEnvironment(options_, local_rank, generation)};
+    SpawnSpec spec{options_.worker_argv, RankEnvironment(options_, rank, generation),
+                   placement.remote ? placement.host : ""};
     absl::StatusOr<int64_t> pid = spawner_->Spawn(spec);
     if (!pid.ok()) return pid.status();
-    children_.push_back(Child{*pid, local_rank, true});
+    children_.push_back(Child{*pid, rank, true});
   }
   return absl::OkStatus();
 }
@@ -90,11 +109,12 @@ void LocalLauncher::ReapExited() {
     child.alive = false;
     ProcessExit report;
     report.pid = child.pid;
-    report.launch_rank = child.local_rank;
-    report.host = options_.host;
+    const RankPlacement placement = Placements(options_)[child.rank];
+    report.launch_rank = child.rank;
+    report.host = placement.host;
     report.exit_code = exit->exit_code;
     report.signal = exit->signal;
-    report.error_json = ReadErrorFileIfAny(ErrorFilePath(options_, child.local_rank));
+    report.error_json = ReadErrorFileIfAny(ErrorFilePath(options_, placement, child.rank));
     report.time = clock_->Now();
     report.killed_by_launcher = child.killed;
     service_->OnProcessExit(report);

@@ -1,4 +1,4 @@
-// Runs the ranks of one node for a coordinator in the same process (`zerotune launch`): spawns
+// Runs the ranks of a job for a coordinator in the same process (`zerotune launch`): spawns
 // them with torchrun's environment contract, feeds their exits to the service, and carries out
 // what the job state decides: after a failure every rank is told to abort (by the service's
 // WatchJob stream), gets `abort_grace` to exit, then its process group is killed; then, while
@@ -9,6 +9,12 @@
 // TORCHELASTIC_RUN_ID, TORCHELASTIC_ERROR_FILE, TORCH_NCCL_ASYNC_ERROR_HANDLING (kept when
 // set), and the coordinator's ZEROTUNE_COORDINATOR / ZEROTUNE_TOKEN / ZEROTUNE_TLS_CA /
 // ZEROTUNE_HOST. The token goes only through the environment, never argv.
+//
+// Multi-node (`--hostfile`): `placements` lists every rank in rank order (node-major,
+// hostfile order); remote ranks get `remote_env` instead of the inherited environment, plus
+// CUDA_VISIBLE_DEVICES (that host's selected slots), and go to the spawner with their host
+// (SshSpawner). Their error files are not read here (they are on the other host); the rank
+// reports its error to the coordinator itself.
 //
 // Not thread-safe except RequestStop(), which may be called from any thread or a signal
 // handler's helper thread.
@@ -28,8 +34,20 @@
 
 namespace zt::coordinator {
 
+// One rank of a multi-node job.
+struct RankPlacement {
+  std::string host;     // as the hostfile names it (ZEROTUNE_HOST, the coordinator's node)
+  bool remote = false;  // started over ssh
+  int local_rank = 0;
+  int local_world_size = 1;
+  int node_rank = 0;
+  std::string visible_devices;  // CUDA_VISIBLE_DEVICES, e.g. "0,2"; "" = not set
+};
+
 struct LaunchOptions {
   int nproc_per_node = 1;
+  std::vector<RankPlacement> placements;  // empty: nproc_per_node ranks on `host`
+  std::vector<std::string> remote_env;    // base environment of remote ranks
   std::vector<std::string> worker_argv;  // what each rank runs
   std::vector<std::string> base_env;     // inherited environment, "NAME=value"
   std::string host = "localhost";        // this node's name as ranks register it
@@ -43,8 +61,11 @@ struct LaunchOptions {
   absl::Duration poll_interval = absl::Milliseconds(10);
 };
 
-// The environment of local rank `local_rank` in restart generation `restart_count`.
-std::vector<std::string> RankEnvironment(const LaunchOptions& options, int local_rank,
+// Every rank's placement: `placements`, or nproc_per_node local ranks on `host`.
+std::vector<RankPlacement> Placements(const LaunchOptions& options);
+
+// The environment of rank `rank` in restart generation `restart_count`.
+std::vector<std::string> RankEnvironment(const LaunchOptions& options, int rank,
                                          int64_t restart_count);
 
 class LocalLauncher {
@@ -68,7 +89,7 @@ class LocalLauncher {
  private:
   struct Child {
     int64_t pid = 0;
-    int local_rank = 0;
+    int rank = 0;
     bool alive = false;
     bool killed = false;  // we sent SIGKILL after the abort grace
   };

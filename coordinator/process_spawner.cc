@@ -16,6 +16,9 @@ class PosixSpawner final : public ProcessSpawner {
  public:
   absl::StatusOr<int64_t> Spawn(const SpawnSpec& spec) override {
     if (spec.argv.empty()) return absl::InvalidArgumentError("Spawn: empty argv");
+    if (!spec.host.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("Spawn: '", spec.host, "' is not this machine"));
+    }
     // Everything the child needs is built before fork: after it only async-signal-safe calls.
     std::vector<char*> argv;
     for (const std::string& arg : spec.argv) argv.push_back(const_cast<char*>(arg.c_str()));

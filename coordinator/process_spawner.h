@@ -17,6 +17,7 @@ namespace zt::coordinator {
 struct SpawnSpec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   std::vector<std::string> env;   // the child's whole environment, "NAME=value"
+  std::string host;               // "" = this machine; else a remote host (SshSpawner)
 };
 
 struct ChildExit {

@@ -21,6 +21,9 @@ packages=(
   clang-14 libclang-rt-14-dev
   # compressed fixtures
   zstd
+  # launcher e2e tests with real daemons: sshd in a network namespace, a one-node Slurm
+  # cluster (munge, slurmctld, slurmd); setsid and sha256sum are in Essential packages
+  openssh-server openssh-client iproute2 slurm-wlm munge
 )
 
 missing=()

@@ -15,6 +15,9 @@
 #include "coordinator/grpc_store.h"
 #include "coordinator/protocol.h"
 #include "sharding/prefix_store.h"
+#if ZT_WITH_MPI_BROADCAST
+#include "worker/runtime/mpi_address_broadcast.h"
+#endif
 
 namespace zt::worker {
 namespace {
@@ -50,6 +53,23 @@ absl::StatusOr<int64_t> EnvInt(const char* name, int64_t fallback) {
 absl::StatusOr<WorkerRuntimeOptions> WorkerRuntimeOptions::FromEnv() {
   WorkerRuntimeOptions options;
   absl::StatusOr<zc::ClientOptions> client = zc::ClientOptionsFromEnv();
+  if (!client.ok() && std::getenv(zc::kEnvCoordinator) == nullptr) {
+    // Not started by `zerotune launch`: maybe by srun or mpirun.
+    AddressBroadcast broadcast;
+#if ZT_WITH_MPI_BROADCAST
+    broadcast = BroadcastRankZeroAddress;
+#endif
+    absl::StatusOr<BatchCoordinator> batch =
+        DiscoverBatchCoordinator([](const char* name) { return std::getenv(name); }, broadcast);
+    if (batch.status().code() == absl::StatusCode::kNotFound) return client.status();
+    if (!batch.ok()) return batch.status();
+    options.client.address = batch->address();
+    options.client.token = batch->token;
+    options.host = batch->host;
+    options.device = batch->rank.local_rank;
+    options.batch = *std::move(batch);
+    return options;
+  }
   if (!client.ok()) return client.status();
   options.client = *client;
   if (const char* host = std::getenv(zc::kEnvHost); host != nullptr && *host != '\0') {
@@ -70,6 +90,12 @@ absl::StatusOr<WorkerRuntimeOptions> WorkerRuntimeOptions::FromEnv() {
 }
 
 absl::StatusOr<std::unique_ptr<WorkerRuntime>> WorkerRuntime::Start(WorkerRuntimeOptions options) {
+  std::unique_ptr<EmbeddedCoordinator> embedded;
+  if (options.batch && options.batch->host_coordinator) {
+    absl::StatusOr<std::unique_ptr<EmbeddedCoordinator>> started = EmbeddedCoordinator::Start(*options.batch);
+    if (!started.ok()) return started.status();
+    embedded = std::move(*started);
+  }
   absl::StatusOr<std::unique_ptr<zc::CoordinatorClient>> connected =
       zc::CoordinatorClient::Connect(options.client);
   if (!connected.ok()) return connected.status();
@@ -83,12 +109,28 @@ absl::StatusOr<std::unique_ptr<WorkerRuntime>> WorkerRuntime::Start(WorkerRuntim
                         absl::StrCat("registering with the coordinator at ",
                                      options.client.address, ": ", assignment.status().message()));
   }
+  if (options.batch && options.batch->rank.rank != assignment->rank()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the coordinator made this process rank ", assignment->rank(), " but ", options.batch->rank.source,
+        " started it as rank ", options.batch->rank.rank, " (host '", options.host, "', local rank ",
+        options.device, "); ranks are node-major in node-list order: use block distribution "
+        "(srun -m block, mpirun --map-by slot)"));
+  }
   client->set_rank(assignment->rank());
   absl::StatusOr<std::unique_ptr<sharding::PrefixStore>> store = sharding::JobStore(
       std::make_shared<zc::GrpcStore>(client), assignment->job_id(), assignment->generation());
   if (!store.ok()) return store.status();
   std::unique_ptr<WorkerRuntime> runtime(new WorkerRuntime(
       std::move(options), std::move(client), *std::move(assignment), std::move(*store)));
+  if (embedded != nullptr) {
+    // Before this process exits on an abort, say why and let the others read the event.
+    EmbeddedCoordinator* coordinator = embedded.get();
+    runtime->AddAbortHook([coordinator](const std::string&) {
+      coordinator->PrintFailureReportOnce();
+      coordinator->Shutdown();
+    });
+    runtime->embedded_ = std::move(embedded);
+  }
   runtime->heartbeat_thread_ = std::thread([r = runtime.get()] { r->HeartbeatLoop(); });
   runtime->watch_thread_ = std::thread([r = runtime.get()] { r->WatchLoop(); });
   return runtime;
@@ -104,6 +146,12 @@ WorkerRuntime::WorkerRuntime(WorkerRuntimeOptions options,
       store_(std::move(store)) {}
 
 WorkerRuntime::~WorkerRuntime() {
+  if (embedded_ != nullptr) {
+    // The other ranks still need the coordinator until they finished or failed.
+    embedded_->AwaitJobEnd(absl::Now() + absl::Milliseconds(assignment_.heartbeat_timeout_ms()) * 3 +
+                           absl::Minutes(10));
+    embedded_->PrintFailureReportOnce();
+  }
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -111,6 +159,7 @@ WorkerRuntime::~WorkerRuntime() {
   }
   if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
   if (watch_thread_.joinable()) watch_thread_.join();
+  if (embedded_ != nullptr) embedded_->Shutdown();
 }
 
 std::string WorkerRuntime::LogPrefix() const { return absl::StrCat("[rank ", rank(), "] "); }

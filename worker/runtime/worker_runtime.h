@@ -9,6 +9,9 @@
 //    kExitCoordinatorLost — under mpirun/srun every rank exits instead of hanging;
 //  - SIGTERM/SIGINT: reported to the coordinator, which answers every rank with
 //    CHECKPOINT_AND_STOP; stop_step() then says where the loop must checkpoint and stop.
+// Started by srun/mpirun without ZEROTUNE_COORDINATOR (batch_coordinator.h), rank 0 also
+// hosts the coordinator (embedded_coordinator.h) and, on destruction, keeps it up until the
+// job is over; every rank checks that the coordinator's rank equals its launcher's rank.
 // Thread-safe. One WorkerRuntime per process (it owns the signal handlers).
 #pragma once
 
@@ -28,6 +31,8 @@
 #include "absl/time/time.h"
 #include "coordinator/coordinator_client.h"
 #include "sharding/store.h"
+#include "worker/runtime/batch_coordinator.h"
+#include "worker/runtime/embedded_coordinator.h"
 
 namespace zt::worker {
 
@@ -39,8 +44,11 @@ struct WorkerRuntimeOptions {
   std::string error_file;  // TORCHELASTIC_ERROR_FILE
   absl::Duration register_timeout = absl::Minutes(10);
   bool exit_on_abort = true;  // false in tests: aborted() turns true instead
+  // Set when a batch launcher started this rank (no ZEROTUNE_COORDINATOR).
+  std::optional<BatchCoordinator> batch;
 
-  // From the environment `zerotune launch` sets (or the user exports for `zerotune serve`).
+  // From the environment `zerotune launch` sets (or the user exports for `zerotune serve`),
+  // else from srun's / mpirun's (DiscoverBatchCoordinator).
   static absl::StatusOr<WorkerRuntimeOptions> FromEnv();
 };
 
@@ -90,6 +98,7 @@ class WorkerRuntime {
   std::shared_ptr<coordinator::CoordinatorClient> client_;
   proto::RegisterWorkerReply assignment_;
   std::shared_ptr<sharding::Store> store_;
+  std::unique_ptr<EmbeddedCoordinator> embedded_;  // rank 0 under srun/mpirun
   std::atomic<int64_t> step_{0};
   std::atomic<int64_t> stop_step_{-1};
   std::atomic<bool> aborted_{false};
