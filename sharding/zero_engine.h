@@ -46,6 +46,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -137,6 +138,63 @@ class ZeroEngine {
   const LossScaler& loss_scaler() const { return loss_scaler_; }
   int64_t skipped_steps() const { return skipped_steps_; }
   std::string OptimizerName() const;
+
+  // ---- Checkpoint state: export and import (zero_engine_state.cc; issue #8) ------------------
+  // The engine's training state as tensors plus layout facts. sharding/ knows no files: the
+  // checkpoint format (per-parameter "universal" slices, deepspeed.md §10.4) is worker/train/.
+  // Both directions run only at an accumulation boundary (before the first micro-step or after
+  // a Step() that ended a window; FailedPrecondition otherwise), on every rank in the same order.
+  //
+  // What a checkpoint needs to continue bitwise: per trainable parameter, the fp32 (fp64 for
+  // fp64 parameters) master and both Adam moments (each rank holds one contiguous piece of a
+  // parameter, or none, in its partition: StateSlices), the step counters and the loss scaler
+  // (StateCounters). The parameters themselves are the master rounded to the parameter dtype
+  // and are rebuilt from it; the learning rate of step k comes from the stateless schedule.
+  struct StateGroupLayout {
+    std::vector<std::string> names;  // forward order
+    std::vector<std::vector<int64_t>> shapes;
+    at::ScalarType param_dtype = at::kFloat;
+    at::ScalarType master_dtype = at::kFloat;
+    double weight_decay = 0.0;
+    FlatLayoutOptions layout;  // world_size: the ranks the partitions are cut for (1 at stage 0)
+    int64_t flat_numel = 0;
+    int64_t partition_numel = 0;
+  };
+  struct StateSlice {
+    int group = 0;
+    int param = 0;  // index inside the group (forward order)
+    std::string name;
+    int64_t offset = 0;  // first element inside the flattened parameter
+    int64_t numel = 0;
+    // 1-D views of `numel` elements into this rank's partitions (the engine's device, or the
+    // host under offload): writing them writes the engine's state.
+    at::Tensor master, exp_avg, exp_avg_sq;
+  };
+  struct StateCounters {
+    int stage = 0;
+    int world_size = 1;
+    int partition_world = 1;  // 1 at stage 0: every rank holds the whole state
+    int partition_rank = 0;   // which partition this rank holds (0 at stage 0)
+    int64_t micro_steps = 0;
+    int64_t applied_steps = 0;  // also Adam's step count and the schedule position
+    int64_t skipped_steps = 0;
+    LossScalerState loss_scaler;
+  };
+  using StateSliceFill = std::function<absl::Status(const StateSlice& slice)>;
+
+  std::vector<StateGroupLayout> StateLayout() const;
+  StateCounters StateCountersNow() const;
+  // This rank's piece of every trainable parameter, group by group, in partition order.
+  absl::StatusOr<std::vector<StateSlice>> StateSlices();
+  // Restores a saved state, possibly cut for another partition world: zeroes this rank's
+  // partitions (padding stays zero, as at initialisation), calls `fill` for every slice of the
+  // current layout (it writes the saved values of elements [offset, offset + numel) of the
+  // parameter into slice.master / exp_avg / exp_avg_sq), writes the master, rounded to the
+  // parameter dtype, back into the model's parameters (all-gathered at stages 1-2), clears
+  // gradients, and takes the counters' steps and loss scaler (stage and world sizes in
+  // `counters` are the saved ones, for the caller's checks; they need not match). Collective.
+  absl::Status ImportState(const StateCounters& counters, const StateSliceFill& fill);
+  // ---- end of checkpoint state -------------------------------------------------------------
 
  private:
   struct Group;

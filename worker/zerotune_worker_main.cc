@@ -8,6 +8,7 @@
 #include "worker/model/init_model_command.h"
 #include "worker/model/merge_command.h"
 #include "worker/model/score_command.h"
+#include "worker/train/export_command.h"
 #if ZT_WITH_SELFTEST
 #include "worker/runtime/selftest_command.h"
 #endif
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   zt::worker::model::AddScoreCommand(app);
   zt::worker::model::AddInitModelCommand(app);
   zt::worker::model::AddMergeCommand(app);
+  zt::worker::train::AddExportCommand(app);
 #if ZT_WITH_SELFTEST
   zt::worker::AddSelftestCommand(app);
 #endif

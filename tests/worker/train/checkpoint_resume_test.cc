@@ -1,0 +1,246 @@
+// Resuming partitioned checkpoints across real Gloo ranks (issue #8): on the same world size the
+// continuation is bitwise identical (parameters, master, moments, lr, sampler and RNG state the
+// caller stored) at stages 0, 1 and 2; saved at W = 4 and loaded at W = 2 (and 2 -> 4, across
+// stages 2 <-> 1) the gathered master and both moments equal the saved ones bitwise and the
+// sampler continues from the same global sample index; an output_dir that is not shared is
+// refused unless save_on_each_node, which keeps each node's files in its own folder.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "sharding/gloo_communicator.h"
+#include "tests/sharding/gloo_test_ranks.h"
+#include "tests/support/rank_processes.h"
+#include "tests/support/temp_dir.h"
+#include "tests/worker/train/checkpoint_test_support.h"
+#include "worker/io/safetensors_file.h"
+#include "worker/train/checkpoint_rotation.h"
+
+namespace zt::worker::train {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::MlpSpec;
+using testing::TrainSpec;
+
+constexpr int64_t kBucket = 40;  // several buckets over the 292-element MLP
+
+MlpSpec Spec() { return MlpSpec{6, 12, 4, 3, at::kFloat}; }
+
+// The folder the parent created for this run (beside the Gloo store folder).
+std::string RunFolder() {
+  const char* store = std::getenv("ZT_TEST_STORE_DIR");
+  return fs::path(store == nullptr ? "" : store).parent_path().string();
+}
+
+int64_t GlobalBatch(const TrainSpec& train, int world) {
+  return train.micro_batch * train.gradient_accumulation_steps * world;
+}
+
+void SameWorldSizeRank(int rank, int world) {
+  std::shared_ptr<sharding::Communicator> comm =
+      sharding::testing::ConnectGlooRank(rank, "checkpoint-resume");
+  ASSERT_NE(comm, nullptr);
+  const std::string root = RunFolder();
+  const std::string base = root + "/base";
+  const MlpSpec spec = Spec();
+  const TrainSpec train = testing::DefaultTrain();
+  if (rank == 0) testing::WriteBaseModel(base, sharding::testing::MakeMlp(spec));
+  ASSERT_TRUE((*comm->Barrier())->Wait(absl::Now() + absl::Seconds(30)).ok());
+  for (int stage : {0, 1, 2}) {
+    SCOPED_TRACE(absl::StrCat("stage ", stage));
+    const std::string out = absl::StrCat(root, "/out-stage", stage);
+    Checkpointer saver(testing::Options(out, base, rank, world),
+                       testing::RankStore(absl::StrCat("save-", stage)));
+    ASSERT_TRUE(saver.CheckSharedOutputDir().ok());
+    testing::Run a = testing::MakeRun(spec, train, stage, kBucket, comm);
+    ASSERT_NE(a.engine, nullptr);
+    testing::TrainSteps(a, spec, train, rank, world, 0, 2);
+    absl::StatusOr<std::string> saved =
+        saver.Save(*a.engine, testing::RequestFor(2, rank, world, GlobalBatch(train, world)));
+    ASSERT_TRUE(saved.ok()) << saved.status();
+    EXPECT_EQ(*saved, out + "/checkpoint-2");
+    const auto state_at_save = testing::GatherState(*a.engine, *comm);
+    const auto results_a = testing::TrainSteps(a, spec, train, rank, world, 2, 4);
+    const auto state_a = testing::GatherState(*a.engine, *comm);
+
+    Checkpointer loader(testing::Options(out, base, rank, world),
+                        testing::RankStore(absl::StrCat("load-", stage)));
+    absl::StatusOr<std::optional<std::string>> from = loader.ResolveResume("auto");
+    ASSERT_TRUE(from.ok()) << from.status();
+    ASSERT_EQ(from->value_or(""), out + "/checkpoint-2");
+    testing::Run b = testing::MakeRun(spec, train, stage, kBucket, comm);
+    absl::StatusOr<LoadedCheckpoint> loaded = loader.Load(*b.engine, **from);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_TRUE(loaded->same_world_size);
+    EXPECT_EQ(loaded->rank_state, (nlohmann::json{{"rng_seed", 1000 + rank}, {"step", 2}}));
+    EXPECT_EQ(loaded->client_state["sampler"]["global_sample_index"], 2 * GlobalBatch(train, world));
+    EXPECT_EQ(loaded->trainer_state["global_step"], 2);
+    EXPECT_EQ(b.engine->StateCountersNow().applied_steps, 2);
+    testing::ExpectBitwiseEqual(testing::GatherState(*b.engine, *comm), state_at_save);
+
+    const auto results_b = testing::TrainSteps(b, spec, train, rank, world, 2, 4);
+    ASSERT_EQ(results_a.size(), results_b.size());
+    for (size_t i = 0; i < results_a.size(); ++i) {
+      EXPECT_EQ(results_a[i].lr, results_b[i].lr);
+      EXPECT_EQ(results_a[i].grad_norm, results_b[i].grad_norm);
+      EXPECT_EQ(results_a[i].loss_scale, results_b[i].loss_scale);
+      EXPECT_EQ(results_a[i].optimizer_step, results_b[i].optimizer_step);
+    }
+    for (size_t i = 0; i < a.params.size(); ++i) {
+      EXPECT_TRUE(at::equal(a.params[i].tensor, b.params[i].tensor)) << a.params[i].name;
+    }
+    testing::ExpectBitwiseEqual(testing::GatherState(*b.engine, *comm), state_a);
+  }
+}
+
+TEST(CheckpointResumeTest, SameWorldSizeContinuesBitwiseAtStages0To2) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    SameWorldSizeRank(*rank, zt::testing::ChildWorldSize());
+    return;
+  }
+  sharding::testing::RunGlooRanks(2, absl::Seconds(120));
+}
+
+// Phase "save": 3 steps at the saving world size and stage, checkpoint-3, and the gathered state
+// as reference.safetensors. Phase "load": another world size and stage loads it.
+void RepartitionRank(int rank, int world) {
+  std::shared_ptr<sharding::Communicator> comm =
+      sharding::testing::ConnectGlooRank(rank, "checkpoint-repartition");
+  ASSERT_NE(comm, nullptr);
+  const std::string root = std::getenv("ZT_TEST_CHECKPOINT_ROOT");
+  const std::string phase = std::getenv("ZT_TEST_PHASE");
+  const int stage = std::atoi(std::getenv("ZT_TEST_STAGE"));
+  const std::string base = root + "/base", out = root + "/out";
+  const std::string reference = root + "/reference.safetensors";
+  const MlpSpec spec = Spec();
+  const TrainSpec train = testing::DefaultTrain();
+  Checkpointer ckpt(testing::Options(out, base, rank, world), testing::RankStore(phase));
+  testing::Run run = testing::MakeRun(spec, train, stage, kBucket, comm);
+  ASSERT_NE(run.engine, nullptr);
+  if (phase == "save") {
+    if (rank == 0) testing::WriteBaseModel(base, run.params);
+    ASSERT_TRUE(ckpt.CheckSharedOutputDir().ok());
+    testing::TrainSteps(run, spec, train, rank, world, 0, 3);
+    absl::StatusOr<std::string> saved =
+        ckpt.Save(*run.engine, testing::RequestFor(3, rank, world, GlobalBatch(train, world)));
+    ASSERT_TRUE(saved.ok()) << saved.status();
+    const auto state = testing::GatherState(*run.engine, *comm);
+    if (rank == 0) {
+      io::NamedTensors tensors(state.begin(), state.end());
+      ASSERT_TRUE(io::WriteSafetensors(reference, tensors).ok());
+    }
+    return;
+  }
+  absl::StatusOr<std::optional<std::string>> from = ckpt.ResolveResume("auto");
+  ASSERT_TRUE(from.ok() && from->has_value()) << from.status();
+  absl::StatusOr<LoadedCheckpoint> loaded = ckpt.Load(*run.engine, **from);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FALSE(loaded->same_world_size);
+  EXPECT_TRUE(loaded->rank_state.is_null());
+  const int saved_world = loaded->manifest.world_size;
+  EXPECT_NE(saved_world, world);
+  // The sampler continues from the same global sample index (the caller re-cuts it per rank).
+  EXPECT_EQ(loaded->client_state["sampler"]["global_sample_index"],
+            3 * GlobalBatch(train, saved_world));
+  std::map<std::string, at::Tensor> expected;
+  std::shared_ptr<io::SafetensorsFile> file = *io::SafetensorsFile::Open(reference);
+  for (const std::string& name : file->Names()) expected[name] = *file->Get(name);
+  testing::ExpectBitwiseEqual(testing::GatherState(*run.engine, *comm), expected);
+  // The model's parameters are the masters (fp32 training: equal bits).
+  for (const sharding::NamedParameter& p : run.params) {
+    EXPECT_TRUE(at::equal(p.tensor.detach().flatten(), expected.at(p.name + "/fp32"))) << p.name;
+  }
+  const auto more = testing::TrainSteps(run, spec, train, rank, world, 3, 4);
+  ASSERT_EQ(more.size(), 1u);
+  EXPECT_EQ(more[0].optimizer_step, 4);
+}
+
+TEST(CheckpointResumeTest, RepartitionsFourToTwoAndTwoToFourBitwise) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    RepartitionRank(*rank, zt::testing::ChildWorldSize());
+    return;
+  }
+  struct Case {
+    int save_world, load_world, save_stage, load_stage;
+  };
+  for (const Case& c : {Case{4, 2, 2, 1}, Case{2, 4, 1, 2}}) {
+    SCOPED_TRACE(absl::StrCat("W ", c.save_world, " stage ", c.save_stage, " -> W ", c.load_world,
+                              " stage ", c.load_stage));
+    zt::testing::TempDir dir;
+    const std::string root = "ZT_TEST_CHECKPOINT_ROOT=" + dir.path();
+    zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
+        c.save_world, absl::Seconds(120),
+        {root, "ZT_TEST_STORE_DIR=" + dir.Join("store-save"), "ZT_TEST_PHASE=save",
+         absl::StrCat("ZT_TEST_STAGE=", c.save_stage)}));
+    zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
+        c.load_world, absl::Seconds(120),
+        {root, "ZT_TEST_STORE_DIR=" + dir.Join("store-load"), "ZT_TEST_PHASE=load",
+         absl::StrCat("ZT_TEST_STAGE=", c.load_stage)}));
+  }
+}
+
+// Each rank writes into its own folder, as two nodes without a shared filesystem would.
+void OutputDirRank(int rank, int world) {
+  std::shared_ptr<sharding::Communicator> comm =
+      sharding::testing::ConnectGlooRank(rank, "checkpoint-output-dir");
+  ASSERT_NE(comm, nullptr);
+  const std::string root = RunFolder();
+  const std::string base = root + "/base";
+  const std::string node_dir = absl::StrCat(root, "/node", rank);
+  const MlpSpec spec = Spec();
+  const TrainSpec train = testing::DefaultTrain();
+  if (rank == 0) testing::WriteBaseModel(base, sharding::testing::MakeMlp(spec));
+
+  CheckpointerOptions options = testing::Options(node_dir, base, rank, world);
+  options.node = rank;
+  Checkpointer unshared(options, testing::RankStore("unshared"));
+  absl::Status refused = unshared.CheckSharedOutputDir();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_NE(refused.message().find("output_dir is not shared across nodes"), std::string::npos)
+      << refused;
+  EXPECT_NE(refused.message().find("ranks 1 (node 1)"), std::string::npos) << refused;
+
+  options.save_on_each_node = true;
+  Checkpointer per_node(options, testing::RankStore("per-node"));
+  ASSERT_TRUE(per_node.CheckSharedOutputDir().ok());
+  testing::Run a = testing::MakeRun(spec, train, 2, kBucket, comm);
+  testing::TrainSteps(a, spec, train, rank, world, 0, 1);
+  absl::StatusOr<std::string> saved =
+      per_node.Save(*a.engine, testing::RequestFor(1, rank, world, GlobalBatch(train, world)));
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  // Each node holds its own rank's partition, its own manifest (listing both) and trainer state.
+  const std::string mine = absl::StrCat(node_dir, "/checkpoint-1/zero/rank_0000", rank, ".safetensors");
+  const std::string other =
+      absl::StrCat(node_dir, "/checkpoint-1/zero/rank_0000", 1 - rank, ".safetensors");
+  EXPECT_TRUE(fs::exists(mine));
+  EXPECT_FALSE(fs::exists(other));
+  absl::StatusOr<CheckpointManifest> manifest = ReadManifest(node_dir + "/checkpoint-1");
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_TRUE(manifest->save_on_each_node);
+  EXPECT_EQ(manifest->rank_nodes, (std::vector<int>{0, 1}));
+  ASSERT_NE(manifest->FindFile("zero/rank_00001.safetensors", 1), nullptr);
+  ASSERT_NE(manifest->FindFile("trainer_state.json", 0), nullptr);
+  ASSERT_NE(manifest->FindFile("trainer_state.json", 1), nullptr);
+  const auto state = testing::GatherState(*a.engine, *comm);
+
+  absl::StatusOr<std::optional<std::string>> from = per_node.ResolveResume("auto");
+  ASSERT_TRUE(from.ok()) << from.status();
+  testing::Run b = testing::MakeRun(spec, train, 2, kBucket, comm);
+  absl::StatusOr<LoadedCheckpoint> loaded = per_node.Load(*b.engine, from->value_or(""));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  testing::ExpectBitwiseEqual(testing::GatherState(*b.engine, *comm), state);
+}
+
+TEST(CheckpointResumeTest, OutputDirNotSharedIsRefusedUnlessSaveOnEachNode) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    OutputDirRank(*rank, zt::testing::ChildWorldSize());
+    return;
+  }
+  sharding::testing::RunGlooRanks(2, absl::Seconds(120));
+}
+
+}  // namespace
+}  // namespace zt::worker::train
