@@ -32,14 +32,16 @@ CheckpointerOptions OptionsIn(const std::string& root) {
 void SaveAndDie(const std::string& root, const std::string& kill_at) {
   auto comm = std::make_shared<sharding::SelfCommunicator>();
   CheckpointerOptions options = OptionsIn(root);
-  options.phase_hook = [kill_at](absl::string_view phase) {
-    if (phase == kill_at) std::raise(SIGKILL);
+  auto armed = std::make_shared<bool>(false);  // only during the second save
+  options.phase_hook = [kill_at, armed](absl::string_view phase) {
+    if (*armed && phase == kill_at) std::raise(SIGKILL);
   };
   Checkpointer ckpt(options, std::make_shared<sharding::InMemoryStore>());
   testing::Run run = testing::MakeRun(kSpec, testing::DefaultTrain(), 2, 40, comm);
   testing::TrainSteps(run, kSpec, testing::DefaultTrain(), 0, 1, 0, 1);
   ASSERT_TRUE(ckpt.Save(*run.engine, testing::RequestFor(1, 0, 1, 4)).ok());
   testing::TrainSteps(run, kSpec, testing::DefaultTrain(), 0, 1, 1, 2);
+  *armed = true;
   (void)ckpt.Save(*run.engine, testing::RequestFor(2, 0, 1, 4));
   ADD_FAILURE() << "the save of checkpoint-2 was not killed at " << kill_at;
 }
