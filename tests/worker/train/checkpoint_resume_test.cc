@@ -11,6 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "sharding/gloo_communicator.h"
+#include "sharding/in_memory_store.h"
+#include "sharding/self_communicator.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"
@@ -102,6 +104,49 @@ TEST(CheckpointResumeTest, SameWorldSizeContinuesBitwiseAtStages0To2) {
     return;
   }
   sharding::testing::RunGlooRanks(2, absl::Seconds(120));
+}
+
+// One rank, in process: bf16 parameters (fp32 masters; the parameters are rebuilt by rounding
+// them) and the offloaded optimizer (the CPU AdamW kernel writes the bf16 copies) continue
+// bitwise too.
+TEST(CheckpointResumeTest, Bf16AndOffloadContinueBitwiseOnOneRank) {
+  if (zt::testing::ChildRank()) return;
+  struct Case {
+    at::ScalarType dtype;
+    bool offload;
+  };
+  for (const Case& c : {Case{at::kBFloat16, false}, Case{at::kBFloat16, true},
+                        Case{at::kFloat, true}}) {
+    SCOPED_TRACE(absl::StrCat(c10::toString(c.dtype), " offload ", c.offload));
+    zt::testing::TempDir dir;
+    MlpSpec spec = Spec();
+    spec.dtype = c.dtype;
+    const TrainSpec train = testing::DefaultTrain();
+    auto comm = std::make_shared<sharding::SelfCommunicator>();
+    testing::WriteBaseModel(dir.Join("base"), sharding::testing::MakeMlp(spec));
+    Checkpointer ckpt(testing::Options(dir.Join("out"), dir.Join("base"), 0, 1),
+                      std::make_shared<sharding::InMemoryStore>());
+    testing::Run a = testing::MakeRun(spec, train, 2, kBucket, comm, c.offload);
+    ASSERT_NE(a.engine, nullptr);
+    testing::TrainSteps(a, spec, train, 0, 1, 0, 2);
+    absl::StatusOr<std::string> saved = ckpt.Save(*a.engine, testing::RequestFor(2, 0, 1, 4));
+    ASSERT_TRUE(saved.ok()) << saved.status();
+    const auto results_a = testing::TrainSteps(a, spec, train, 0, 1, 2, 4);
+    testing::Run b = testing::MakeRun(spec, train, 2, kBucket, comm, c.offload);
+    absl::StatusOr<LoadedCheckpoint> loaded = ckpt.Load(*b.engine, *saved);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    const auto results_b = testing::TrainSteps(b, spec, train, 0, 1, 2, 4);
+    ASSERT_EQ(results_a.size(), results_b.size());
+    for (size_t i = 0; i < results_a.size(); ++i) {
+      EXPECT_EQ(results_a[i].grad_norm, results_b[i].grad_norm);
+    }
+    for (size_t i = 0; i < a.params.size(); ++i) {
+      EXPECT_EQ(a.params[i].tensor.scalar_type(), c.dtype);
+      EXPECT_TRUE(at::equal(a.params[i].tensor, b.params[i].tensor)) << a.params[i].name;
+    }
+    testing::ExpectBitwiseEqual(testing::GatherState(*b.engine, *comm),
+                                testing::GatherState(*a.engine, *comm));
+  }
 }
 
 // Phase "save": 3 steps at the saving world size and stage, checkpoint-3, and the gathered state

@@ -34,7 +34,7 @@ TrainSpec DefaultTrain() {
 }
 
 Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t bucket,
-            std::shared_ptr<sharding::Communicator> comm) {
+            std::shared_ptr<sharding::Communicator> comm, bool offload) {
   Run run;
   run.params = sharding::testing::MakeMlp(spec);
   sharding::ZeroEngineOptions options;
@@ -44,6 +44,8 @@ Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t buck
   options.gradient_clipping = train.gradient_clipping;
   options.optimizer = train.optimizer;
   options.scheduler = train.scheduler;
+  if (spec.dtype == at::kBFloat16) options.precision = sharding::Precision::kBf16;
+  options.offload.offload = offload;
   absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
       {sharding::ParameterGroup{run.params, std::nullopt}}, options, std::move(comm));
   EXPECT_TRUE(engine.ok()) << engine.status();

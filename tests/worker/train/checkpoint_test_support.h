@@ -28,9 +28,10 @@ struct Run {
 };
 
 // The MLP (seeded, identical on every rank) under a ZeRO engine; a bucket of `bucket` elements
-// gives several buckets; a WarmupLR schedule makes the lr depend on the step.
+// gives several buckets; a WarmupLR schedule makes the lr depend on the step. bf16 parameters
+// train with bf16.enabled; `offload` puts the optimizer state on the host (CPU AdamW kernel).
 Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t bucket,
-            std::shared_ptr<sharding::Communicator> comm);
+            std::shared_ptr<sharding::Communicator> comm, bool offload = false);
 TrainSpec DefaultTrain();
 
 // Optimizer steps [from, to) of the global batches, this rank's micro-batches. EXPECTs success.
