@@ -52,6 +52,10 @@ std::vector<ArgumentSpec> MakeSpecs() {
       {"warmup_ratio", "fraction of the steps spent warming up", &TA::warmup_ratio},
       {"warmup_steps", "warm-up steps (>= 1) or, below 1, a ratio as in transformers 5; "
        "> 0 overrides --warmup_ratio", &TA::warmup_steps},
+      {"loss_normalization",
+       "token: summed token losses / the step's tokens over all ranks (HF); per_micro_batch: "
+       "each micro-batch's mean / gradient_accumulation_steps (DeepSpeed)",
+       &TA::loss_normalization, "token|per_micro_batch"},
       {"bf16", "train in bfloat16 (ds: bf16.enabled)", &TA::bf16},
       {"fp16", "train in float16 with loss scaling (ds: fp16.enabled)", &TA::fp16},
       {"gradient_checkpointing", "recompute decoder-layer activations in backward",
@@ -65,15 +69,27 @@ std::vector<ArgumentSpec> MakeSpecs() {
        &TA::lora_target_modules},
       {"lora_bias", "which biases train with LoRA", &TA::lora_bias, "none|all|lora_only"},
       {"lora_weight_path", "LoRA adapter to start from", &TA::lora_weight_path},
+      {"loss_mask", "which tokens train: assistant replies, qwen (finetune.py's) or all",
+       &TA::loss_mask, "assistant|qwen|all"},
+      {"template", "chat template: qwen2, qwen2.5, qwen3, llama3 or alpaca (default: recognise)",
+       &TA::template_name},
+      {"system", "system prompt replacing the template's default", &TA::system},
       {"seed", "random seed (initialisation, data order, dropout)", &TA::seed},
       {"logging_steps", "optimizer steps between metric records", &TA::logging_steps},
+      {"eval_steps", "optimizer steps between evaluations on --eval_data_path; 0: logging_steps",
+       &TA::eval_steps},
+      {"early_stopping_patience",
+       "stop after this many evaluations without a lower eval loss; 0 disables",
+       &TA::early_stopping_patience},
       {"save_strategy", "when to save checkpoints", &TA::save_strategy, "no|steps|epoch"},
       {"save_steps", "optimizer steps between checkpoints", &TA::save_steps},
       {"save_total_limit", "checkpoints to keep, oldest deleted first; 0 keeps all",
        &TA::save_total_limit},
       {"save_on_each_node", "write checkpoints on every node (node-local disks)",
        &TA::save_on_each_node},
-      {"resume_from_checkpoint", "checkpoint folder to resume from", &TA::resume_from_checkpoint},
+      {"resume_from_checkpoint",
+       "auto: the latest complete checkpoint in output_dir, if any; none; or a checkpoint folder",
+       &TA::resume_from_checkpoint},
       {"dataloader_num_workers", "data-loading threads per rank", &TA::dataloader_num_workers},
       {"report_to", "extra metric sinks; zerotune always writes metrics.jsonl", &TA::report_to},
   };
@@ -228,6 +244,12 @@ void ValidateTrainingArguments(const TrainingArguments& args, Diagnostics& diag)
   positive("gradient_accumulation_steps", args.gradient_accumulation_steps);
   positive("model_max_length", args.model_max_length);
   positive("lora_r", args.lora_r);
+  positive("logging_steps", args.logging_steps);
+  if (args.eval_steps < 0) diag.Error("--eval_steps", absl::StrCat("must be >= 0, got ", args.eval_steps));
+  if (args.early_stopping_patience < 0) {
+    diag.Error("--early_stopping_patience",
+               absl::StrCat("must be >= 0, got ", args.early_stopping_patience));
+  }
   if (args.learning_rate < 0) {
     diag.Error("--learning_rate", absl::StrCat("must be >= 0, got ", args.learning_rate));
   }

@@ -48,6 +48,9 @@ struct TrainingArguments {
   std::string lr_scheduler_type = "linear";
   double warmup_ratio = 0.0;
   double warmup_steps = 0;  // >= 1: steps; in (0, 1): a ratio (transformers 5.x)
+  // "token" (HF transformers): the step's summed token losses / its non-ignored tokens over all
+  // micro-batches and ranks; "per_micro_batch" (DeepSpeed): each micro-batch's mean / GAS.
+  std::string loss_normalization = "token";
   // Precision and memory.
   bool bf16 = false;
   bool fp16 = false;
@@ -61,14 +64,20 @@ struct TrainingArguments {
   std::string lora_target_modules = "q_proj,k_proj,v_proj,o_proj,up_proj,gate_proj,down_proj";
   std::string lora_bias = "none";
   std::string lora_weight_path;
+  // Data.
+  std::string loss_mask = "assistant";  // assistant | qwen | all (worker/data/loss_mask.h)
+  std::string template_name;            // --template; empty: recognised from the tokenizer
+  std::string system;                   // --system; empty: the template's default
   // Logging, checkpoints, misc.
   int64_t seed = 42;
   int64_t logging_steps = 500;
+  int64_t eval_steps = 0;               // 0: logging_steps, as HF's eval_steps=None
+  int64_t early_stopping_patience = 0;  // 0: no early stopping
   std::string save_strategy = "steps";
   int64_t save_steps = 500;
   int64_t save_total_limit = 0;  // 0 = keep every checkpoint (HF's None)
   bool save_on_each_node = false;
-  std::string resume_from_checkpoint;
+  std::string resume_from_checkpoint = "auto";  // auto | none | a checkpoint folder
   int64_t dataloader_num_workers = 0;
   std::string report_to = "none";
 

@@ -25,7 +25,8 @@ absl::StatusOr<std::string> RunInitModel(const InitModelRequest& request) {
   ZT_ASSIGN_OR_RETURN(at::ScalarType dtype, ParseDtypeFlag(request.dtype, "--dtype"));
   ZT_ASSIGN_OR_RETURN(uint64_t shard_bytes,
                       io::ParseByteSize(request.max_shard_size, "--max_shard_size"));
-  ZT_ASSIGN_OR_RETURN(Decoder decoder, Decoder::RandomInit(preset.config, request.seed, dtype));
+  ZT_ASSIGN_OR_RETURN(Decoder decoder, Decoder::RandomInit(preset.config, request.seed, dtype,
+                                                            preset.initializer_range));
   const io::NamedTensors tensors = decoder.BaseStateDict();
   ZT_RETURN_IF_ERROR(io::WriteHfModelFolder(request.out, HfConfigJson(preset, dtype), tensors,
                                             shard_bytes, request.tokenizer));

@@ -25,6 +25,10 @@ struct ModelPreset {
   int64_t max_window_layers = 0;
   int64_t bos_token_id = 151643;
   int64_t eos_token_id = 151643;
+  // transformers' _init_weights std (config.json "initializer_range"). The released shapes use
+  // Qwen's 0.02; tiny draws wider (see model_presets.cc) so its frozen random vocabulary is
+  // separable and LoRA alone can memorise the demo's answers.
+  double initializer_range = 0.02;
 };
 
 std::vector<std::string> PresetNames();

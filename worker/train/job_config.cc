@@ -1,0 +1,34 @@
+#include "worker/train/job_config.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "configs/json_reader.h"
+#include "sharding/lr_scheduler_config.h"
+
+namespace zt::worker::train {
+
+absl::StatusOr<JobConfig> ResolveJobConfig(const configs::TrainingArguments& args, int world_size,
+                                           int64_t hidden_size, int64_t total_steps) {
+  nlohmann::json raw = nlohmann::json::object();
+  if (!args.deepspeed.empty()) {
+    ZT_ASSIGN_OR_RETURN(raw, configs::ReadTolerantJsonFile(args.deepspeed));
+  }
+  configs::Diagnostics diag;
+  configs::ValidateTrainingArguments(args, diag);
+  configs::DsResolveOptions options;
+  options.world_size = world_size;
+  options.args = &args;
+  options.hidden_size = hidden_size;
+  options.num_training_steps = total_steps;
+  JobConfig out;
+  out.ds = configs::ResolveDsConfig(raw, options, diag);
+  const std::string source = args.deepspeed.empty() ? "training arguments" : args.deepspeed;
+  if (diag.has_errors()) return diag.ToStatus(source);
+  ZT_ASSIGN_OR_RETURN(out.engine, sharding::ZeroEngineOptionsFromDsConfig(out.ds));
+  ZT_ASSIGN_OR_RETURN(std::unique_ptr<sharding::LrScheduler> schedule,
+                      sharding::MakeJobScheduler(out.ds, args, total_steps));
+  out.engine.scheduler = std::move(schedule);
+  return out;
+}
+
+}  // namespace zt::worker::train

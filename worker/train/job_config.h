@@ -1,0 +1,26 @@
+// What one rank's ZeRO engine runs, from the training arguments and the --deepspeed file:
+// the ds_config resolved for this world size with the HF Trainer's "auto" filling (flags that
+// contradict concrete ds_config values are errors naming both), or, without --deepspeed, the
+// empty config resolved the same way (stage 0, the trainer's AdamW, --max_grad_norm clipping,
+// --bf16/--fp16), plus the learning-rate schedule over the job's optimizer steps.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "configs/ds_config.h"
+#include "configs/training_arguments.h"
+#include "sharding/zero_engine.h"
+
+namespace zt::worker::train {
+
+struct JobConfig {
+  configs::DsConfig ds;
+  sharding::ZeroEngineOptions engine;
+};
+
+// InvalidArgument listing every problem as "<file or flag>: <json path>: <message>".
+absl::StatusOr<JobConfig> ResolveJobConfig(const configs::TrainingArguments& args, int world_size,
+                                           int64_t hidden_size, int64_t total_steps);
+
+}  // namespace zt::worker::train

@@ -1,0 +1,153 @@
+#include "worker/train/train_command.h"
+
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "configs/training_arguments_cli.h"
+#include "coordinator/protocol.h"
+#include "sharding/communicator_factory.h"
+#include "worker/runtime/worker_runtime.h"
+#include "worker/train/trainer.h"
+
+namespace zt::worker::train {
+namespace {
+
+constexpr absl::Duration kRendezvousTimeout = absl::Minutes(5);
+
+// Reports through the coordinator protocol.
+class RuntimeObserver : public TrainingObserver {
+ public:
+  explicit RuntimeObserver(WorkerRuntime& runtime) : runtime_(runtime) {}
+  void OnStep(int64_t step) override { runtime_.SetStep(step); }
+  absl::Status OnMetrics(int64_t step, int64_t max_steps, double epoch,
+                         const std::map<std::string, double>& values) override {
+    return runtime_.ReportMetrics(step, max_steps, epoch, values);
+  }
+  std::optional<int64_t> StopStep() const override { return runtime_.stop_step(); }
+  void Log(const std::string& line) const override { runtime_.Log(line); }
+
+ private:
+  WorkerRuntime& runtime_;
+};
+
+// A process started without any launcher: logs to stderr.
+class StandaloneObserver : public TrainingObserver {
+ public:
+  void Log(const std::string& line) const override { std::cerr << line << "\n"; }
+};
+
+bool StartedByALauncher() {
+  for (const char* name : {coordinator::kEnvCoordinator, "OMPI_COMM_WORLD_RANK", "PMIX_RANK",
+                           "PMI_RANK", "SLURM_PROCID", "RANK"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+
+// Intra-op threads: OMP_NUM_THREADS when set, else this host's cores shared by its ranks.
+void SetThreads() {
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;  // LibTorch read it already
+  int64_t local_ranks = 1;
+  if (const char* text = std::getenv("LOCAL_WORLD_SIZE"); text != nullptr) {
+    if (!absl::SimpleAtoi(text, &local_ranks) || local_ranks < 1) local_ranks = 1;
+  }
+  const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+  at::set_num_threads(static_cast<int>(std::max<int64_t>(1, cores / local_ranks)));
+}
+
+void PrintArguments(const configs::TrainingArguments& args, const TrainingObserver& out) {
+  std::string text = "training arguments:";
+  for (const configs::ArgumentSpec& spec : configs::TrainingArgumentSpecs()) {
+    absl::StrAppend(&text, "\n  --", spec.name, " ", configs::ArgumentValueText(args, spec),
+                    args.IsSet(spec.name) ? "" : "  (default)");
+  }
+  out.Log(text);
+}
+
+absl::Status RunTraining(const configs::TrainingArguments& args,
+                         std::shared_ptr<sharding::Communicator> comm, TrainingObserver& observer) {
+  if (comm->Rank() == 0) PrintArguments(args, observer);
+  ZT_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer,
+                      Trainer::Create(args, std::move(comm), &observer));
+  ZT_ASSIGN_OR_RETURN(TrainResult result, trainer->Train());
+  observer.Log(absl::StrCat("training done: ", result.steps, " steps, loss ", result.last_loss,
+                            result.eval_loss ? absl::StrCat(", eval_loss ", *result.eval_loss) : "",
+                            "; output in ", args.output_dir));
+  return absl::OkStatus();
+}
+
+int RunStandalone(const configs::TrainingArguments& args) {
+  StandaloneObserver observer;
+  sharding::CommunicatorSpec spec;
+  spec.backend = "self";
+  absl::StatusOr<std::unique_ptr<sharding::Communicator>> comm =
+      sharding::CreateCommunicator(spec, absl::Now() + kRendezvousTimeout);
+  absl::Status status = comm.ok() ? RunTraining(args, std::move(*comm), observer) : comm.status();
+  if (status.ok()) return 0;
+  std::cerr << "zerotune-worker train: " << status.message() << "\n";
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+int RunRank(const configs::TrainingArguments& args) {
+  absl::StatusOr<WorkerRuntimeOptions> options = WorkerRuntimeOptions::FromEnv();
+  if (!options.ok()) {
+    std::cerr << "zerotune-worker train: " << options.status().message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<WorkerRuntime>> runtime = WorkerRuntime::Start(*options);
+  if (!runtime.ok()) {
+    std::cerr << "zerotune-worker train: " << runtime.status().message() << "\n";
+    return 1;
+  }
+  WorkerRuntime& rt = **runtime;
+  RuntimeObserver observer(rt);
+  sharding::CommunicatorSpec spec;
+  spec.backend = rt.world_size() == 1 ? "self" : "gloo";
+  spec.rank = rt.rank();
+  spec.world_size = rt.world_size();
+  spec.store = rt.store();
+  spec.hostname = rt.assignment().advertise_address();
+  spec.key_prefix = "train/data_parallel";
+  absl::StatusOr<std::unique_ptr<sharding::Communicator>> created =
+      sharding::CreateCommunicator(spec, absl::Now() + kRendezvousTimeout);
+  absl::Status status = created.status();
+  if (created.ok()) {
+    std::shared_ptr<sharding::Communicator> comm = std::move(*created);
+    rt.AddAbortHook([comm](const std::string& reason) { comm->Abort(absl::AbortedError(reason)); });
+    status = RunTraining(args, comm, observer);
+  }
+  if (!status.ok()) {
+    rt.Log(absl::StrCat("train failed: ", status.message()));
+    rt.ReportFailure(status);
+    return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  absl::Status finished = rt.ReportFinished();
+  if (!finished.ok()) rt.Log(absl::StrCat("reporting the end failed: ", finished.message()));
+  return 0;
+}
+
+}  // namespace
+
+void AddTrainCommand(CLI::App& app) {
+  auto args = std::make_shared<configs::TrainingArguments>();
+  CLI::App* command = app.add_subcommand(
+      "train", "Train one rank of a job (started by zerotune launch, srun or mpirun, or alone)");
+  configs::AddTrainingArgumentOptions(*command, args.get());
+  command->callback([args] {
+    SetThreads();
+    const int code = StartedByALauncher() ? RunRank(*args) : RunStandalone(*args);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace zt::worker::train

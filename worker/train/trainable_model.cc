@@ -1,0 +1,58 @@
+#include "worker/train/trainable_model.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "configs/lora_target_modules.h"
+#include "sharding/parameter_groups.h"
+#include "worker/model/model_folder.h"
+
+namespace zt::worker::train {
+
+at::ScalarType ComputeDtype(const configs::TrainingArguments& args) {
+  if (args.bf16) return at::kBFloat16;
+  if (args.fp16) return at::kHalf;
+  return at::kFloat;
+}
+
+absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args) {
+  if (args.model_name_or_path.empty()) {
+    return absl::InvalidArgumentError("--model_name_or_path: required (an HF model folder)");
+  }
+  if (!std::filesystem::is_directory(args.model_name_or_path)) {
+    return absl::NotFoundError(absl::StrCat("--model_name_or_path ", args.model_name_or_path,
+                                            ": no such folder (expected an HF model folder with "
+                                            "config.json and *.safetensors)"));
+  }
+  TrainableModel out;
+  ZT_ASSIGN_OR_RETURN(model::Decoder decoder,
+                      model::LoadModelFolder(args.model_name_or_path, ComputeDtype(args)));
+  out.decoder = std::make_unique<model::Decoder>(std::move(decoder));
+  out.use_lora = args.use_lora;
+  if (args.use_lora) {
+    out.lora.r = args.lora_r;
+    out.lora.lora_alpha = static_cast<double>(args.lora_alpha);
+    out.lora.lora_dropout = args.lora_dropout;
+    out.lora.dtype = ComputeDtype(args);
+    ZT_ASSIGN_OR_RETURN(out.lora.target_modules,
+                        configs::ParseLoraTargetModules(args.lora_target_modules));
+    ZT_RETURN_IF_ERROR(
+        model::ApplyLora(*out.decoder, out.lora, static_cast<uint64_t>(args.seed)));
+  }
+  model::SetTrainable(*out.decoder, /*train_base=*/!args.use_lora);
+  out.summary = model::SummarizeParameters(*out.decoder);
+  sharding::ParameterGroup decay, no_decay;
+  // decay: the optimizer's weight_decay (--weight_decay, or the ds_config's).
+  no_decay.weight_decay = 0.0;
+  for (auto& [name, tensor] : out.decoder->NamedTensors()) {
+    if (!tensor->requires_grad()) continue;
+    (sharding::HasWeightDecay(name) ? decay : no_decay).params.push_back({name, *tensor});
+  }
+  for (sharding::ParameterGroup* g : {&decay, &no_decay}) {
+    if (!g->params.empty()) out.groups.push_back(std::move(*g));
+  }
+  return out;
+}
+
+}  // namespace zt::worker::train

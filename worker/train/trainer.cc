@@ -1,0 +1,215 @@
+#include "worker/train/trainer.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "worker/train/model_output.h"
+
+namespace zt::worker::train {
+namespace {
+
+constexpr absl::Duration kCollectiveTimeout = absl::Minutes(5);
+
+// Peak resident set of this process (VmHWM), MiB; 0 where /proc is missing.
+double PeakRssMib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::istringstream fields(line.substr(6));
+      double kib = 0;
+      fields >> kib;
+      return kib / 1024.0;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Trainer::Trainer(configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
+                 TrainingObserver* observer)
+    : args_(std::move(args)), comm_(std::move(comm)),
+      observer_(observer != nullptr ? observer : &no_observer_) {}
+
+Trainer::~Trainer() = default;
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
+    configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
+    TrainingObserver* observer) {
+  if (args.q_lora) {
+    return absl::UnimplementedError(
+        "--q_lora: QLoRA (4-bit NF4 base weights) is not in this build yet; train LoRA on the "
+        "16-bit base with --use_lora (and --bf16) instead");
+  }
+  if (args.optim != "adamw_torch" && args.optim != "adamw_torch_fused" && args.optim != "adamw_hf") {
+    return absl::InvalidArgumentError(absl::StrCat("--optim ", args.optim, ": not available"));
+  }
+  std::unique_ptr<Trainer> t(new Trainer(std::move(args), std::move(comm), observer));
+  const configs::TrainingArguments& a = t->args_;
+  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a));
+  ZT_ASSIGN_OR_RETURN(t->data_, LoadTrainingData(a, a.model_name_or_path));
+  ZT_ASSIGN_OR_RETURN(TrainingPlan plan,
+                      TrainingPlan::Create(a, static_cast<int64_t>(t->data_.train.size()), {},
+                                           t->comm_->Size(), t->comm_->Rank()));
+  t->plan_.emplace(std::move(plan));
+  ZT_ASSIGN_OR_RETURN(t->job_, ResolveJobConfig(a, t->comm_->Size(),
+                                                t->model_.decoder->config().hidden_size,
+                                                t->plan_->total_steps()));
+  ZT_ASSIGN_OR_RETURN(t->engine_,
+                      sharding::ZeroEngine::Create(t->model_.groups, t->job_.engine, t->comm_));
+  return t;
+}
+
+void Trainer::Log(const std::string& line) const {
+  if (comm_->Rank() == 0) observer_->Log(line);
+}
+
+absl::StatusOr<std::vector<double>> Trainer::AllReduceSum(std::vector<double> values) {
+  at::Tensor t = at::tensor(values, at::kDouble);
+  ZT_ASSIGN_OR_RETURN(std::unique_ptr<sharding::Work> work,
+                      comm_->AllReduce(t, sharding::ReduceOp::kSum));
+  ZT_RETURN_IF_ERROR(work->Wait(absl::Now() + kCollectiveTimeout));
+  const double* p = t.data_ptr<double>();
+  return std::vector<double>(p, p + t.numel());
+}
+
+absl::StatusOr<sharding::StepResult> Trainer::RunStep(int64_t step, StepTotals& totals) {
+  std::vector<Batch> batches;
+  double targets = 0;
+  for (const std::vector<int64_t>& indices : plan_->MicroBatches(step)) {
+    batches.push_back(CollateBatch(data_.train, indices, data_.pad_id));
+    targets += static_cast<double>(batches.back().target_tokens);
+  }
+  const bool per_token = args_.loss_normalization == "token";
+  double global_targets = targets;
+  if (per_token) {
+    ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({targets}));
+    global_targets = sums[0];
+  }
+  model::ForwardOptions forward;
+  forward.training = true;
+  forward.gradient_checkpointing = args_.gradient_checkpointing;
+  const double world = comm_->Size();
+  const double accumulation = static_cast<double>(batches.size());
+  for (const Batch& batch : batches) {
+    const at::Tensor hidden =
+        model_.decoder->Hidden(batch.input_ids, batch.attention_mask, forward);
+    const at::Tensor summed =
+        SummedCausalLmLossOnTargets(hidden, model_.decoder->lm_head(), batch.labels);
+    at::Tensor loss;
+    if (per_token) {
+      loss = global_targets > 0 ? summed * (world * accumulation / global_targets) : summed * 0.0;
+    } else {
+      loss = batch.target_tokens > 0 ? summed / static_cast<double>(batch.target_tokens)
+                                     : summed * 0.0;
+    }
+    ZT_RETURN_IF_ERROR(engine_->Backward(loss));
+    totals.loss_sum += summed.item<double>();
+    totals.targets += static_cast<double>(batch.target_tokens);
+    totals.tokens += static_cast<double>(batch.tokens);
+  }
+  return engine_->Step();
+}
+
+absl::StatusOr<double> Trainer::Evaluate() {
+  at::NoGradGuard no_grad;
+  const int64_t n = static_cast<int64_t>(data_.eval.size());
+  const int64_t batch = args_.per_device_eval_batch_size;
+  double loss_sum = 0, targets = 0;
+  std::vector<int64_t> shard;
+  for (int64_t i = comm_->Rank(); i < n; i += comm_->Size()) shard.push_back(i);
+  for (size_t begin = 0; begin < shard.size(); begin += batch) {
+    const std::vector<int64_t> indices(
+        shard.begin() + begin, shard.begin() + std::min<size_t>(shard.size(), begin + batch));
+    const Batch b = CollateBatch(data_.eval, indices, data_.pad_id);
+    const at::Tensor hidden = model_.decoder->Hidden(b.input_ids, b.attention_mask);
+    loss_sum +=
+        SummedCausalLmLossOnTargets(hidden, model_.decoder->lm_head(), b.labels).item<double>();
+    targets += static_cast<double>(b.target_tokens);
+  }
+  ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({loss_sum, targets}));
+  if (sums[1] <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--eval_data_path ", args_.eval_data_path, ": no trained token in the eval set (check "
+        "--loss_mask and --model_max_length)"));
+  }
+  return sums[0] / sums[1];
+}
+
+absl::StatusOr<TrainResult> Trainer::Train() {
+  TrainResult result;
+  const int64_t total = plan_->total_steps();
+  const int64_t eval_every = args_.eval_steps > 0 ? args_.eval_steps : args_.logging_steps;
+  Log(model_.summary.ToString());
+  Log(absl::StrCat("training: ", data_.train.size(), " samples, ", comm_->Size(), " ranks, ",
+                   plan_->micro_batches_per_step(), " micro-batches of ",
+                   args_.per_device_train_batch_size, " per step, ", total, " steps (",
+                   plan_->steps_per_epoch(), " per epoch), ZeRO stage ", job_.engine.stage,
+                   job_.engine.offload.offload ? " with CPU offload" : "", ", optimizer ",
+                   engine_->OptimizerName()));
+  std::optional<double> best_eval;
+  int64_t evals_without_improvement = 0;
+  StepTotals window;
+  absl::Time window_start = absl::Now();
+  for (int64_t step = 1; step <= total; ++step) {
+    observer_->OnStep(step);
+    ZT_ASSIGN_OR_RETURN(sharding::StepResult r, RunStep(step, window));
+    result.steps = step;
+    const bool last = step == total;
+    if (step % args_.logging_steps == 0 || last) {
+      ZT_ASSIGN_OR_RETURN(std::vector<double> sums,
+                          AllReduceSum({window.loss_sum, window.targets, window.tokens}));
+      const double seconds = absl::ToDoubleSeconds(absl::Now() - window_start);
+      result.last_loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
+      result.loss_history.emplace_back(step, result.last_loss);
+      std::map<std::string, double> values{
+          {"loss", result.last_loss},
+          {"learning_rate", r.lr},
+          {"grad_norm", r.grad_norm},
+          {"loss_scale", r.loss_scale},
+          {"tokens_per_second", seconds > 0 ? sums[2] / seconds : 0.0},
+          {"peak_rss_mib", PeakRssMib()},
+      };
+      Log(absl::StrFormat("step %d/%d: loss %.4f, lr %.3g, grad_norm %.4f, epoch %.2f", step,
+                          total, result.last_loss, r.lr, r.grad_norm, plan_->EpochAt(step)));
+      if (comm_->Rank() == 0) {
+        ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, total, plan_->EpochAt(step), values));
+      }
+      window = StepTotals{};
+      window_start = absl::Now();
+    }
+    if (!data_.eval.empty() && (step % eval_every == 0 || last)) {
+      ZT_ASSIGN_OR_RETURN(double eval_loss, Evaluate());
+      result.eval_loss = eval_loss;
+      Log(absl::StrFormat("step %d: eval_loss %.4f, eval_perplexity %.3f", step, eval_loss,
+                          std::exp(eval_loss)));
+      if (comm_->Rank() == 0) {
+        ZT_RETURN_IF_ERROR(observer_->OnMetrics(
+            step, total, plan_->EpochAt(step),
+            {{"eval_loss", eval_loss}, {"eval_perplexity", std::exp(eval_loss)}}));
+      }
+      if (!best_eval || eval_loss < *best_eval) {
+        best_eval = eval_loss;
+        evals_without_improvement = 0;
+      } else if (args_.early_stopping_patience > 0 &&
+                 ++evals_without_improvement >= args_.early_stopping_patience) {
+        Log(absl::StrCat("early stopping at step ", step, ": ", evals_without_improvement,
+                         " evaluations without a lower eval loss than ", *best_eval));
+        result.stopped_early = true;
+        break;
+      }
+    }
+  }
+  if (comm_->Rank() == 0) ZT_RETURN_IF_ERROR(WriteTrainedModel(args_.output_dir, model_, args_));
+  return result;
+}
+
+}  // namespace zt::worker::train

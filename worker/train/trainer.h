@@ -1,0 +1,105 @@
+// The training loop of one rank (worker/train): micro-batches, gradient accumulation, the ZeRO
+// step, metrics, evaluation, early stopping, checkpoints, and the final adapter or model.
+//
+// Every rank runs the same loop in the same order (the engine's and the communicator's
+// contract). Per optimizer step:
+//   1. the step's micro-batches come from the TrainingPlan (a pure function of the step, so
+//      resumes continue with the same samples);
+//   2. with --loss_normalization token (HF): one all-reduce of the step's target-token count,
+//      then every micro-batch's summed token loss is scaled by world * GAS / count, so after the
+//      engine's 1/GAS and the ranks' mean the gradient is d(sum of losses)/d(theta) / count;
+//      with per_micro_batch (DeepSpeed): each micro-batch's mean loss;
+//   3. engine Backward per micro-batch, Step at the boundary;
+//   4. every logging_steps: the window's loss (summed token losses / tokens, over all ranks),
+//      learning rate, grad norm, loss scale, tokens/s and peak memory go to the coordinator
+//      (rank 0; the coordinator writes metrics.jsonl/csv and trainer_state.json);
+//   5. every eval_steps with --eval_data_path: eval loss and perplexity over the whole eval set
+//      (each rank a disjoint shard, sums all-reduced), early stopping on eval loss.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "configs/training_arguments.h"
+#include "sharding/communicator.h"
+#include "sharding/zero_engine.h"
+#include "worker/train/job_config.h"
+#include "worker/train/trainable_model.h"
+#include "worker/train/training_data.h"
+#include "worker/train/training_plan.h"
+
+namespace zt::worker::train {
+
+// Where a rank's reports go: the coordinator under `zerotune launch` / mpirun / srun (rank 0
+// reports metrics), or nowhere in tests.
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+  virtual void OnStep(int64_t /*step*/) {}
+  virtual absl::Status OnMetrics(int64_t /*step*/, int64_t /*max_steps*/, double /*epoch*/,
+                                 const std::map<std::string, double>& /*values*/) {
+    return absl::OkStatus();
+  }
+  // A step at which every rank must checkpoint and stop (preemption), if one was decided.
+  virtual std::optional<int64_t> StopStep() const { return std::nullopt; }
+  virtual void Log(const std::string& /*line*/) const {}
+};
+
+struct TrainResult {
+  int64_t steps = 0;                  // optimizer steps taken (incl. before a resume)
+  bool stopped_early = false;         // early stopping
+  bool preempted = false;             // stopped at the coordinator's stop step
+  double last_loss = 0.0;             // the last logging window's loss
+  std::optional<double> eval_loss;    // the last evaluation's
+  std::vector<std::pair<int64_t, double>> loss_history;  // (step, loss) per logging window
+};
+
+class Trainer {
+ public:
+  // Loads data and model, resolves the ds_config and builds the engine. `comm` spans the
+  // data-parallel ranks (CPU tensors). `observer` may be null and must outlive the trainer.
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(
+      configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
+      TrainingObserver* observer);
+  ~Trainer();
+
+  absl::StatusOr<TrainResult> Train();
+  // Loss summed over the eval set / its target tokens, over all ranks (collective).
+  absl::StatusOr<double> Evaluate();
+
+  TrainableModel& model() { return model_; }
+  const TrainingPlan& plan() const { return *plan_; }
+  sharding::ZeroEngine& engine() { return *engine_; }
+
+ private:
+  Trainer(configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
+          TrainingObserver* observer);
+
+  struct StepTotals {
+    double loss_sum = 0;   // summed token losses (this rank)
+    double targets = 0;    // target tokens (this rank)
+    double tokens = 0;     // input tokens (this rank)
+  };
+  absl::StatusOr<sharding::StepResult> RunStep(int64_t step, StepTotals& totals);
+  absl::StatusOr<std::vector<double>> AllReduceSum(std::vector<double> values);
+  void Log(const std::string& line) const;
+
+  configs::TrainingArguments args_;
+  std::shared_ptr<sharding::Communicator> comm_;
+  TrainingObserver* observer_;
+  TrainingObserver no_observer_;
+  TrainingData data_;
+  TrainableModel model_;
+  std::optional<TrainingPlan> plan_;
+  JobConfig job_;
+  std::unique_ptr<sharding::ZeroEngine> engine_;
+};
+
+}  // namespace zt::worker::train

@@ -1,0 +1,121 @@
+#include "worker/train/training_data.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "worker/data/dataset_file.h"
+#include "worker/data/dataset_record.h"
+#include "worker/data/loss_mask.h"
+
+namespace zt::worker::train {
+namespace {
+
+absl::StatusOr<std::vector<data::TokenizedSample>> BuildSamples(const std::string& flag,
+                                                                const std::string& data_path,
+                                                                const data::SampleBuilder& builder,
+                                                                uint64_t seed, TrainingData& counts) {
+  absl::StatusOr<std::vector<data::DatasetSpec>> specs = data::ParseDatasetSpecs(data_path);
+  if (!specs.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", specs.status().message()));
+  int64_t skipped = 0;
+  ZT_ASSIGN_OR_RETURN(std::vector<data::RawRecord> raw,
+                      data::ReadDatasets(*specs, seed, /*skip_bad=*/false, &skipped));
+  std::vector<data::TokenizedSample> samples;
+  samples.reserve(raw.size());
+  for (const data::RawRecord& r : raw) {
+    ZT_ASSIGN_OR_RETURN(data::DataRecord record,
+                        data::ParseDataRecord(r.value, data::DatasetFormat::kAuto, r.where));
+    ZT_ASSIGN_OR_RETURN(data::TokenizedSample sample, builder.Build(record, r.where));
+    counts.truncated += sample.truncated;
+    counts.without_labels += std::none_of(sample.labels.begin(), sample.labels.end(),
+                                          [](int32_t l) { return l != data::kIgnoreIndex; });
+    samples.push_back(std::move(sample));
+  }
+  if (samples.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", data_path, ": no records"));
+  }
+  return samples;
+}
+
+}  // namespace
+
+absl::StatusOr<TrainingData> LoadTrainingData(const configs::TrainingArguments& args,
+                                              const std::string& tokenizer_dir) {
+  ZT_ASSIGN_OR_RETURN(std::unique_ptr<data::Tokenizer> tokenizer,
+                      data::Tokenizer::FromDirectory(tokenizer_dir));
+  TrainingData out;
+  ZT_ASSIGN_OR_RETURN(out.chat, data::LoadChatConfig(tokenizer_dir, args.template_name));
+  ZT_ASSIGN_OR_RETURN(data::LossMaskPolicy policy, data::ParseLossMaskPolicy(args.loss_mask));
+  data::SampleOptions options;
+  options.template_kind = out.chat.kind;
+  options.loss_mask = policy;
+  options.model_max_length = args.model_max_length;
+  if (!args.system.empty()) options.system = args.system;
+  options.bos_token = out.chat.bos_token;
+  options.eos_token = out.chat.eos_token;
+  ZT_ASSIGN_OR_RETURN(data::SampleBuilder builder,
+                      data::SampleBuilder::Create(tokenizer.get(), options));
+  const std::string pad = out.chat.pad_token.empty() ? out.chat.eos_token : out.chat.pad_token;
+  out.pad_id = tokenizer->TokenToId(pad);
+  if (out.pad_id < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        tokenizer_dir, "/tokenizer_config.json: pad token '", pad, "' is not in the vocabulary"));
+  }
+  const uint64_t seed = static_cast<uint64_t>(args.seed);
+  ZT_ASSIGN_OR_RETURN(out.train, BuildSamples("--data_path", args.data_path, builder, seed, out));
+  if (!args.eval_data_path.empty()) {
+    ZT_ASSIGN_OR_RETURN(out.eval,
+                        BuildSamples("--eval_data_path", args.eval_data_path, builder, seed, out));
+  }
+  return out;
+}
+
+Batch CollateBatch(const std::vector<data::TokenizedSample>& samples,
+                   const std::vector<int64_t>& indices, int32_t pad_id) {
+  int64_t longest = 1;
+  for (int64_t i : indices) longest = std::max<int64_t>(longest, samples[i].input_ids.size());
+  const int64_t rows = static_cast<int64_t>(indices.size());
+  Batch batch;
+  batch.input_ids = at::full({rows, longest}, pad_id, at::kLong);
+  batch.attention_mask = at::zeros({rows, longest}, at::kLong);
+  batch.labels = at::full({rows, longest}, data::kIgnoreIndex, at::kLong);
+  int64_t* ids = batch.input_ids.data_ptr<int64_t>();
+  int64_t* mask = batch.attention_mask.data_ptr<int64_t>();
+  int64_t* labels = batch.labels.data_ptr<int64_t>();
+  for (int64_t row = 0; row < rows; ++row) {
+    const data::TokenizedSample& s = samples[indices[row]];
+    for (size_t t = 0; t < s.input_ids.size(); ++t) {
+      ids[row * longest + t] = s.input_ids[t];
+      mask[row * longest + t] = 1;
+      labels[row * longest + t] = s.labels[t];
+      batch.target_tokens += t > 0 && s.labels[t] != data::kIgnoreIndex;
+    }
+    batch.tokens += static_cast<int64_t>(s.input_ids.size());
+  }
+  return batch;
+}
+
+at::Tensor SummedCausalLmLoss(const at::Tensor& logits, const at::Tensor& labels) {
+  const int64_t vocab = logits.size(-1);
+  const at::Tensor shifted_logits =
+      logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab}).to(at::kFloat);
+  const at::Tensor targets = labels.narrow(1, 1, labels.size(1) - 1).reshape({-1});
+  return at::cross_entropy_loss(shifted_logits, targets, /*weight=*/{}, at::Reduction::Sum,
+                                data::kIgnoreIndex);
+}
+
+at::Tensor SummedCausalLmLossOnTargets(const at::Tensor& hidden, const at::Tensor& lm_head,
+                                       const at::Tensor& labels) {
+  const int64_t width = hidden.size(-1);
+  const at::Tensor targets = labels.narrow(1, 1, labels.size(1) - 1).reshape({-1});
+  const at::Tensor trained = targets.ne(data::kIgnoreIndex).nonzero().squeeze(1);
+  const at::Tensor rows =
+      hidden.narrow(1, 0, hidden.size(1) - 1).reshape({-1, width}).index_select(0, trained);
+  const at::Tensor logits = at::linear(rows, lm_head).to(at::kFloat);
+  return at::cross_entropy_loss(logits, targets.index_select(0, trained), /*weight=*/{},
+                                at::Reduction::Sum, data::kIgnoreIndex);
+}
+
+}  // namespace zt::worker::train

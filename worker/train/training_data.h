@@ -1,0 +1,61 @@
+// The training and evaluation samples of a job and the batches the loop feeds the model.
+//
+// Samples: --data_path / --eval_data_path read with worker/data (dataset mixing, record
+// formats, chat template rendering, loss masks, truncation to --model_max_length), tokenized
+// once at start-up on every rank (deterministic, so ranks agree without exchanging data).
+// Batches: right-padded to the longest sample of the batch with the pad token (the EOS token
+// when the tokenizer has none), attention mask 0 on padding, labels kIgnoreIndex there.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "configs/training_arguments.h"
+#include "worker/data/chat_template.h"
+#include "worker/data/sample_builder.h"
+#include "worker/data/tokenizer.h"
+
+namespace zt::worker::train {
+
+struct TrainingData {
+  std::vector<data::TokenizedSample> train;
+  std::vector<data::TokenizedSample> eval;  // empty without --eval_data_path
+  data::TokenizerChatConfig chat;
+  int32_t pad_id = 0;
+  int64_t truncated = 0;          // samples cut to model_max_length
+  int64_t without_labels = 0;     // samples with no trained token (kept: they still count)
+};
+
+// Reads the tokenizer of `tokenizer_dir` and both datasets. Errors name the flag and the file or
+// record (InvalidArgument / NotFound from worker/data).
+absl::StatusOr<TrainingData> LoadTrainingData(const configs::TrainingArguments& args,
+                                              const std::string& tokenizer_dir);
+
+struct Batch {
+  at::Tensor input_ids;       // int64 [B, S]
+  at::Tensor attention_mask;  // int64 [B, S], 1 = token
+  at::Tensor labels;          // int64 [B, S], kIgnoreIndex where not trained
+  int64_t target_tokens = 0;  // labels[:, 1:] != kIgnoreIndex: the tokens the loss counts
+  int64_t tokens = 0;         // non-padding tokens
+};
+
+// The samples `indices` of `samples` as one batch.
+Batch CollateBatch(const std::vector<data::TokenizedSample>& samples,
+                   const std::vector<int64_t>& indices, int32_t pad_id);
+
+// Summed (not averaged) HF causal-LM loss: position t predicts labels[t + 1], kIgnoreIndex
+// ignored, logits in fp32. A scalar.
+at::Tensor SummedCausalLmLoss(const at::Tensor& logits, const at::Tensor& labels);
+
+// The same sum from the final hidden states [B, S, h] and the lm_head weight [V, h], computing
+// logits only at the positions whose next label is trained: the loss and its gradients are
+// those of SummedCausalLmLoss(linear(hidden, lm_head), labels), without the [B, S, V] logits
+// of untrained positions (prompts, padding), which dominate small models' step time.
+at::Tensor SummedCausalLmLossOnTargets(const at::Tensor& hidden, const at::Tensor& lm_head,
+                                       const at::Tensor& labels);
+
+}  // namespace zt::worker::train
