@@ -1,6 +1,7 @@
 // `zerotune`: the user-facing CLI. Each subcommand registers itself with one Add...Command(app)
 // call below; the commands live beside it in coordinator/. Torch-free, starts in milliseconds.
 #include "CLI/CLI.hpp"
+#include "coordinator/estimate_command.h"
 #include "coordinator/job_control_command.h"
 #include "coordinator/launch_command.h"
 #include "coordinator/serve_command.h"
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
   CLI::App app{"zerotune: LoRA/QLoRA/full fine-tuning of Qwen-family models with ZeRO"};
   app.require_subcommand(1);
   zt::coordinator::AddValidateConfigCommand(app);
+  zt::coordinator::AddEstimateCommand(app);
   zt::coordinator::AddLaunchCommand(app);
   zt::coordinator::AddServeCommand(app);
   zt::coordinator::AddStatusCommand(app);

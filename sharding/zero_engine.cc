@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "sharding/grad_norm.h"
+#include "sharding/parameter_groups.h"
 #include "sharding/zero_engine_group.h"
 
 namespace zt::sharding {
@@ -56,6 +57,11 @@ absl::Status CheckOptions(const ZeroEngineOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("zero_optimization.reduce_bucket_size is ",
                                                    o.reduce_bucket_numel, "; expected >= 1"));
   }
+  if (o.async_offload_step && !o.offload.offload) {
+    return absl::InvalidArgumentError(
+        "zero engine: async_offload_step needs zero_optimization.offload_optimizer.device "
+        "\"cpu\" (it overlaps the CPU optimizer step with the next forward)");
+  }
   if (o.gradient_clipping < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("gradient_clipping is ", o.gradient_clipping, "; expected >= 0 (0 disables)"));
@@ -71,6 +77,22 @@ LossScalerOptions ScalerFor(const ZeroEngineOptions& o) {
 }
 
 }  // namespace
+
+std::vector<ParameterGroup> DecayParameterGroups(const std::vector<NamedParameter>& params) {
+  std::vector<std::string> names;
+  for (const NamedParameter& p : params) names.push_back(p.name);
+  std::vector<ParameterGroup> groups;
+  for (const DecayGroup& decay : DecayGroups(names)) {
+    ParameterGroup group;
+    if (!decay.decay) group.weight_decay = 0.0;
+    for (int i : decay.params) {
+      group.params.push_back(params[i]);
+      group.forward_positions.push_back(i);
+    }
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
 
 absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::DsConfig& c) {
   ZeroEngineOptions o;
@@ -108,7 +130,9 @@ ZeroEngine::ZeroEngine(ZeroEngineOptions options, std::shared_ptr<Communicator> 
   chunk_rank_ = options_.stage == 0 ? 0 : comm_->Rank();
 }
 
-ZeroEngine::~ZeroEngine() = default;
+ZeroEngine::~ZeroEngine() {
+  if (async_worker_.joinable()) async_worker_.join();
+}
 
 absl::StatusOr<std::unique_ptr<ZeroEngine>> ZeroEngine::Create(std::vector<ParameterGroup> groups,
                                                                const ZeroEngineOptions& options,
@@ -117,15 +141,24 @@ absl::StatusOr<std::unique_ptr<ZeroEngine>> ZeroEngine::Create(std::vector<Param
   if (comm == nullptr) return absl::InvalidArgumentError("zero engine: no communicator");
   if (groups.empty()) return absl::InvalidArgumentError("zero engine: no parameter groups");
   std::unique_ptr<ZeroEngine> engine(new ZeroEngine(options, std::move(comm)));
+  std::vector<std::vector<int>> forward_positions;
   for (size_t g = 0; g < groups.size(); ++g) {
     if (groups[g].params.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("zero engine: parameter group ", g, " has no parameters"));
     }
+    const std::vector<int>& positions = groups[g].forward_positions;
+    if (!positions.empty() && positions.size() != groups[g].params.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "zero engine: parameter group ", g, " has ", groups[g].params.size(),
+          " parameters but ", positions.size(), " forward_positions; expected one each or none"));
+    }
+    forward_positions.push_back(positions);
     auto group = std::make_unique<Group>();
     ZT_RETURN_IF_ERROR(engine->InitGroup(std::move(groups[g]), *group));
     engine->groups_.push_back(std::move(group));
   }
+  engine->BuildUpdateOrder(forward_positions);
   return engine;
 }
 
@@ -195,12 +228,15 @@ at::Tensor ZeroEngine::ScaleLoss(const at::Tensor& loss) const {
 }
 
 absl::Status ZeroEngine::Backward(const at::Tensor& loss) {
+  ZT_RETURN_IF_ERROR(WaitForAllParameters());
   BeginBackward();
   ScaleLoss(loss).backward();
   return FinishBackward();
 }
 
 void ZeroEngine::BeginBackward() {
+  // The forward may not have waited for every bucket; the hooks must not race the worker.
+  pending_backward_error_ = WaitForAllParameters();
   // Stage 2 reduces every micro-step; stages 0 and 1 let param.grad accumulate until the
   // boundary's backward.
   boundary_backward_ = AtAccumulationBoundary();
@@ -212,7 +248,8 @@ void ZeroEngine::BeginBackward() {
 absl::Status ZeroEngine::FinishBackward() {
   if (!in_backward_) return absl::FailedPreconditionError("FinishBackward without BeginBackward");
   in_backward_ = false;
-  absl::Status first;
+  absl::Status first = std::move(pending_backward_error_);
+  pending_backward_error_ = absl::OkStatus();
   for (auto& group : groups_) {
     absl::Status s = group->bucketer->FinishBackward();
     if (first.ok()) first = s;
@@ -248,8 +285,9 @@ AdamWHyper ZeroEngine::HyperForStep(int64_t k, const Group& group) const {
   return hyper;
 }
 
-absl::Status ZeroEngine::StepGroup(Group& group, double multiplier, const AdamWHyper& hyper,
+absl::Status ZeroEngine::StepGroup(int g, double multiplier, const AdamWHyper& hyper,
                                    StepPhaseTimes& times) {
+  Group& group = *groups_[g];
   const FlatLayout& layout = group.buffer.layout();
   std::vector<std::unique_ptr<Work>> gathers;
   // Forward order (buckets are laid out backward), so the first layers' parameters are
@@ -272,12 +310,21 @@ absl::Status ZeroEngine::StepGroup(Group& group, double multiplier, const AdamWH
     gathers.push_back(std::move(work));
   }
   for (auto& work : gathers) ZT_RETURN_IF_ERROR(work->Wait(Deadline()));
+  for (int b = static_cast<int>(layout.buckets().size()) - 1; b >= 0; --b) {
+    MarkBucketUpdated(update_index_[g][b]);
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<StepResult> ZeroEngine::Step() {
   if (in_backward_) return absl::FailedPreconditionError("Step() inside BeginBackward()");
+  ZT_RETURN_IF_ERROR(WaitForAllParameters());
   StepResult result;
+  {
+    absl::MutexLock lock(&async_mu_);
+    result.phases = async_times_;  // the previous asynchronous step's worker
+    async_times_ = StepPhaseTimes();
+  }
   result.boundary = AtAccumulationBoundary();
   ++micro_steps_;
   result.optimizer_step = applied_steps_;
@@ -310,12 +357,32 @@ absl::StatusOr<StepResult> ZeroEngine::Step() {
   result.grad_norm = scaled_norm < 0 ? -1.0 : scaled_norm / result.loss_scale;
   if (options_.precision == Precision::kFp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(false));
   const int64_t k = applied_steps_ + 1;
-  for (auto& group : groups_) {
-    const AdamWHyper hyper = HyperForStep(k, *group);
-    result.lr = hyper.lr;
-    ZT_RETURN_IF_ERROR(StepGroup(*group, 1.0 / divisor, hyper, result.phases));
-    group->accumulator.zero_();
-    std::fill(group->staged.begin(), group->staged.end(), false);
+  if (options_.async_offload_step) {
+    std::vector<AdamWHyper> hypers;
+    for (auto& group : groups_) {
+      hypers.push_back(HyperForStep(k, *group));
+      result.lr = hypers.back().lr;
+      // The gradient chunks backward did not stage yet, before the accumulator is reused.
+      const FlatLayout& layout = group->buffer.layout();
+      for (int b = 0; b < static_cast<int>(layout.buckets().size()); ++b) {
+        if (group->staged[b]) continue;
+        group->optimizer->StageGradChunk(layout.buckets()[b].partition_offset,
+                                         PartitionChunk(group->accumulator, layout, b),
+                                         result.phases);
+      }
+      group->accumulator.zero_();
+      std::fill(group->staged.begin(), group->staged.end(), false);
+    }
+    StartAsyncUpdates(1.0 / divisor, std::move(hypers));
+  } else {
+    for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
+      Group& group = *groups_[g];
+      const AdamWHyper hyper = HyperForStep(k, group);
+      result.lr = hyper.lr;
+      ZT_RETURN_IF_ERROR(StepGroup(g, 1.0 / divisor, hyper, result.phases));
+      group.accumulator.zero_();
+      std::fill(group.staged.begin(), group.staged.end(), false);
+    }
   }
   applied_steps_ = k;
   result.applied = true;
@@ -348,6 +415,18 @@ int64_t ZeroEngine::OptimizerStateBytes() const {
 int64_t ZeroEngine::GradientAccumulatorBytes() const {
   int64_t total = 0;
   for (const auto& group : groups_) total += group->accumulator.nbytes();
+  return total;
+}
+
+int64_t ZeroEngine::ParameterBufferBytes() const {
+  int64_t total = 0;
+  for (const auto& group : groups_) total += group->buffer.flat().nbytes();
+  return total;
+}
+
+int64_t ZeroEngine::UpdateBufferBytes() const {
+  int64_t total = 0;
+  for (const auto& group : groups_) total += group->send.defined() ? group->send.nbytes() : 0;
   return total;
 }
 

@@ -31,7 +31,8 @@
 //    by the scale after update_scale, which differs on the step where the scale doubles.
 // With offload, a bucket's reduced gradient chunk is copied to the host as soon as its
 // reduction finished in the boundary backward; the CPU AdamW step, the copy back and the
-// bucket's all-gather then run bucket by bucket in forward order inside Step(). CUDA streams:
+// bucket's all-gather then run bucket by bucket in forward order inside Step(), or, with
+// options.async_offload_step, on a worker thread after Step() returned (below). CUDA streams:
 // the Communicator orders its work after the current stream (the NCCL/host-staged backends'
 // contract); everything here is issued on the current stream.
 //
@@ -41,7 +42,22 @@
 // A caller that runs backward itself (several passes per micro-step, reentrant checkpointing)
 // brackets it: BeginBackward(); ScaleLoss(loss).backward(); ...; FinishBackward().
 //
-// Not thread-safe: one training loop drives it. The communicator must outlive it.
+// Asynchronous offload step (options.async_offload_step, offload only; off by default): Step()
+// does the overflow check, the norm and the loss-scale update, copies every gradient chunk not
+// yet staged, then hands the per-bucket work (CPU AdamW on the host partition, the H2D copy, the
+// bucket's all-gather) to a worker thread in update order and returns. Update order is forward
+// order across all groups (a bucket's place is its earliest parameter's forward position,
+// ParameterGroup::forward_positions; groups one after another without them). The next forward
+// calls WaitForParameters(update bucket or parameter name) before it reads a layer's
+// parameters, so layer i waits only for the buckets up to its own; WaitForAllParameters() waits
+// for the rest and runs implicitly at the start of Backward/BeginBackward/Step, so nothing the
+// engine does can observe a stale parameter (state export/import must call it first). The
+// worker's first error is returned by the next Wait call (and every one after: the parameters
+// are then undefined). Results are bitwise those of the synchronous path; the worker's phase
+// times are reported in the next Step()'s StepResult.
+//
+// Not thread-safe: one training loop drives it (the async worker is internal). The
+// communicator must outlive it.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -50,9 +66,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "configs/ds_config.h"
 #include "sharding/adamw_step.h"
@@ -73,7 +92,15 @@ struct NamedParameter {
 struct ParameterGroup {
   std::vector<NamedParameter> params;  // forward order
   std::optional<double> weight_decay;  // default: the optimizer's
+  // Optional, one per parameter: its position in the model's forward order across all groups
+  // (orders the asynchronous offload step's buckets). Empty: the group's own order.
+  std::vector<int> forward_positions;
 };
+
+// The HF Trainer's decay / no-decay groups (parameter_groups.h) of `params` (forward order):
+// the decay group with the optimizer's weight decay, then the no-decay group with 0, empty
+// groups left out, forward_positions filled. What `zerotune estimate` lays out.
+std::vector<ParameterGroup> DecayParameterGroups(const std::vector<NamedParameter>& params);
 
 enum class Precision { kFloat, kFp16, kBf16 };  // kFloat: fp32 or fp64 parameters
 
@@ -91,6 +118,8 @@ struct ZeroEngineOptions {
   std::shared_ptr<const LrScheduler> scheduler;  // null: constant optimizer.lr
   absl::Duration collective_timeout = absl::Minutes(5);
   bool track_gradient_bytes = false;
+  // Offload only: the optimizer step runs on a worker thread after Step() returns (see above).
+  bool async_offload_step = false;
 };
 
 // The engine options a resolved ds_config asks for (InvalidArgument naming the key for what
@@ -135,6 +164,25 @@ class ZeroEngine {
   int64_t PartitionNumel() const;
   int64_t OptimizerStateBytes() const;
   int64_t GradientAccumulatorBytes() const;
+  // Bytes of the flat parameter buffers (trainable parameters with padding, all groups) and of
+  // the stage 1-2 buffers holding this rank's updated chunks before the all-gather.
+  int64_t ParameterBufferBytes() const;
+  int64_t UpdateBufferBytes() const;
+
+  // The buckets of all groups in update order (see above); index u names the u-th.
+  int NumUpdateBuckets() const { return static_cast<int>(update_order_.size()); }
+  // The update bucket holding the named parameter; NotFound naming it otherwise.
+  absl::StatusOr<int> UpdateBucketOf(absl::string_view param_name) const;
+  // Blocks until update bucket `u` (and every one before it) holds the parameters of the last
+  // Step(); returns at once without an asynchronous step in flight. The worker's error if it
+  // failed; OutOfRange for a bad `u`.
+  absl::Status WaitForParameters(int update_bucket);
+  absl::Status WaitForParameters(absl::string_view param_name);
+  absl::Status WaitForAllParameters();
+  // Per update bucket, for tests of the ordering: optimizer steps whose update of the bucket
+  // finished, and the engine-wide sequence number (1, 2, ...) of its last finished update.
+  int64_t BucketUpdates(int update_bucket) const;
+  int64_t BucketUpdateSequence(int update_bucket) const;
   const LossScaler& loss_scaler() const { return loss_scaler_; }
   int64_t skipped_steps() const { return skipped_steps_; }
   std::string OptimizerName() const;
@@ -203,8 +251,15 @@ class ZeroEngine {
   absl::Status InitGroup(ParameterGroup spec, Group& group);
   absl::StatusOr<bool> Overflowed();
   absl::StatusOr<double> ScaledGlobalNorm();
-  absl::Status StepGroup(Group& group, double multiplier, const AdamWHyper& hyper,
+  absl::Status StepGroup(int group_index, double multiplier, const AdamWHyper& hyper,
                          StepPhaseTimes& times);
+  // Asynchronous offload step: the worker thread's body over update_order_.
+  void StartAsyncUpdates(double multiplier, std::vector<AdamWHyper> hypers);
+  void RunAsyncUpdates(double multiplier, const std::vector<AdamWHyper>& hypers);
+  absl::Status UpdateBucketChunk(int update_bucket, double multiplier, const AdamWHyper& hyper,
+                                 StepPhaseTimes& times, std::unique_ptr<Work>& gather);
+  void MarkBucketUpdated(int update_bucket);
+  void BuildUpdateOrder(const std::vector<std::vector<int>>& forward_positions);
   AdamWHyper HyperForStep(int64_t k, const Group& group) const;
   absl::Time Deadline() const;
 
@@ -219,6 +274,23 @@ class ZeroEngine {
   int64_t skipped_steps_ = 0;
   bool in_backward_ = false;
   bool boundary_backward_ = false;  // the running backward ends an accumulation window
+
+  struct UpdateBucket {
+    int group = 0;
+    int bucket = 0;
+  };
+  std::vector<UpdateBucket> update_order_;
+  std::vector<std::vector<int>> update_index_;  // [group][bucket] -> update bucket
+  absl::Status pending_backward_error_;          // BeginBackward's wait failed
+  std::thread async_worker_;
+  mutable absl::Mutex async_mu_;
+  int async_completed_ ABSL_GUARDED_BY(async_mu_) = 0;  // update buckets done this step
+  bool async_done_ ABSL_GUARDED_BY(async_mu_) = true;
+  absl::Status async_error_ ABSL_GUARDED_BY(async_mu_);
+  StepPhaseTimes async_times_ ABSL_GUARDED_BY(async_mu_);
+  std::vector<int64_t> bucket_updates_ ABSL_GUARDED_BY(async_mu_);
+  std::vector<int64_t> bucket_sequence_ ABSL_GUARDED_BY(async_mu_);
+  int64_t update_sequence_ ABSL_GUARDED_BY(async_mu_) = 0;
 };
 
 }  // namespace zt::sharding

@@ -1,0 +1,155 @@
+// `zerotune estimate` (coordinator/estimate_command.h) on a hand-sized model whose bytes are
+// worked out below from the engine's layout rules (partition.h: buckets in reverse forward order,
+// each padded to a multiple of world_size * 2; sharding/model_state_estimate.h), its table and
+// JSON faces, and its errors naming the flag or the file. The equality with what the engine
+// allocates is tests/sharding/zero_estimate_multirank_test.cc.
+#include "coordinator/estimate_command.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "nlohmann/json.hpp"
+#include "tests/support/temp_dir.h"
+
+namespace zt::coordinator {
+namespace {
+
+using ::testing::HasSubstr;
+
+// qwen2, vocab 16, hidden 8, one layer, 2 heads of 4 (1 kv head), intermediate 16, tied:
+// 744 base parameters (embedding 128, norms 16 + 8, q 64+8, k 32+4, v 32+4, o 64, MLP 384).
+// LoRA r 2 on q_proj (A 2x8, B 8x2) and v_proj (A 2x8, B 4x2): 16 + 16 + 16 + 8 = 56.
+constexpr char kConfig[] = R"({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"],
+  "vocab_size": 16, "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
+  "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": true,
+  "max_position_embeddings": 64, "torch_dtype": "bfloat16"})";
+
+struct EstimateRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+class EstimateCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::ofstream(dir_.Join("config.json")) << kConfig;
+    WriteDs(R"({"train_micro_batch_size_per_gpu": 1, "gradient_accumulation_steps": 1,
+      "bf16": {"enabled": "auto"},
+      "zero_optimization": {"stage": 2, "reduce_bucket_size": 20,
+                            "offload_optimizer": {"device": "cpu"}}})");
+    request_.model = dir_.path();
+    request_.num_gpus = 3;
+    request_.args.deepspeed = dir_.Join("ds.json");
+    request_.args.bf16 = true;
+    request_.args.use_lora = true;
+    request_.args.lora_r = 2;
+    request_.args.lora_target_modules = "q_proj,v_proj";
+  }
+  void WriteDs(const std::string& text) { std::ofstream(dir_.Join("ds.json")) << text; }
+  EstimateRun Estimate() {
+    std::ostringstream out, err;
+    EstimateRun run;
+    run.code = RunEstimate(request_, out, err);
+    run.out = out.str();
+    run.err = err.str();
+    return run;
+  }
+
+  zt::testing::TempDir dir_;
+  EstimateRequest request_;
+};
+
+TEST_F(EstimateCommandTest, JsonBytesFollowTheEnginesPaddedLayout) {
+  request_.json = true;
+  EstimateRun run = Estimate();
+  ASSERT_EQ(run.code, 0) << run.err;
+  nlohmann::json j = nlohmann::json::parse(run.out);
+  EXPECT_EQ(j["total_params"], 800);
+  EXPECT_EQ(j["trainable_params"], 56);
+  EXPECT_EQ(j["param_dtype"], "bf16");
+  EXPECT_EQ(j["configured_stage"], 2);
+  EXPECT_EQ(j["parameter_groups"], 1);  // LoRA factors all decay
+  const nlohmann::json& s = j["stages"];
+  ASSERT_EQ(s.size(), 4u);
+  // Stage 0: one partition (alignment 2): buckets v.B 8 | v.A 16 | q.B 16 | q.A 16 = 56.
+  EXPECT_EQ(s[0]["partition_numel"], 56);
+  EXPECT_EQ(s[0]["base_weights"]["bytes"], 744 * 2);
+  EXPECT_EQ(s[0]["trainable_parameters"]["bytes"], 56 * 2);
+  EXPECT_EQ(s[0]["gradients"]["bytes"], 56 * 2);
+  EXPECT_EQ(s[0]["optimizer_state"]["bytes"], 4 * 56 * 4);
+  EXPECT_EQ(s[0]["optimizer_state"]["location"], "device");  // no offload at stage 0
+  EXPECT_EQ(s[0]["update_buffer"]["bytes"], 0);
+  // Stages 1 and 2 over 3 ranks: each bucket padded to a multiple of 6: 12 + 18 + 18 + 18 = 66,
+  // 22 elements per rank; fp32 master, moments and gradient, plus the bf16 host staging copy.
+  for (int stage : {1, 2}) {
+    SCOPED_TRACE(stage);
+    EXPECT_EQ(s[stage]["partition_numel"], 22);
+    EXPECT_EQ(s[stage]["trainable_parameters"]["bytes"], 66 * 2);
+    EXPECT_EQ(s[stage]["gradients"]["bytes"], 22 * 2);
+    EXPECT_EQ(s[stage]["optimizer_state"]["bytes"], 4 * 22 * 4 + 22 * 2);
+    EXPECT_EQ(s[stage]["optimizer_state"]["location"], "host");
+    EXPECT_EQ(s[stage]["update_buffer"]["bytes"], 22 * 2);
+    EXPECT_EQ(s[stage]["host_bytes"], 4 * 22 * 4 + 22 * 2);
+    EXPECT_EQ(s[stage]["device_bytes"], 744 * 2 + 66 * 2 + 22 * 2 + 22 * 2);
+  }
+  // Stage 3 (planned): ceil(n / 3) per tensor: 6 + 6 + 6 + 3.
+  EXPECT_EQ(s[3]["planned"], true);
+  EXPECT_EQ(s[3]["partition_numel"], 21);
+  EXPECT_EQ(s[3]["gradients"]["bytes"], 21 * 2);
+}
+
+TEST_F(EstimateCommandTest, TablePerStageNamesTheConfiguredStageAndWhereBytesLive) {
+  EstimateRun run = Estimate();
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("800 parameters (56 trainable, bf16), 3 data-parallel ranks"));
+  EXPECT_THAT(run.out, HasSubstr("ZeRO stage 2 (configured)\n"));
+  EXPECT_THAT(run.out, HasSubstr("ZeRO stage 3 (planned"));
+  EXPECT_THAT(run.out, HasSubstr("ZeRO stage 1\n"
+                                 "  per rank                         size            bytes  where\n"
+                                 "  base weights (frozen)        1.45 KiB            1,488  device\n"
+                                 "  trainable parameters            132 B              132  device\n"
+                                 "  gradients                        44 B               44  device\n"
+                                 "  optimizer state                 396 B              396  host\n"
+                                 "  update buffer                    44 B               44  device\n"
+                                 "  total on the device          1.67 KiB            1,708\n"
+                                 "  total on the host               396 B              396\n"));
+}
+
+TEST_F(EstimateCommandTest, ErrorsNameTheFlagOrTheFile) {
+  EstimateRequest fresh = request_;
+  request_.model = dir_.Join("missing");
+  EstimateRun run = Estimate();
+  EXPECT_EQ(run.code, 1);
+  EXPECT_THAT(run.err, HasSubstr("error: --model: "));
+  EXPECT_THAT(run.err, HasSubstr("missing"));
+
+  request_ = fresh;
+  request_.args.deepspeed.clear();
+  run = Estimate();
+  EXPECT_EQ(run.code, 1);
+  EXPECT_EQ(run.err, "error: --deepspeed: no ds_config given (--deepspeed FILE)\n");
+
+  request_ = fresh;
+  request_.num_gpus = 0;
+  run = Estimate();
+  EXPECT_EQ(run.err, "error: --num_gpus: must be >= 1, got 0\n");
+
+  request_ = fresh;
+  request_.args.lora_target_modules = "c_attn";
+  run = Estimate();
+  EXPECT_EQ(run.code, 1);
+  EXPECT_THAT(run.err, HasSubstr("error: --lora_target_modules: c_attn matches no module"));
+
+  request_ = fresh;
+  WriteDs(R"({"train_micro_batch_size_per_gpu": 1, "zero_optimization": {"stage": 7}})");
+  run = Estimate();
+  EXPECT_EQ(run.code, 1);
+  EXPECT_THAT(run.err, HasSubstr("error: " + dir_.Join("ds.json") + ": zero_optimization.stage"));
+}
+
+}  // namespace
+}  // namespace zt::coordinator

@@ -1,0 +1,63 @@
+// The asynchronous offload step at world size 1 (zero_engine_async.cc): bitwise the synchronous
+// step at stages 0-2 with the per-bucket completion counters in forward order
+// (zero_async_offload_check.h), and the API's errors by name.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "sharding/self_communicator.h"
+#include "sharding/zero_engine.h"
+#include "tests/sharding/zero_async_offload_check.h"
+#include "tests/sharding/zero_test_model.h"
+
+namespace zt::sharding {
+namespace {
+
+TEST(ZeroEngineAsyncTest, AsyncOffloadStepIsBitwiseTheSyncStepAtWorldSizeOne) {
+  for (int stage : {0, 1, 2}) {
+    testing::ExpectAsyncOffloadStepMatchesSync(std::make_shared<SelfCommunicator>(), stage);
+  }
+}
+
+TEST(ZeroEngineAsyncTest, AsyncNeedsOffloadAndNamesUnknownParametersAndBuckets) {
+  std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec{});
+  ZeroEngineOptions options;
+  options.stage = 2;
+  options.async_offload_step = true;
+  auto comm = std::make_shared<SelfCommunicator>();
+  absl::StatusOr<std::unique_ptr<ZeroEngine>> rejected =
+      ZeroEngine::Create(DecayParameterGroups(params), options, comm);
+  ASSERT_EQ(rejected.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(rejected.status().message(),
+            "zero engine: async_offload_step needs zero_optimization.offload_optimizer.device "
+            "\"cpu\" (it overlaps the CPU optimizer step with the next forward)");
+
+  options.offload.offload = true;
+  absl::StatusOr<std::unique_ptr<ZeroEngine>> engine =
+      ZeroEngine::Create(DecayParameterGroups(params), options, comm);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  absl::StatusOr<int> missing = (*engine)->UpdateBucketOf("layers.9.weight");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "zero engine: no trainable parameter named 'layers.9.weight'");
+  absl::Status out_of_range = (*engine)->WaitForParameters(2);
+  EXPECT_EQ(out_of_range.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(out_of_range.message(), "zero engine: update bucket 2; expected 0 to 1");
+  // Nothing in flight: every wait returns at once.
+  EXPECT_TRUE((*engine)->WaitForParameters("layers.0.bias").ok());
+  EXPECT_TRUE((*engine)->WaitForAllParameters().ok());
+}
+
+TEST(ZeroEngineAsyncTest, DecayGroupsFollowTheTrainersRuleInForwardOrder) {
+  std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec{});  // 3 layers
+  std::vector<ParameterGroup> groups = DecayParameterGroups(params);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_FALSE(groups[0].weight_decay.has_value());
+  EXPECT_EQ(groups[0].params[1].name, "layers.1.weight");
+  EXPECT_EQ(groups[0].forward_positions, (std::vector<int>{0, 2, 4}));
+  EXPECT_EQ(groups[1].weight_decay, 0.0);
+  EXPECT_EQ(groups[1].forward_positions, (std::vector<int>{1, 3, 5}));
+}
+
+}  // namespace
+}  // namespace zt::sharding
