@@ -1,8 +1,10 @@
-// ZeRO step time with and without overlap_comm: W ranks (forked processes, Gloo over
-// loopback, a FileStore in a fresh temporary folder) train an fp32 MLP of `layers` square
-// linears with the stage-0/1/2 engine and print, per setting, the mean wall time per optimizer
-// step split into forward+backward (including the bucketed reductions that overlap it) and
-// Step() (norm, AdamW, all-gather).
+// ZeRO step time with and without overlap_comm and, with --offload 1, with the synchronous and
+// the asynchronous offload step: W ranks (forked processes, Gloo over loopback, a FileStore in
+// a fresh temporary folder) train an fp32 MLP of `layers` square linears with the stage-0/1/2
+// engine and print a table: per setting, the mean wall time per optimizer step split into
+// forward+backward (including the bucketed reductions that overlap it and, for the async step,
+// the forward's waits for each layer's parameters) and Step() (norm, AdamW, all-gather; for the
+// async step only what runs before it returns).
 //
 //   zero_step_bench [--world 2] [--stage 2] [--layers 8] [--hidden 512] [--batch 16]
 //                   [--bucket 262144] [--steps 6] [--offload 0|1]
@@ -79,9 +81,19 @@ std::vector<NamedParameter> MakeParams(const Args& a) {
   return params;
 }
 
-at::Tensor Loss(const std::vector<NamedParameter>& params, const at::Tensor& x) {
+// With the async offload step the forward waits for each layer's parameters before using them.
+at::Tensor Loss(zt::sharding::ZeroEngine& engine, const std::vector<NamedParameter>& params,
+                const at::Tensor& x, bool wait) {
   at::Tensor h = x;
   for (size_t i = 0; i < params.size(); i += 2) {
+    if (wait) {
+      absl::Status ready = engine.WaitForParameters(params[i].name);
+      if (ready.ok()) ready = engine.WaitForParameters(params[i + 1].name);
+      if (!ready.ok()) {
+        std::fprintf(stderr, "wait failed: %s\n", ready.ToString().c_str());
+        std::exit(1);
+      }
+    }
     h = at::tanh(at::addmm(params[i + 1].tensor, h, params[i].tensor.t()));
   }
   return h.pow(2).mean();
@@ -89,12 +101,13 @@ at::Tensor Loss(const std::vector<NamedParameter>& params, const at::Tensor& x) 
 
 // Mean seconds per step of (forward + backward) and of Step(), after one warm-up step.
 std::pair<double, double> TimeSteps(zt::sharding::ZeroEngine& engine,
-                                    const std::vector<NamedParameter>& params, const Args& a) {
+                                    const std::vector<NamedParameter>& params, const Args& a,
+                                    bool wait) {
   double backward_s = 0, step_s = 0;
   for (int s = 0; s <= a.steps; ++s) {
     at::Tensor x = at::randn({a.batch, a.hidden});
     absl::Time t0 = absl::Now();
-    absl::Status status = engine.Backward(Loss(params, x));
+    absl::Status status = engine.Backward(Loss(engine, params, x, wait));
     absl::Time t1 = absl::Now();
     absl::StatusOr<zt::sharding::StepResult> result = engine.Step();
     absl::Time t2 = absl::Now();
@@ -130,26 +143,39 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
         a.world, a.stage, a.offload, a.layers, (long long)a.hidden, (long long)a.hidden,
         (long long)(a.layers * (a.hidden * a.hidden + a.hidden)), (long long)a.batch,
         (long long)a.bucket, a.steps);
-    std::printf("%-14s %18s %12s %12s\n", "overlap_comm", "fwd+bwd+reduce ms", "Step() ms",
-                "total ms");
+    std::printf("%-14s %-14s %18s %12s %12s\n", "overlap_comm", "offload step",
+                "fwd+bwd+reduce ms", "Step() ms", "total ms");
   }
-  for (bool overlap : {false, true}) {
+  struct Setting {
+    bool overlap;
+    bool async;
+  };
+  std::vector<Setting> settings{{false, false}, {true, false}};
+  if (a.offload) settings.insert(settings.end(), {{false, true}, {true, true}});
+  for (const auto [overlap, async] : settings) {
     std::vector<NamedParameter> params = MakeParams(a);
     zt::sharding::ZeroEngineOptions options;
     options.stage = a.stage;
     options.reduce_bucket_numel = a.bucket;
     options.overlap_comm = overlap;
     options.offload.offload = a.offload;
+    options.async_offload_step = async;
     options.gradient_clipping = 1.0;
     auto engine = zt::sharding::ZeroEngine::Create({{params, std::nullopt}}, options, shared);
     if (!engine.ok()) {
       std::fprintf(stderr, "rank %d: %s\n", rank, engine.status().ToString().c_str());
       return 1;
     }
-    auto [backward_s, step_s] = TimeSteps(**engine, params, a);
+    auto [backward_s, step_s] = TimeSteps(**engine, params, a, async);
+    absl::Status drained = (*engine)->WaitForAllParameters();
+    if (!drained.ok()) {
+      std::fprintf(stderr, "rank %d: %s\n", rank, drained.ToString().c_str());
+      return 1;
+    }
     if (rank == 0) {
-      std::printf("%-14s %18.1f %12.1f %12.1f\n", overlap ? "true" : "false", backward_s * 1e3,
-                  step_s * 1e3, (backward_s + step_s) * 1e3);
+      std::printf("%-14s %-14s %18.1f %12.1f %12.1f\n", overlap ? "true" : "false",
+                  !a.offload ? "-" : async ? "async" : "sync", backward_s * 1e3, step_s * 1e3,
+                  (backward_s + step_s) * 1e3);
     }
   }
   return 0;
