@@ -27,6 +27,9 @@ void AddTrainingArgumentOptions(CLI::App& app, TrainingArguments* args) {
     // goes into the help text instead.
     absl::StrAppend(&help, " [default: ", ArgumentValueText(defaults, spec), "]");
     CLI::Option* option = group->add_option_function<std::string>("--" + name, apply, help);
+    // argparse's rule, which HF users rely on: a repeated flag's last value wins (so flags
+    // after a job file's arguments override them).
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     switch (spec.type()) {
       case ArgumentType::kBool: option->type_name("[BOOL]")->expected(0, 1); break;
       case ArgumentType::kInt: option->type_name("INT"); break;

@@ -1,6 +1,7 @@
 // CLI11 options for every training argument (training_arguments.h), so each zerotune CLI
 // accepts the same `--name value` flags with the same --help text. Bool arguments take an
-// optional value as HF's argparse does: `--bf16`, `--bf16 True`, `--bf16=false`.
+// optional value as HF's argparse does: `--bf16`, `--bf16 True`, `--bf16=false`; a repeated
+// flag's last value wins, as with argparse.
 #pragma once
 
 #include "CLI/App.hpp"

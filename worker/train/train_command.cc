@@ -16,6 +16,7 @@
 #include "configs/training_arguments_cli.h"
 #include "coordinator/protocol.h"
 #include "sharding/communicator_factory.h"
+#include "sharding/in_memory_store.h"
 #include "worker/runtime/worker_runtime.h"
 #include "worker/train/trainer.h"
 
@@ -74,16 +75,20 @@ void PrintArguments(const configs::TrainingArguments& args, const TrainingObserv
   out.Log(text);
 }
 
-absl::Status RunTraining(const configs::TrainingArguments& args,
-                         std::shared_ptr<sharding::Communicator> comm, TrainingObserver& observer) {
-  if (comm->Rank() == 0) PrintArguments(args, observer);
+absl::StatusOr<TrainResult> RunTraining(const configs::TrainingArguments& args,
+                                        std::shared_ptr<sharding::Communicator> comm,
+                                        TrainerPlacement placement, TrainingObserver& observer) {
+  const bool rank0 = comm->Rank() == 0;
+  if (rank0) PrintArguments(args, observer);
   ZT_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer,
-                      Trainer::Create(args, std::move(comm), &observer));
+                      Trainer::Create(args, std::move(comm), std::move(placement), &observer));
   ZT_ASSIGN_OR_RETURN(TrainResult result, trainer->Train());
-  observer.Log(absl::StrCat("training done: ", result.steps, " steps, loss ", result.last_loss,
-                            result.eval_loss ? absl::StrCat(", eval_loss ", *result.eval_loss) : "",
-                            "; output in ", args.output_dir));
-  return absl::OkStatus();
+  if (rank0 && !result.preempted) {
+    observer.Log(absl::StrCat("training done: ", result.steps, " steps, loss ", result.last_loss,
+                              result.eval_loss ? absl::StrCat(", eval_loss ", *result.eval_loss) : "",
+                              "; output in ", args.output_dir));
+  }
+  return result;
 }
 
 int RunStandalone(const configs::TrainingArguments& args) {
@@ -92,7 +97,10 @@ int RunStandalone(const configs::TrainingArguments& args) {
   spec.backend = "self";
   absl::StatusOr<std::unique_ptr<sharding::Communicator>> comm =
       sharding::CreateCommunicator(spec, absl::Now() + kRendezvousTimeout);
-  absl::Status status = comm.ok() ? RunTraining(args, std::move(*comm), observer) : comm.status();
+  TrainerPlacement placement;
+  placement.store = std::make_shared<sharding::InMemoryStore>();
+  absl::Status status = comm.status();
+  if (comm.ok()) status = RunTraining(args, std::move(*comm), placement, observer).status();
   if (status.ok()) return 0;
   std::cerr << "zerotune-worker train: " << status.message() << "\n";
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
@@ -120,16 +128,27 @@ int RunRank(const configs::TrainingArguments& args) {
   spec.key_prefix = "train/data_parallel";
   absl::StatusOr<std::unique_ptr<sharding::Communicator>> created =
       sharding::CreateCommunicator(spec, absl::Now() + kRendezvousTimeout);
-  absl::Status status = created.status();
-  if (created.ok()) {
+  absl::StatusOr<TrainResult> result = absl::UnknownError("not run");
+  if (!created.ok()) {
+    result = created.status();
+  } else {
     std::shared_ptr<sharding::Communicator> comm = std::move(*created);
     rt.AddAbortHook([comm](const std::string& reason) { comm->Abort(absl::AbortedError(reason)); });
-    status = RunTraining(args, comm, observer);
+    TrainerPlacement placement;
+    placement.store = rt.store();
+    placement.node = rt.assignment().node_rank();
+    result = RunTraining(args, comm, placement, observer);
   }
+  const absl::Status status = result.status();
   if (!status.ok()) {
     rt.Log(absl::StrCat("train failed: ", status.message()));
     rt.ReportFailure(status);
     return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  if (result->preempted) {
+    absl::Status stopped = rt.ReportStopped();
+    if (!stopped.ok()) rt.Log(absl::StrCat("reporting the stop failed: ", stopped.message()));
+    return coordinator::kExitPreempted;
   }
   absl::Status finished = rt.ReportFinished();
   if (!finished.ok()) rt.Log(absl::StrCat("reporting the end failed: ", finished.message()));

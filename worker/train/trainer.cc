@@ -43,7 +43,7 @@ Trainer::~Trainer() = default;
 
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
-    TrainingObserver* observer) {
+    TrainerPlacement placement, TrainingObserver* observer) {
   if (args.q_lora) {
     return absl::UnimplementedError(
         "--q_lora: QLoRA (4-bit NF4 base weights) is not in this build yet; train LoRA on the "
@@ -54,6 +54,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   }
   std::unique_ptr<Trainer> t(new Trainer(std::move(args), std::move(comm), observer));
   const configs::TrainingArguments& a = t->args_;
+  // transformers' set_seed: the same seed on every rank (LoRA dropout draws from it).
+  at::manual_seed(static_cast<uint64_t>(a.seed));
   ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a));
   ZT_ASSIGN_OR_RETURN(t->data_, LoadTrainingData(a, a.model_name_or_path));
   ZT_ASSIGN_OR_RETURN(TrainingPlan plan,
@@ -65,6 +67,15 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
                                                 t->plan_->total_steps()));
   ZT_ASSIGN_OR_RETURN(t->engine_,
                       sharding::ZeroEngine::Create(t->model_.groups, t->job_.engine, t->comm_));
+  CheckpointerOptions checkpoints;
+  checkpoints.output_dir = a.output_dir;
+  checkpoints.rank = t->comm_->Rank();
+  checkpoints.world_size = t->comm_->Size();
+  checkpoints.node = placement.node;
+  checkpoints.save_on_each_node = a.save_on_each_node;
+  checkpoints.save_total_limit = a.save_total_limit;
+  checkpoints.base_model_dir = a.model_name_or_path;
+  t->checkpointer_ = std::make_unique<Checkpointer>(checkpoints, std::move(placement.store));
   return t;
 }
 
@@ -148,6 +159,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   TrainResult result;
   const int64_t total = plan_->total_steps();
   const int64_t eval_every = args_.eval_steps > 0 ? args_.eval_steps : args_.logging_steps;
+  const bool save_steps = args_.save_strategy == "steps" && args_.save_steps > 0;
   Log(model_.summary.ToString());
   Log(absl::StrCat("training: ", data_.train.size(), " samples, ", comm_->Size(), " ranks, ",
                    plan_->micro_batches_per_step(), " micro-batches of ",
@@ -155,15 +167,16 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                    plan_->steps_per_epoch(), " per epoch), ZeRO stage ", job_.engine.stage,
                    job_.engine.offload.offload ? " with CPU offload" : "", ", optimizer ",
                    engine_->OptimizerName()));
-  std::optional<double> best_eval;
-  int64_t evals_without_improvement = 0;
+  ZT_RETURN_IF_ERROR(checkpointer_->CheckSharedOutputDir());
+  ZT_RETURN_IF_ERROR(Resume(result));
   StepTotals window;
   absl::Time window_start = absl::Now();
-  for (int64_t step = 1; step <= total; ++step) {
+  for (int64_t step = completed_steps_ + 1; step <= total; ++step) {
     observer_->OnStep(step);
     ZT_ASSIGN_OR_RETURN(sharding::StepResult r, RunStep(step, window));
-    result.steps = step;
+    completed_steps_ = result.steps = step;
     const bool last = step == total;
+    const double epoch = plan_->EpochAt(step);
     if (step % args_.logging_steps == 0 || last) {
       ZT_ASSIGN_OR_RETURN(std::vector<double> sums,
                           AllReduceSum({window.loss_sum, window.targets, window.tokens}));
@@ -178,35 +191,48 @@ absl::StatusOr<TrainResult> Trainer::Train() {
           {"tokens_per_second", seconds > 0 ? sums[2] / seconds : 0.0},
           {"peak_rss_mib", PeakRssMib()},
       };
+      log_history_.push_back({{"loss", result.last_loss}, {"learning_rate", r.lr},
+                              {"grad_norm", r.grad_norm}, {"epoch", epoch}, {"step", step}});
       Log(absl::StrFormat("step %d/%d: loss %.4f, lr %.3g, grad_norm %.4f, epoch %.2f", step,
-                          total, result.last_loss, r.lr, r.grad_norm, plan_->EpochAt(step)));
-      if (comm_->Rank() == 0) {
-        ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, total, plan_->EpochAt(step), values));
-      }
+                          total, result.last_loss, r.lr, r.grad_norm, epoch));
+      if (comm_->Rank() == 0) ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, total, epoch, values));
       window = StepTotals{};
       window_start = absl::Now();
     }
     if (!data_.eval.empty() && (step % eval_every == 0 || last)) {
       ZT_ASSIGN_OR_RETURN(double eval_loss, Evaluate());
       result.eval_loss = eval_loss;
+      log_history_.push_back({{"eval_loss", eval_loss}, {"eval_perplexity", std::exp(eval_loss)},
+                              {"epoch", epoch}, {"step", step}});
       Log(absl::StrFormat("step %d: eval_loss %.4f, eval_perplexity %.3f", step, eval_loss,
                           std::exp(eval_loss)));
       if (comm_->Rank() == 0) {
         ZT_RETURN_IF_ERROR(observer_->OnMetrics(
-            step, total, plan_->EpochAt(step),
-            {{"eval_loss", eval_loss}, {"eval_perplexity", std::exp(eval_loss)}}));
+            step, total, epoch, {{"eval_loss", eval_loss}, {"eval_perplexity", std::exp(eval_loss)}}));
       }
-      if (!best_eval || eval_loss < *best_eval) {
-        best_eval = eval_loss;
-        evals_without_improvement = 0;
+      if (!best_eval_ || eval_loss < *best_eval_) {
+        best_eval_ = eval_loss;
+        evals_without_improvement_ = 0;
       } else if (args_.early_stopping_patience > 0 &&
-                 ++evals_without_improvement >= args_.early_stopping_patience) {
-        Log(absl::StrCat("early stopping at step ", step, ": ", evals_without_improvement,
-                         " evaluations without a lower eval loss than ", *best_eval));
+                 ++evals_without_improvement_ >= args_.early_stopping_patience) {
+        Log(absl::StrCat("early stopping at step ", step, ": ", evals_without_improvement_,
+                         " evaluations without a lower eval loss than ", *best_eval_));
         result.stopped_early = true;
-        break;
       }
     }
+    // Ranks learn the coordinator's stop step asynchronously: agree on it here.
+    const std::optional<int64_t> stop_at = observer_->StopStep();
+    ZT_ASSIGN_OR_RETURN(std::vector<double> stop,
+                        AllReduceSum({stop_at.has_value() && step >= *stop_at ? 1.0 : 0.0}));
+    result.preempted = stop[0] > 0 && !last;
+    if ((save_steps && step % args_.save_steps == 0) || result.preempted) {
+      ZT_RETURN_IF_ERROR(SaveCheckpoint(step));
+    }
+    if (result.preempted) {
+      Log(absl::StrCat("checkpointed at step ", step, " for the coordinated stop"));
+      return result;
+    }
+    if (result.stopped_early) break;
   }
   if (comm_->Rank() == 0) ZT_RETURN_IF_ERROR(WriteTrainedModel(args_.output_dir, model_, args_));
   return result;

@@ -14,7 +14,11 @@
 //      learning rate, grad norm, loss scale, tokens/s and peak memory go to the coordinator
 //      (rank 0; the coordinator writes metrics.jsonl/csv and trainer_state.json);
 //   5. every eval_steps with --eval_data_path: eval loss and perplexity over the whole eval set
-//      (each rank a disjoint shard, sums all-reduced), early stopping on eval loss.
+//      (each rank a disjoint shard, sums all-reduced), early stopping on eval loss;
+//   6. every save_steps, and at the coordinator's stop step (preemption): a partitioned
+//      checkpoint (checkpointer.h) with the PEFT adapter and trainer_state.json; at start the
+//      run resumes from --resume_from_checkpoint (auto: the newest complete one in output_dir),
+//      continuing bitwise: engine state, step, log history, early-stopping state, RNG.
 // Not thread-safe.
 #pragma once
 
@@ -28,8 +32,11 @@
 
 #include "absl/status/statusor.h"
 #include "configs/training_arguments.h"
+#include "nlohmann/json.hpp"
 #include "sharding/communicator.h"
+#include "sharding/store.h"
 #include "sharding/zero_engine.h"
+#include "worker/train/checkpointer.h"
 #include "worker/train/job_config.h"
 #include "worker/train/trainable_model.h"
 #include "worker/train/training_data.h"
@@ -59,6 +66,13 @@ struct TrainResult {
   double last_loss = 0.0;             // the last logging window's loss
   std::optional<double> eval_loss;    // the last evaluation's
   std::vector<std::pair<int64_t, double>> loss_history;  // (step, loss) per logging window
+  std::optional<std::string> resumed_from;               // the checkpoint the run continued
+};
+
+// Where the rank sits in the job, besides its communicator.
+struct TrainerPlacement {
+  std::shared_ptr<sharding::Store> store;  // the job's store (checkpoint synchronisation)
+  int node = 0;                            // node index: ranks of a node share a disk
 };
 
 class Trainer {
@@ -67,7 +81,7 @@ class Trainer {
   // data-parallel ranks (CPU tensors). `observer` may be null and must outlive the trainer.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
-      TrainingObserver* observer);
+      TrainerPlacement placement, TrainingObserver* observer);
   ~Trainer();
 
   absl::StatusOr<TrainResult> Train();
@@ -90,6 +104,10 @@ class Trainer {
   absl::StatusOr<sharding::StepResult> RunStep(int64_t step, StepTotals& totals);
   absl::StatusOr<std::vector<double>> AllReduceSum(std::vector<double> values);
   void Log(const std::string& line) const;
+  // trainer_checkpoint.cc: resume at start, save at a step.
+  absl::Status Resume(TrainResult& result);
+  absl::Status SaveCheckpoint(int64_t step);
+  nlohmann::json TrainerStateJson(int64_t step) const;
 
   configs::TrainingArguments args_;
   std::shared_ptr<sharding::Communicator> comm_;
@@ -100,6 +118,12 @@ class Trainer {
   std::optional<TrainingPlan> plan_;
   JobConfig job_;
   std::unique_ptr<sharding::ZeroEngine> engine_;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  // What a checkpoint carries besides the engine: the loop's own state.
+  int64_t completed_steps_ = 0;
+  nlohmann::json log_history_ = nlohmann::json::array();  // HF trainer_state.json entries
+  std::optional<double> best_eval_;
+  int64_t evals_without_improvement_ = 0;
 };
 
 }  // namespace zt::worker::train
