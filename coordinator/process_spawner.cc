@@ -1,5 +1,6 @@
 #include "coordinator/process_spawner.h"
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace zt::coordinator {
@@ -26,13 +28,22 @@ class PosixSpawner final : public ProcessSpawner {
     std::vector<char*> env;
     for (const std::string& entry : spec.env) env.push_back(const_cast<char*>(entry.c_str()));
     env.push_back(nullptr);
+    int stdin_fds[2] = {-1, -1};
+    if (spec.stdin_pipe && pipe2(stdin_fds, O_CLOEXEC) != 0) {
+      return absl::InternalError(absl::StrCat("pipe for '", spec.argv[0], "' failed: ", std::strerror(errno)));
+    }
     const pid_t parent = getpid();
     const pid_t pid = fork();
     if (pid < 0) {
+      if (spec.stdin_pipe) {
+        close(stdin_fds[0]);
+        close(stdin_fds[1]);
+      }
       return absl::InternalError(absl::StrCat("fork for '", spec.argv[0], "' failed: ", std::strerror(errno)));
     }
     if (pid == 0) {
       setpgid(0, 0);
+      if (stdin_fds[0] >= 0) dup2(stdin_fds[0], STDIN_FILENO);
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (getppid() != parent) _exit(126);  // the launcher died before prctl took effect
       sigset_t none;
@@ -46,6 +57,10 @@ class PosixSpawner final : public ProcessSpawner {
       _exit(127);
     }
     setpgid(pid, pid);  // also from the parent: no window where the group does not exist
+    if (spec.stdin_pipe) {
+      close(stdin_fds[0]);
+      stdin_writers_[pid] = stdin_fds[1];
+    }
     return static_cast<int64_t>(pid);
   }
 
@@ -53,6 +68,10 @@ class PosixSpawner final : public ProcessSpawner {
     int status = 0;
     const pid_t done = waitpid(static_cast<pid_t>(pid), &status, WNOHANG);
     if (done == 0) return std::nullopt;
+    if (auto writer = stdin_writers_.find(pid); writer != stdin_writers_.end()) {
+      close(writer->second);
+      stdin_writers_.erase(writer);
+    }
     ChildExit exit;
     if (done < 0) {
       exit.exit_code = -1;  // not our child any more (reaped elsewhere)
@@ -65,6 +84,9 @@ class PosixSpawner final : public ProcessSpawner {
   }
 
   void SignalGroup(int64_t pid, int signal) override { kill(-static_cast<pid_t>(pid), signal); }
+
+ private:
+  absl::flat_hash_map<int64_t, int> stdin_writers_;  // pid -> write end of its stdin pipe
 };
 
 }  // namespace

@@ -18,6 +18,9 @@ struct SpawnSpec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   std::vector<std::string> env;   // the child's whole environment, "NAME=value"
   std::string host;               // "" = this machine; else a remote host (SshSpawner)
+  // stdin: a pipe this process keeps open until the child is reaped (no EOF while it runs,
+  // EOF as soon as this process dies); false: inherited.
+  bool stdin_pipe = false;
 };
 
 struct ChildExit {

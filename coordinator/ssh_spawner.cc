@@ -60,8 +60,9 @@ SshSpawner::SshSpawner(std::unique_ptr<ProcessSpawner> local, SshOptions options
 
 absl::StatusOr<int64_t> SshSpawner::Spawn(const SpawnSpec& spec) {
   if (spec.host.empty()) return local_->Spawn(spec);
+  // The channel's stdin stays open while this launcher lives: its EOF is the remote kill.
   SpawnSpec ssh{SshArgv(options_, spec.host, RemoteRankCommand(spec.argv, spec.env, cwd_)),
-                launcher_env_, ""};
+                launcher_env_, "", /*stdin_pipe=*/true};
   absl::StatusOr<int64_t> pid = local_->Spawn(ssh);
   if (pid.ok()) remote_pids_.insert(*pid);
   return pid;

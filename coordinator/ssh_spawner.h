@@ -4,7 +4,8 @@
 // the remote login environment. Remotely the rank leads its own session and process group
 // (setsid); a watcher holding the ssh channel's stdin kills that group with SIGKILL when the
 // channel closes, so killing the local ssh client (what the launcher does to a rank after the
-// abort grace) reaches the remote process group. Output comes back on the ssh client's
+// abort grace) reaches the remote process group. The ssh client's stdin is a pipe the launcher
+// holds, so the launcher's own death (even SIGKILL) also ends the remote ranks. Output comes back on the ssh client's
 // stdout/stderr; the remote exit status comes back as ssh's (128+N for a signal N, which
 // TryReap reports as the signal; 255 is ssh's own failure).
 #pragma once

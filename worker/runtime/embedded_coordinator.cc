@@ -59,7 +59,7 @@ void EmbeddedCoordinator::PrintFailureReportOnce() {
 void EmbeddedCoordinator::Shutdown() {
   if (shut_down_.exchange(true)) return;
   absl::SleepFor(absl::Milliseconds(200));  // the ranks' watch streams read the last event
-  server_->Shutdown();
+  server_->Shutdown(absl::Milliseconds(500));
 }
 
 }  // namespace zt::worker

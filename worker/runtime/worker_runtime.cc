@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -122,12 +123,22 @@ absl::StatusOr<std::unique_ptr<WorkerRuntime>> WorkerRuntime::Start(WorkerRuntim
   if (!store.ok()) return store.status();
   std::unique_ptr<WorkerRuntime> runtime(new WorkerRuntime(
       std::move(options), std::move(client), *std::move(assignment), std::move(*store)));
+  zc::ClientOptions heartbeat_options = runtime->options_.client;
+  heartbeat_options.rpc_timeout =
+      std::max(absl::Milliseconds(50), absl::Milliseconds(runtime->assignment_.heartbeat_timeout_ms()) / 2);
+  absl::StatusOr<std::unique_ptr<zc::CoordinatorClient>> heartbeat_client =
+      zc::CoordinatorClient::Connect(heartbeat_options);
+  if (!heartbeat_client.ok()) return heartbeat_client.status();
+  runtime->heartbeat_client_ = std::move(*heartbeat_client);
+  runtime->heartbeat_client_->set_generation(runtime->assignment_.generation());
+  runtime->heartbeat_client_->set_rank(runtime->assignment_.rank());
   if (embedded != nullptr) {
-    // Before this process exits on an abort, say why and let the others read the event.
+    // Before this process exits on an abort, say why and let the others read the event (no
+    // graceful server shutdown: a hung rank's stream would hold it for the whole grace).
     EmbeddedCoordinator* coordinator = embedded.get();
     runtime->AddAbortHook([coordinator](const std::string&) {
       coordinator->PrintFailureReportOnce();
-      coordinator->Shutdown();
+      absl::SleepFor(absl::Milliseconds(200));
     });
     runtime->embedded_ = std::move(embedded);
   }
@@ -200,7 +211,7 @@ void WorkerRuntime::HeartbeatLoop() {
     }
     if (absl::Now() < next_beat) continue;
     next_beat = absl::Now() + interval;
-    absl::StatusOr<proto::HeartbeatReply> reply = client_->Heartbeat(step_);
+    absl::StatusOr<proto::HeartbeatReply> reply = heartbeat_client_->Heartbeat(step_);
     if (reply.ok()) {
       last_ok = absl::Now();
     } else if (reply.status().code() == absl::StatusCode::kAborted) {

@@ -96,6 +96,9 @@ class WorkerRuntime {
 
   WorkerRuntimeOptions options_;
   std::shared_ptr<coordinator::CoordinatorClient> client_;
+  // Its own channel with a deadline of half the heartbeat timeout: a coordinator that stopped
+  // answering (a cut link: no reset) is noticed within the timeout, not the RPC default.
+  std::unique_ptr<coordinator::CoordinatorClient> heartbeat_client_;
   proto::RegisterWorkerReply assignment_;
   std::shared_ptr<sharding::Store> store_;
   std::unique_ptr<EmbeddedCoordinator> embedded_;  // rank 0 under srun/mpirun
