@@ -1,6 +1,7 @@
 // The asynchronous offload step at world size 1 (zero_engine_async.cc): bitwise the synchronous
 // step at stages 0-2 with the per-bucket completion counters in forward order
-// (zero_async_offload_check.h), and the API's errors by name.
+// (zero_async_offload_check.h), the API's errors by name, and a failed all-gather on the worker
+// thread returned by every later wait, Backward and Step.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -12,6 +13,31 @@
 
 namespace zt::sharding {
 namespace {
+
+// Rank 0 of two whose peer is gone: reductions keep this rank's own values, every all-gather
+// fails when waited for (as a collective whose peer died).
+class LostPeerCommunicator final : public Communicator {
+ public:
+  int Rank() const override { return 0; }
+  int Size() const override { return 2; }
+  std::string BackendName() const override { return "lost-peer"; }
+  absl::StatusOr<std::unique_ptr<Work>> AllReduce(at::Tensor, ReduceOp) override {
+    return CompletedWork();
+  }
+  absl::StatusOr<std::unique_ptr<Work>> ReduceScatter(at::Tensor input, at::Tensor output,
+                                                      ReduceOp) override {
+    output.copy_(input.narrow(0, 0, output.numel()));
+    return CompletedWork();
+  }
+  absl::StatusOr<std::unique_ptr<Work>> AllGather(at::Tensor, at::Tensor) override {
+    return CompletedWork(absl::UnavailableError("all_gather: rank 1 closed the connection"));
+  }
+  absl::StatusOr<std::unique_ptr<Work>> Broadcast(at::Tensor, int) override {
+    return CompletedWork();
+  }
+  absl::StatusOr<std::unique_ptr<Work>> Barrier() override { return CompletedWork(); }
+  void Abort(absl::Status) override {}
+};
 
 TEST(ZeroEngineAsyncTest, AsyncOffloadStepIsBitwiseTheSyncStepAtWorldSizeOne) {
   for (int stage : {0, 1, 2}) {
@@ -46,6 +72,31 @@ TEST(ZeroEngineAsyncTest, AsyncNeedsOffloadAndNamesUnknownParametersAndBuckets) 
   // Nothing in flight: every wait returns at once.
   EXPECT_TRUE((*engine)->WaitForParameters("layers.0.bias").ok());
   EXPECT_TRUE((*engine)->WaitForAllParameters().ok());
+}
+
+TEST(ZeroEngineAsyncTest, AWorkerErrorIsReturnedByEveryLaterWaitBackwardAndStep) {
+  std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec{});
+  ZeroEngineOptions options;
+  options.stage = 2;
+  options.offload.offload = true;
+  options.async_offload_step = true;
+  absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
+      DecayParameterGroups(params), options, std::make_shared<LostPeerCommunicator>());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  auto loss = [&] { return testing::MlpForward(params, at::randn({2, 6}, at::kDouble)).sum(); };
+  ASSERT_TRUE((*engine)->Backward(loss()).ok());
+  absl::StatusOr<StepResult> step = (*engine)->Step();  // the failing all-gathers run after it
+  ASSERT_TRUE(step.ok()) << step.status();
+  const std::string expected =
+      "asynchronous offload step: all_gather: rank 1 closed the connection";
+  absl::Status first = (*engine)->WaitForParameters(0);
+  EXPECT_EQ(first.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(first.message(), expected);
+  EXPECT_EQ((*engine)->BucketUpdates(0), 0);  // its all-gather never completed
+  EXPECT_EQ((*engine)->WaitForAllParameters(), first);
+  EXPECT_EQ((*engine)->WaitForParameters("layers.2.bias"), first);
+  EXPECT_EQ((*engine)->Backward(loss()), first);
+  EXPECT_EQ((*engine)->Step().status(), first);
 }
 
 TEST(ZeroEngineAsyncTest, DecayGroupsFollowTheTrainersRuleInForwardOrder) {
