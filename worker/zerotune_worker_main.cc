@@ -5,6 +5,7 @@
 #include "worker/data/preprocess_command.h"
 #include "worker/data/render_chat_command.h"
 #include "worker/data/tokenize_command.h"
+#include "worker/model/generate_command.h"
 #include "worker/model/init_model_command.h"
 #include "worker/model/merge_command.h"
 #include "worker/model/score_command.h"
@@ -22,6 +23,7 @@ int main(int argc, char** argv) {
   zt::worker::model::AddScoreCommand(app);
   zt::worker::model::AddInitModelCommand(app);
   zt::worker::model::AddMergeCommand(app);
+  zt::worker::model::AddGenerateCommand(app);
   zt::worker::train::AddExportCommand(app);
 #if ZT_WITH_SELFTEST
   zt::worker::AddSelftestCommand(app);

@@ -18,6 +18,8 @@ generators=(
   "lr_schedules.py"
   "ds_config_goldens.py"
   "decoder_goldens.py"
+  # generation_goldens.py reads the tests/data/models that decoder_goldens.py writes
+  "generation_goldens.py"
   "tokenizer_parity.py"
   "chat_template_goldens.py"
   "qwen_finetune_labels.py"
