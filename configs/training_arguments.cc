@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "configs/json_reader.h"
 #include "configs/lora_target_modules.h"
 
 namespace zt::configs {
@@ -233,6 +234,25 @@ nlohmann::json TrainingArgumentsToJson(const TrainingArguments& args) {
     std::visit([&](auto member) { out[spec.name] = args.*member; }, spec.member);
   }
   return out;
+}
+
+std::vector<std::string> ExplicitArgumentFlags(const TrainingArguments& args) {
+  std::vector<std::string> flags;
+  for (const ArgumentSpec& spec : TrainingArgumentSpecs()) {
+    if (!args.IsSet(spec.name)) continue;
+    flags.push_back(absl::StrCat("--", spec.name));
+    flags.push_back(ArgumentValueText(args, spec));
+  }
+  return flags;
+}
+
+absl::StatusOr<TrainingArguments> ReadJobFile(const std::string& path) {
+  absl::StatusOr<nlohmann::json> json = ReadTolerantJsonFile(path);
+  if (!json.ok()) return json.status();
+  TrainingArguments args;
+  absl::Status status = SetArgumentsFromJson(args, *json, path);
+  if (!status.ok()) return status;
+  return args;
 }
 
 void ValidateTrainingArguments(const TrainingArguments& args, Diagnostics& diag) {

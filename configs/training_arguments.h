@@ -118,6 +118,14 @@ absl::Status SetArgumentsFromJson(TrainingArguments& args, const nlohmann::json&
                                   absl::string_view source);
 nlohmann::json TrainingArgumentsToJson(const TrainingArguments& args);
 
+// The arguments the user set, as "--name" "value" pairs in registry order (what a job file
+// becomes on a worker's command line).
+std::vector<std::string> ExplicitArgumentFlags(const TrainingArguments& args);
+
+// Reads a job file (`zerotune launch --config FILE`): a JSON object of training arguments
+// (DeepSpeed's tolerant JSON). Errors name the file and the key.
+absl::StatusOr<TrainingArguments> ReadJobFile(const std::string& path);
+
 // Range and consistency checks (paths are "--flag"): positive batch sizes and lora_r, dropout in
 // [0, 1), warmup_ratio in [0, 1], not both --bf16 and --fp16, --q_lora needs --use_lora,
 // lora_target_modules parses, choices of optim / lr_scheduler_type / lora_bias / save_strategy.

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "configs/training_arguments.h"
 #include "coordinator/coordinator_server.h"
 #include "coordinator/job_file.h"
 #include "coordinator/local_launcher.h"
@@ -30,12 +31,30 @@ namespace {
 std::atomic<int> g_launch_signals{0};
 void OnLaunchSignal(int) { g_launch_signals.fetch_add(1); }
 
+// The flag's last value (repeated training flags: the last wins).
 std::string FlagValue(const std::vector<std::string>& args, const std::string& flag) {
+  std::string value;
   for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == flag && i + 1 < args.size()) return args[i + 1];
-    if (absl::StartsWith(args[i], flag + "=")) return args[i].substr(flag.size() + 1);
+    if (args[i] == flag && i + 1 < args.size()) value = args[i + 1];
+    if (absl::StartsWith(args[i], flag + "=")) value = args[i].substr(flag.size() + 1);
   }
-  return "";
+  return value;
+}
+
+// --config FILE: the job file's training arguments go before the command line's, so flags
+// given after `--` override them.
+absl::Status ApplyJobFile(LaunchRequest& request) {
+  if (request.config.empty()) return absl::OkStatus();
+  absl::StatusOr<configs::TrainingArguments> job = configs::ReadJobFile(request.config);
+  if (!job.ok()) return job.status();
+  std::vector<std::string> args = configs::ExplicitArgumentFlags(*job);
+  auto rest = request.worker_args.begin();
+  if (rest != request.worker_args.end() && !absl::StartsWith(*rest, "-")) {
+    args.insert(args.begin(), *rest++);  // a subcommand ("train") stays first
+  }
+  args.insert(args.end(), rest, request.worker_args.end());
+  request.worker_args = std::move(args);
+  return absl::OkStatus();
 }
 
 std::string DefaultWorker() {
@@ -162,9 +181,15 @@ absl::StatusOr<JobPhase> Supervise(LocalLauncher& launcher, CoordinatorService& 
 
 }  // namespace
 
-int RunLaunch(const LaunchRequest& request) {
+int RunLaunch(const LaunchRequest& given) {
+  LaunchRequest request = given;
+  if (absl::Status status = ApplyJobFile(request); !status.ok()) {
+    std::cerr << "zerotune launch: --config: " << status.message() << "\n";
+    return 2;
+  }
   if (request.worker_args.empty()) {
-    std::cerr << "zerotune launch: nothing to run; expected `-- <worker arguments>`\n";
+    std::cerr << "zerotune launch: nothing to run; expected --config FILE or `-- <worker "
+                 "arguments>`\n";
     return 2;
   }
   const std::string output_dir = request.output_dir.empty()
@@ -236,6 +261,8 @@ void AddLaunchCommand(CLI::App& app) {
                       "ranks on this node; with --hostfile: devices [0, N) of every host")
       ->check(CLI::PositiveNumber)
       ->each([request](const std::string&) { request->num_gpus_given = true; });
+  command->add_option("--config", request->config,
+                      "job file: a JSON object of training arguments (flags after -- override it)");
   command->add_option("--hostfile,-H", request->hostfile, "DeepSpeed hostfile: `host slots=N` lines");
   command->add_option("--include,-i", request->include, "hosts/slots to use: NAME[:SLOT,...][@...]");
   command->add_option("--exclude,-e", request->exclude, "hosts/slots to leave out: NAME[:SLOT,...][@...]");

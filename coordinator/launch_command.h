@@ -41,6 +41,7 @@ struct LaunchRequest {
   std::string output_dir;  // default: the worker arguments' --output_dir
   std::string worker;      // default: zerotune-worker beside this program
   std::vector<std::string> worker_args;
+  std::string config;  // --config: a job file of training arguments, before worker_args
   // Multi-node.
   std::string hostfile;
   std::string include;

@@ -13,6 +13,9 @@
 #if ZT_WITH_SELFTEST
 #include "worker/runtime/selftest_command.h"
 #endif
+#if ZT_WITH_TRAIN
+#include "worker/train/train_command.h"
+#endif
 
 int main(int argc, char** argv) {
   CLI::App app{"zerotune-worker: train, tokenize, preprocess and export for zerotune"};
@@ -23,10 +26,13 @@ int main(int argc, char** argv) {
   zt::worker::model::AddScoreCommand(app);
   zt::worker::model::AddInitModelCommand(app);
   zt::worker::model::AddMergeCommand(app);
-  zt::worker::model::AddGenerateCommand(app);
   zt::worker::train::AddExportCommand(app);
+  zt::worker::model::AddGenerateCommand(app);
 #if ZT_WITH_SELFTEST
   zt::worker::AddSelftestCommand(app);
+#endif
+#if ZT_WITH_TRAIN
+  zt::worker::train::AddTrainCommand(app);
 #endif
   CLI11_PARSE(app, argc, argv);
   return 0;
