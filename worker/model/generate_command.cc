@@ -119,6 +119,7 @@ struct Session {
   data::ChatTemplateKind kind;
   data::ChatRenderOptions render;
   std::vector<int64_t> stop_ids;
+  GenerationCache cache;  // the conversation so far
 };
 
 absl::StatusOr<Session> OpenSession(const GenerateRequest& request) {
@@ -138,7 +139,7 @@ absl::StatusOr<Session> OpenSession(const GenerateRequest& request) {
   ZT_ASSIGN_OR_RETURN(Decoder decoder, LoadModelFolder(request.model, dtype, request.adapter));
   ZT_ASSIGN_OR_RETURN(std::unique_ptr<data::Tokenizer> tokenizer, data::Tokenizer::FromDirectory(tokenizer_dir));
   ZT_ASSIGN_OR_RETURN(data::TokenizerChatConfig chat, data::LoadChatConfig(tokenizer_dir, request.template_name));
-  Session session{std::move(decoder), std::move(tokenizer), chat.kind, {}, {}};
+  Session session{std::move(decoder), std::move(tokenizer), chat.kind, {}, {}, {}};
   session.render.add_generation_prompt = true;
   session.render.system = request.system;
   session.render.enable_thinking = request.enable_thinking;
@@ -182,7 +183,7 @@ absl::StatusOr<std::string> Reply(Session& session, const GenerateRequest& reque
     if (request.stream) out << piece << std::flush;
   });
   Generate(session.decoder, prompt, request.max_new_tokens, session.stop_ids, sampler,
-           [&](int64_t id) { streamer.Put(static_cast<int32_t>(id)); });
+           [&](int64_t id) { streamer.Put(static_cast<int32_t>(id)); }, &session.cache);
   streamer.End();
   if (!request.stream) out << streamer.text();
   out << "\n" << std::flush;
@@ -193,15 +194,30 @@ absl::StatusOr<std::string> Reply(Session& session, const GenerateRequest& reque
 
 std::vector<int64_t> Generate(const Decoder& decoder, const std::vector<int64_t>& prompt,
                               int64_t max_new_tokens, const std::vector<int64_t>& stop_ids,
-                              TokenSampler& sampler, const std::function<void(int64_t)>& on_token) {
+                              TokenSampler& sampler, const std::function<void(int64_t)>& on_token,
+                              GenerationCache* cache) {
+  if (prompt.empty() || max_new_tokens <= 0) return {};
   at::NoGradGuard no_grad;
   const at::Device device = decoder.embed_tokens().device();
-  KvCache cache;
+  GenerationCache local;
+  GenerationCache& state = cache != nullptr ? *cache : local;
+  // Reuse the cached common prefix, leaving at least one prompt token to compute logits from.
+  const size_t limit = std::min(state.ids.size(), prompt.size() - 1);
+  size_t reused = 0;
+  while (reused < limit && state.ids[reused] == prompt[reused]) ++reused;
+  for (LayerCache& layer : state.kv.layers) {
+    if (layer.k.defined()) {
+      layer.k = layer.k.narrow(2, 0, static_cast<int64_t>(reused));
+      layer.v = layer.v.narrow(2, 0, static_cast<int64_t>(reused));
+    }
+  }
   std::vector<int64_t> history = prompt;
   std::vector<int64_t> generated;
-  at::Tensor next = at::tensor(prompt, at::kLong).unsqueeze(0).to(device);
+  at::Tensor next = at::tensor(std::vector<int64_t>(prompt.begin() + reused, prompt.end()), at::kLong)
+                        .unsqueeze(0)
+                        .to(device);
   for (int64_t step = 0; step < max_new_tokens; ++step) {
-    const at::Tensor logits = decoder.Logits(next, at::Tensor(), {}, &cache);
+    const at::Tensor logits = decoder.Logits(next, at::Tensor(), {}, &state.kv);
     const int64_t id = sampler.Next(at::tensor(history, at::kLong), logits[0][logits.size(1) - 1]);
     generated.push_back(id);
     history.push_back(id);
@@ -209,6 +225,8 @@ std::vector<int64_t> Generate(const Decoder& decoder, const std::vector<int64_t>
     if (std::find(stop_ids.begin(), stop_ids.end(), id) != stop_ids.end()) break;
     next = at::full({1, 1}, id, at::TensorOptions().dtype(at::kLong).device(device));
   }
+  history.pop_back();  // the last id was never fed
+  state.ids = std::move(history);
   return generated;
 }
 

@@ -4,7 +4,7 @@
 // Chats with a model folder (a base plus a PEFT adapter, or a merged model) as HF transformers'
 // generate() would: the conversation is rendered with the chat template (tokenizer_config.json's
 // as the data pipeline recognises it, or --template) with the generation prompt, prefilled once
-// into a KV cache and continued token by token through sampling.h's processors until the
+// into a KV cache (the part a previous turn already cached is reused) and continued token by token through sampling.h's processors until the
 // template's end token (<|im_end|> for Qwen), an eos id of generation_config.json / config.json /
 // the tokenizer, or --max_new_tokens. Sampling defaults follow HF's precedence: flag, then the
 // folder's generation_config.json, then HF's global defaults (greedy; temperature 1, top_k 50,
@@ -30,14 +30,23 @@ class App;
 
 namespace zt::worker::model {
 
+// A KV cache kept across Generate calls (the turns of a chat) and the ids it holds.
+struct GenerationCache {
+  KvCache kv;
+  std::vector<int64_t> ids;
+};
+
 // Continues `prompt` (ids, non-empty) with a KV cache: one prefill, then one token per step,
 // picked by `sampler` from the last position's logits with prompt + generated ids as history.
 // Stops after a token in `stop_ids` (which is kept, as HF) or `max_new_tokens` tokens.
-// `on_token` (optional) sees each id as it is chosen. Returns the generated ids.
+// `on_token` (optional) sees each id as it is chosen. Returns the generated ids. With `cache`,
+// the longest common prefix of cache->ids and `prompt` is reused (the cache is cut back to it)
+// and only the rest is prefilled; afterwards the cache holds prompt + generated ids but the last.
 std::vector<int64_t> Generate(const Decoder& decoder, const std::vector<int64_t>& prompt,
                               int64_t max_new_tokens, const std::vector<int64_t>& stop_ids,
                               TokenSampler& sampler,
-                              const std::function<void(int64_t)>& on_token = nullptr);
+                              const std::function<void(int64_t)>& on_token = nullptr,
+                              GenerationCache* cache = nullptr);
 
 struct GenerateRequest {
   std::string model;

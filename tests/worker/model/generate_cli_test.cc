@@ -49,7 +49,7 @@ CliRun Worker(const std::string& args, const ::zt::testing::TempDir& dir, const 
   return run;
 }
 
-constexpr int kMaxNew = 10;
+constexpr int kMaxNew = 8;
 
 class GenerateCliTest : public ::testing::Test {
  protected:
@@ -133,7 +133,7 @@ TEST_F(GenerateCliTest, InteractiveChatKeepsTheHistoryUntilExit) {
 }
 
 TEST_F(GenerateCliTest, SeededSamplingIsReproducible) {
-  const std::string args = "generate --model " + model_ + " --prompt hi --max_new_tokens 12 --do_sample "
+  const std::string args = "generate --model " + model_ + " --prompt hi --max_new_tokens 8 --do_sample "
                            "--temperature 1.5 --top_k 0 --top_p 0.99 --repetition_penalty 1.1";
   CliRun a = Worker(args + " --seed 11", *dir_);
   CliRun b = Worker(args + " --seed 11", *dir_);
@@ -141,10 +141,7 @@ TEST_F(GenerateCliTest, SeededSamplingIsReproducible) {
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
   EXPECT_NE(a.out, c.out);
-  CliRun greedy = Worker("generate --model " + model_ + " --prompt hi --max_new_tokens 12 --do_sample=false "
-                         "--temperature 1.5 --seed 11", *dir_);
-  ASSERT_EQ(greedy.exit_code, 0) << greedy.err;
-  EXPECT_NE(greedy.out, a.out);
+  EXPECT_NE(a.out, Reference({{"user", "hi", std::nullopt, {}}}) + "\n");  // not the greedy reply
 }
 
 TEST_F(GenerateCliTest, ErrorsNameTheFileAndTheHint) {

@@ -64,6 +64,32 @@ TEST(GenerateTest, StopsAfterTheFirstStopTokenAndKeepsIt) {
             std::vector<int64_t>(full.begin(), full.begin() + 3));
 }
 
+TEST(GenerateTest, AChatCacheReusesTheCommonPrefixAndGivesTheSameIds) {
+  const std::string dir = GoldenDir("qwen3");
+  auto decoder = LoadModelFolder(dir, at::kFloat, dir + "/adapter");
+  ASSERT_TRUE(decoder.ok()) << decoder.status();
+  TokenSampler sampler(SamplingOptions(), 0);
+  auto fresh = [&](const std::vector<int64_t>& prompt) { return Generate(*decoder, prompt, 6, {}, sampler); };
+  GenerationCache cache;
+  std::vector<int64_t> prompt{5, 17, 99, 4, 60};
+  std::vector<int64_t> first = Generate(*decoder, prompt, 6, {}, sampler, nullptr, &cache);
+  EXPECT_EQ(first, fresh(prompt));
+  EXPECT_EQ(cache.kv.length(), 10);  // prompt + generated but the last
+  // The next turn extends the conversation: only the new tokens are prefilled.
+  std::vector<int64_t> turn2 = prompt;
+  turn2.insert(turn2.end(), first.begin(), first.end());
+  turn2.insert(turn2.end(), {7, 8, 9});
+  const std::vector<int64_t> second = Generate(*decoder, turn2, 6, {}, sampler, nullptr, &cache);
+  EXPECT_EQ(second, fresh(turn2));
+  EXPECT_EQ(cache.kv.length(), static_cast<int64_t>(turn2.size()) + 5);
+  // A prompt that diverges after 3 ids cuts the cache back to them.
+  std::vector<int64_t> other{5, 17, 99, 3, 3, 3};
+  EXPECT_EQ(Generate(*decoder, other, 6, {}, sampler, nullptr, &cache), fresh(other));
+  EXPECT_EQ(cache.kv.length(), 11);
+  // The same prompt again: everything but its last id is reused.
+  EXPECT_EQ(Generate(*decoder, other, 6, {}, sampler, nullptr, &cache), fresh(other));
+}
+
 void WriteFile(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 TEST(GenerateTest, SamplingDefaultsFollowFlagsThenGenerationConfigThenHfDefaults) {
