@@ -26,7 +26,7 @@ stop() {
 start() {
   local host cpus
   host=$(hostname -s)
-  cpus=$(nproc)
+  cpus=$(getconf _NPROCESSORS_ONLN)  # not nproc: it honours OMP_NUM_THREADS
   mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
   chown munge:munge "$dir/munge"
   chmod 0700 "$dir/munge"

@@ -58,7 +58,7 @@ class SlurmE2eTest : public ::testing::Test {
   // sbatch of the template; the job id.
   std::string Submit(const std::string& sbatch_flags, const std::string& worker_args) {
     const ShellResult submit = Shell(absl::StrCat(Env(), "cd ", dir_.path(), " && ZEROTUNE_WORKER=", ZT_WORKER_BIN,
-                                                  " sbatch --parsable -N1 --ntasks-per-node=2 -o ",
+                                                  " sbatch --parsable --overcommit -N1 --ntasks-per-node=2 -o ",
                                                   dir_.Join("job.out"), " ", sbatch_flags, " ", kSbatchTemplate, " ",
                                                   worker_args));
     EXPECT_EQ(submit.exit_code, 0) << submit.output;
