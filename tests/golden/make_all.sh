@@ -23,6 +23,7 @@ generators=(
   "tokenizer_parity.py"
   "chat_template_goldens.py"
   "qwen_finetune_labels.py"
+  "tensorboard_goldens.py"
 )
 
 start=$SECONDS
