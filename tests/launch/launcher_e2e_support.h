@@ -26,7 +26,10 @@ std::string MissingPrerequisite(const std::vector<std::string>& programs);
 
 std::string Slurp(const std::string& path);
 int Count(const std::string& text, const std::string& needle);
-// `script` single-quoted for sh.
+// A TCP port nobody listens on: bound as port 0, read back, closed. `avoid` ports are skipped.
+int FreePort(const std::vector<int>& avoid = {});
+
+// `text` single-quoted for sh.
 std::string Quote(const std::string& text);
 
 // A process started with `sh -c command` in its own process group, output to `log`; killed

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two network namespaces joined by a veth pair, with sshd (Debian's openssh-server) in the
 # second: a two-host cluster on one machine for the launcher e2e tests. Run as root.
-#   netns_pair.sh start DIR   names are unique per run, the /30 is random in 10.0.0.0/8; writes
+#   netns_pair.sh start DIR   (ZT_SSH_PORT: sshd's port, found free by the caller binding port 0;
+#                             the second namespace is new, so it is free there too)
+#                             names are unique per run, the /30 is random in 10.0.0.0/8; writes
 #                             DIR/pair.env (NS_A NS_B ADDR_A ADDR_B SSH_PORT VETH_B) and the
 #                             client's key and known_hosts; sshd: test key, StrictModes no
 #   netns_pair.sh cut DIR     takes the second host's end of the link down (both keep their
@@ -36,7 +38,7 @@ start() {
   ip -n "$ns_a" link set "$veth_a" up
   ip -n "$ns_b" link set "$veth_b" up
 
-  port=$(ip netns exec "$ns_b" python3 -c 'import socket; s=socket.socket(); s.bind(("",0)); print(s.getsockname()[1])')
+  port=${ZT_SSH_PORT:?set ZT_SSH_PORT to a free port}
   echo "SSH_PORT=$port" >>"$dir/pair.env"
   ssh-keygen -q -t ed25519 -N '' -C zerotune-test-host -f "$dir/ssh_host_ed25519_key"
   ssh-keygen -q -t ed25519 -N '' -C zerotune-test-client -f "$dir/id_ed25519"

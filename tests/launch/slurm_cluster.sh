@@ -2,13 +2,12 @@
 # A one-node Slurm cluster from Debian's slurm-wlm and munge, everything in one scratch folder
 # (key, sockets, state, spool, logs, pid files); for the launcher e2e tests. Run as root.
 #   slurm_cluster.sh start DIR   writes DIR/slurm.conf, starts munged, slurmctld, slurmd and
-#                                waits until the node is idle (clients: SLURM_CONF=DIR/slurm.conf)
+#                                waits until the node is idle (clients: SLURM_CONF=DIR/slurm.conf);
+#                                ZT_SLURMCTLD_PORT / ZT_SLURMD_PORT: free ports (the caller binds 0)
 #   slurm_cluster.sh stop DIR    stops the three daemons by the pids in their pid files
 set -euo pipefail
 action=$1
 dir=$(cd "$2" && pwd)
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("",0)); print(s.getsockname()[1])'; }
 
 stop() {
   for name in slurmd slurmctld munged; do
@@ -38,8 +37,8 @@ start() {
   cat >"$dir/slurm.conf" <<CONF
 ClusterName=zerotune-test
 SlurmctldHost=$host
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
+SlurmctldPort=${ZT_SLURMCTLD_PORT:?}
+SlurmdPort=${ZT_SLURMD_PORT:?}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge

@@ -39,7 +39,10 @@ class SlurmE2eTest : public ::testing::Test {
     if (!missing_.empty()) return;
     cluster_dir_ = new zt::testing::TempDir();
     const absl::Time start = absl::Now();
-    start_ = Shell(absl::StrCat(kCluster, " start ", cluster_dir_->path()), absl::Seconds(60));
+    const int slurmctld_port = FreePort();
+    start_ = Shell(absl::StrCat("ZT_SLURMCTLD_PORT=", slurmctld_port, " ZT_SLURMD_PORT=", FreePort({slurmctld_port}),
+                                " ", kCluster, " start ", cluster_dir_->path()),
+                   absl::Seconds(60));
     std::cout << "[ measured ] Slurm cluster up: " << absl::FormatDuration(absl::Now() - start) << "\n";
   }
   static void TearDownTestSuite() {

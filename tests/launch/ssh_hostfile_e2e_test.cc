@@ -28,9 +28,10 @@ const std::string kPair = std::string(ZT_SOURCE_ROOT) + "/tests/launch/netns_pai
 class SshHostfileE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string missing = MissingPrerequisite({"ip", "ssh", "ssh-keygen", "/usr/sbin/sshd", "setsid"});
+    const std::string missing = MissingPrerequisite({"ip", "ssh", "ssh-keygen", "/usr/sbin/sshd", "setsid", "sha256sum"});
     if (!missing.empty()) GTEST_SKIP() << missing;
-    const ShellResult start = Shell(absl::StrCat(kPair, " start ", dir_.path()), absl::Seconds(30));
+    const ShellResult start = Shell(absl::StrCat("ZT_SSH_PORT=", FreePort(), " ", kPair, " start ", dir_.path()),
+                                    absl::Seconds(30));
     started_ = true;
     ASSERT_EQ(start.exit_code, 0) << start.output;
     for (absl::string_view line : absl::StrSplit(Slurp(dir_.Join("pair.env")), '\n')) {
