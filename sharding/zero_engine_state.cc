@@ -57,6 +57,8 @@ ZeroEngine::StateCounters ZeroEngine::StateCountersNow() const {
 }
 
 absl::StatusOr<std::vector<ZeroEngine::StateSlice>> ZeroEngine::StateSlices() {
+  // An asynchronous offload step may still be writing the partitions and parameters.
+  ZT_RETURN_IF_ERROR(WaitForAllParameters());
   ZT_RETURN_IF_ERROR(CheckBoundary(in_backward_, micro_steps_,
                                    options_.gradient_accumulation_steps, "exporting state"));
   std::vector<StateSlice> out;
@@ -80,6 +82,7 @@ absl::StatusOr<std::vector<ZeroEngine::StateSlice>> ZeroEngine::StateSlices() {
 }
 
 absl::Status ZeroEngine::ImportState(const StateCounters& counters, const StateSliceFill& fill) {
+  ZT_RETURN_IF_ERROR(WaitForAllParameters());
   ZT_RETURN_IF_ERROR(CheckBoundary(in_backward_, micro_steps_,
                                    options_.gradient_accumulation_steps, "importing state"));
   if (counters.micro_steps % options_.gradient_accumulation_steps != 0) {

@@ -107,17 +107,20 @@ TEST(CheckpointResumeTest, SameWorldSizeContinuesBitwiseAtStages0To2) {
 }
 
 // One rank, in process: bf16 parameters (fp32 masters; the parameters are rebuilt by rounding
-// them) and the offloaded optimizer (the CPU AdamW kernel writes the bf16 copies) continue
+// them), the offloaded optimizer (the CPU AdamW kernel writes the bf16 copies) and the
+// asynchronous offload step (saved right after a Step() whose update may still run) continue
 // bitwise too.
 TEST(CheckpointResumeTest, Bf16AndOffloadContinueBitwiseOnOneRank) {
   if (zt::testing::ChildRank()) return;
   struct Case {
     at::ScalarType dtype;
     bool offload;
+    bool async_step;
   };
-  for (const Case& c : {Case{at::kBFloat16, false}, Case{at::kBFloat16, true},
-                        Case{at::kFloat, true}}) {
-    SCOPED_TRACE(absl::StrCat(c10::toString(c.dtype), " offload ", c.offload));
+  for (const Case& c : {Case{at::kBFloat16, false, false}, Case{at::kBFloat16, true, false},
+                        Case{at::kFloat, true, false}, Case{at::kBFloat16, true, true}}) {
+    SCOPED_TRACE(absl::StrCat(c10::toString(c.dtype), " offload ", c.offload, " async ",
+                              c.async_step));
     zt::testing::TempDir dir;
     MlpSpec spec = Spec();
     spec.dtype = c.dtype;
@@ -126,13 +129,13 @@ TEST(CheckpointResumeTest, Bf16AndOffloadContinueBitwiseOnOneRank) {
     testing::WriteBaseModel(dir.Join("base"), sharding::testing::MakeMlp(spec));
     Checkpointer ckpt(testing::Options(dir.Join("out"), dir.Join("base"), 0, 1),
                       std::make_shared<sharding::InMemoryStore>());
-    testing::Run a = testing::MakeRun(spec, train, 2, kBucket, comm, c.offload);
+    testing::Run a = testing::MakeRun(spec, train, 2, kBucket, comm, c.offload, c.async_step);
     ASSERT_NE(a.engine, nullptr);
     testing::TrainSteps(a, spec, train, 0, 1, 0, 2);
     absl::StatusOr<std::string> saved = ckpt.Save(*a.engine, testing::RequestFor(2, 0, 1, 4));
     ASSERT_TRUE(saved.ok()) << saved.status();
     const auto results_a = testing::TrainSteps(a, spec, train, 0, 1, 2, 4);
-    testing::Run b = testing::MakeRun(spec, train, 2, kBucket, comm, c.offload);
+    testing::Run b = testing::MakeRun(spec, train, 2, kBucket, comm, c.offload, c.async_step);
     absl::StatusOr<LoadedCheckpoint> loaded = ckpt.Load(*b.engine, *saved);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     const auto results_b = testing::TrainSteps(b, spec, train, 0, 1, 2, 4);
@@ -140,6 +143,8 @@ TEST(CheckpointResumeTest, Bf16AndOffloadContinueBitwiseOnOneRank) {
     for (size_t i = 0; i < results_a.size(); ++i) {
       EXPECT_EQ(results_a[i].grad_norm, results_b[i].grad_norm);
     }
+    ASSERT_TRUE(a.engine->WaitForAllParameters().ok());
+    ASSERT_TRUE(b.engine->WaitForAllParameters().ok());
     for (size_t i = 0; i < a.params.size(); ++i) {
       EXPECT_EQ(a.params[i].tensor.scalar_type(), c.dtype);
       EXPECT_TRUE(at::equal(a.params[i].tensor, b.params[i].tensor)) << a.params[i].name;

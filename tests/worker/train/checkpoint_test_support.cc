@@ -34,7 +34,7 @@ TrainSpec DefaultTrain() {
 }
 
 Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t bucket,
-            std::shared_ptr<sharding::Communicator> comm, bool offload) {
+            std::shared_ptr<sharding::Communicator> comm, bool offload, bool async_step) {
   Run run;
   run.params = sharding::testing::MakeMlp(spec);
   sharding::ZeroEngineOptions options;
@@ -46,6 +46,7 @@ Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t buck
   options.scheduler = train.scheduler;
   if (spec.dtype == at::kBFloat16) options.precision = sharding::Precision::kBf16;
   options.offload.offload = offload;
+  options.async_offload_step = async_step;
   absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
       {sharding::ParameterGroup{run.params, std::nullopt}}, options, std::move(comm));
   EXPECT_TRUE(engine.ok()) << engine.status();
@@ -62,6 +63,8 @@ std::vector<sharding::StepResult> TrainSteps(Run& run, const MlpSpec& spec, cons
     for (int64_t g = 0; g < train.gradient_accumulation_steps; ++g) {
       const int64_t start = (g * world + rank) * mb;
       at::Tensor x = batch.x.narrow(0, start, mb), y = batch.y.narrow(0, start, mb);
+      absl::Status ready = run.engine->WaitForAllParameters();
+      EXPECT_TRUE(ready.ok()) << ready;
       at::Tensor loss = (sharding::testing::MlpForward(run.params, x) - y).pow(2).mean();
       absl::Status backward = run.engine->Backward(loss);
       EXPECT_TRUE(backward.ok()) << backward;

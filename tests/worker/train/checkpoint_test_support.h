@@ -29,12 +29,16 @@ struct Run {
 
 // The MLP (seeded, identical on every rank) under a ZeRO engine; a bucket of `bucket` elements
 // gives several buckets; a WarmupLR schedule makes the lr depend on the step. bf16 parameters
-// train with bf16.enabled; `offload` puts the optimizer state on the host (CPU AdamW kernel).
+// train with bf16.enabled; `offload` puts the optimizer state on the host (CPU AdamW kernel),
+// `async_step` runs its step on the engine's worker thread.
 Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t bucket,
-            std::shared_ptr<sharding::Communicator> comm, bool offload = false);
+            std::shared_ptr<sharding::Communicator> comm, bool offload = false,
+            bool async_step = false);
 TrainSpec DefaultTrain();
 
-// Optimizer steps [from, to) of the global batches, this rank's micro-batches. EXPECTs success.
+// Optimizer steps [from, to) of the global batches, this rank's micro-batches, waiting for the
+// parameters before every forward (asynchronous steps; the last step's update may still run on
+// return). EXPECTs success.
 std::vector<sharding::StepResult> TrainSteps(Run& run, const MlpSpec& spec, const TrainSpec& train,
                                              int rank, int world, int from, int to);
 
