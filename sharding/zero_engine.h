@@ -191,7 +191,8 @@ class ZeroEngine {
   // The engine's training state as tensors plus layout facts. sharding/ knows no files: the
   // checkpoint format (per-parameter "universal" slices, deepspeed.md §10.4) is worker/train/.
   // Both directions run only at an accumulation boundary (before the first micro-step or after
-  // a Step() that ended a window; FailedPrecondition otherwise), on every rank in the same order.
+  // a Step() that ended a window; FailedPrecondition otherwise), on every rank in the same order,
+  // and first wait for an asynchronous offload step still in flight (WaitForAllParameters).
   //
   // What a checkpoint needs to continue bitwise: per trainable parameter, the fp32 (fp64 for
   // fp64 parameters) master and both Adam moments (each rank holds one contiguous piece of a
