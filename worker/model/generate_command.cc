@@ -18,8 +18,6 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "worker/cli/command_status.h"
-#include "worker/data/chat_template.h"
-#include "worker/data/tokenizer.h"
 #include "worker/model/model_folder.h"
 #include "worker/model/text_streamer.h"
 
@@ -145,18 +143,7 @@ absl::StatusOr<Session> OpenSession(const GenerateRequest& request) {
   session.render.enable_thinking = request.enable_thinking;
   session.render.bos_token = chat.bos_token;
   session.render.eos_token = chat.eos_token;
-
-  std::vector<int64_t>& stop = session.stop_ids;
-  for (const std::string& text : {TemplateEndText(chat.kind, session.render), chat.eos_token}) {
-    if (text.empty()) continue;
-    if (const int32_t id = session.tokenizer->TokenToId(text); id >= 0) stop.push_back(id);
-  }
-  for (const char* name : {"generation_config.json", "config.json"}) {
-    ZT_ASSIGN_OR_RETURN(std::optional<nlohmann::json> config, ReadOptionalJson(request.model, name));
-    if (config) ZT_RETURN_IF_ERROR(AddEosIds(*config, request.model + "/" + name, stop));
-  }
-  std::sort(stop.begin(), stop.end());
-  stop.erase(std::unique(stop.begin(), stop.end()), stop.end());
+  ZT_ASSIGN_OR_RETURN(session.stop_ids, StopTokenIds(request.model, *session.tokenizer, chat));
   return session;
 }
 
@@ -228,6 +215,25 @@ std::vector<int64_t> Generate(const Decoder& decoder, const std::vector<int64_t>
   history.pop_back();  // the last id was never fed
   state.ids = std::move(history);
   return generated;
+}
+
+absl::StatusOr<std::vector<int64_t>> StopTokenIds(const std::string& model_dir, const data::Tokenizer& tokenizer,
+                                                  const data::TokenizerChatConfig& chat) {
+  data::ChatRenderOptions render;
+  render.bos_token = chat.bos_token;
+  render.eos_token = chat.eos_token;
+  std::vector<int64_t> stop;
+  for (const std::string& text : {TemplateEndText(chat.kind, render), chat.eos_token}) {
+    if (text.empty()) continue;
+    if (const int32_t id = tokenizer.TokenToId(text); id >= 0) stop.push_back(id);
+  }
+  for (const char* name : {"generation_config.json", "config.json"}) {
+    ZT_ASSIGN_OR_RETURN(std::optional<nlohmann::json> config, ReadOptionalJson(model_dir, name));
+    if (config) ZT_RETURN_IF_ERROR(AddEosIds(*config, model_dir + "/" + name, stop));
+  }
+  std::sort(stop.begin(), stop.end());
+  stop.erase(std::unique(stop.begin(), stop.end()), stop.end());
+  return stop;
 }
 
 absl::StatusOr<SamplingOptions> ResolveSamplingOptions(const GenerateRequest& request,

@@ -21,6 +21,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "worker/data/chat_template.h"
+#include "worker/data/tokenizer.h"
 #include "worker/model/decoder.h"
 #include "worker/model/sampling.h"
 
@@ -67,6 +70,13 @@ struct GenerateRequest {
   std::optional<uint64_t> seed;
   bool stream = true;
 };
+
+// The ids a reply stops at, sorted and unique: the chat template's end token (what it closes an
+// assistant turn with: <|im_end|> for Qwen, <|eot_id|> for Llama 3), the tokenizer's eos_token,
+// and the eos_token_id (an id or a list) of `model_dir`'s generation_config.json and config.json.
+// InvalidArgument naming the file for an eos_token_id of another type.
+absl::StatusOr<std::vector<int64_t>> StopTokenIds(const std::string& model_dir, const data::Tokenizer& tokenizer,
+                                                  const data::TokenizerChatConfig& chat);
 
 // The sampling options `request` resolves to for the folder `model_dir` (HF's precedence);
 // InvalidArgument for values HF rejects or an unreadable generation_config.json.

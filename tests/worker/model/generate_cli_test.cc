@@ -109,9 +109,6 @@ TEST_F(GenerateCliTest, PromptStreamsTheGreedyReply) {
   const std::string expected = Reference({{"user", "你好", std::nullopt, {}}});
   EXPECT_EQ(run.out, expected + "\n");
   EXPECT_EQ(data::Utf8Lossy(run.out), run.out);
-  CliRun whole = Worker("generate --model " + model_ + " --prompt \"你好\" --no_stream" + flags, *dir_);
-  ASSERT_EQ(whole.exit_code, 0) << whole.err;
-  EXPECT_EQ(whole.out, run.out);
 }
 
 TEST_F(GenerateCliTest, InteractiveChatKeepsTheHistoryUntilExit) {
@@ -125,9 +122,9 @@ TEST_F(GenerateCliTest, InteractiveChatKeepsTheHistoryUntilExit) {
   const std::string second = Reference(messages);
   EXPECT_EQ(run.out, first + "\n" + second + "\n");
   EXPECT_EQ(run.err, "");  // no "> " markers when stdin is not a terminal
-  // Two --prompt flags are the same two turns.
+  // Two --prompt flags are the same two turns; --no_stream prints the same text.
   CliRun prompts = Worker("generate --model " + model_ + " --max_new_tokens " + std::to_string(kMaxNew) +
-                          " --prompt Hello --prompt \"你好吗？\"", *dir_);
+                          " --prompt Hello --prompt \"你好吗？\" --no_stream", *dir_);
   ASSERT_EQ(prompts.exit_code, 0) << prompts.err;
   EXPECT_EQ(prompts.out, run.out);
 }
@@ -154,9 +151,6 @@ TEST_F(GenerateCliTest, ErrorsNameTheFileAndTheHint) {
   EXPECT_EQ(wrong.exit_code, 2);
   EXPECT_THAT(wrong.err, HasSubstr("zerotune-worker generate: " + other + "/adapter_model.safetensors: tensor"));
   EXPECT_THAT(wrong.err, HasSubstr("(hint: maybe wrong base model?)"));
-  CliRun bad = Worker("generate --model " + model_ + " --prompt hi --do_sample --temperature 0", *dir_);
-  EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_THAT(bad.err, HasSubstr("--temperature 0: expected a strictly positive number"));
 }
 
 }  // namespace

@@ -135,6 +135,28 @@ TEST(GenerateTest, SamplingDefaultsFollowFlagsThenGenerationConfigThenHfDefaults
               HasSubstr("--top_p 2: expected a number in [0, 1]"));
 }
 
+TEST(GenerateTest, StopIdsAreTheTemplateEndTokenTheTokenizerEosAndTheConfigEosIds) {
+  const std::string qwen3 = ::zt::testing::TestDataPath("qwen3-tokenizer");
+  auto tokenizer = data::Tokenizer::FromDirectory(qwen3);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  auto chat = data::LoadChatConfig(qwen3, "");
+  ASSERT_TRUE(chat.ok()) << chat.status();
+  ::zt::testing::TempDir dir;
+  // No config files: the Qwen template's <|im_end|> (also this tokenizer's eos_token).
+  EXPECT_EQ(*StopTokenIds(dir.path(), **tokenizer, *chat), std::vector<int64_t>{151645});
+  WriteFile(dir.Join("config.json"), R"({"eos_token_id": 151643})");
+  WriteFile(dir.Join("generation_config.json"), R"({"eos_token_id": [151645, 7]})");
+  EXPECT_EQ(*StopTokenIds(dir.path(), **tokenizer, *chat), (std::vector<int64_t>{7, 151643, 151645}));
+  // Llama 3's <|eot_id|> is not in this vocabulary: only the config ids and the eos token.
+  data::TokenizerChatConfig llama = *chat;
+  llama.kind = data::ChatTemplateKind::kLlama3;
+  llama.eos_token = "<|endoftext|>";
+  EXPECT_EQ(*StopTokenIds(dir.path(), **tokenizer, llama), (std::vector<int64_t>{7, 151643, 151645}));
+  WriteFile(dir.Join("generation_config.json"), R"({"eos_token_id": "<|im_end|>"})");
+  EXPECT_THAT(StopTokenIds(dir.path(), **tokenizer, *chat).status().message(),
+              HasSubstr("generation_config.json: \"eos_token_id\" is \"<|im_end|>\", expected an id or a list of ids"));
+}
+
 TEST(GenerateTest, ErrorsNameTheFileAndGiveTheHint) {
   ::zt::testing::TempDir dir;
   std::istringstream in;
