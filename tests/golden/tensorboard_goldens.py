@@ -71,16 +71,18 @@ def write_events(path):
             writer.write(event_pb2.Event(wall_time=wall_time, step=step, summary=summary).SerializeToString())
 
 
-def read_scalars(path):
-    """What TensorBoard shows: (tag, step, value, wall_time) per scalar, in file order."""
+def read_scalars(path, sort_like_scalars=False):
+    """What TensorBoard shows: (tag, step, value, wall_time) per scalar, by tag and step, or in
+    the order of SCALARS."""
     acc = event_accumulator.EventAccumulator(path, size_guidance={event_accumulator.SCALARS: 0})
     acc.Reload()
     rows = []
     for tag in acc.Tags()["scalars"]:
         for e in acc.Scalars(tag):
             rows.append((tag, e.step, e.value, e.wall_time))
-    order = {(t, s): i for i, (t, s, _, _) in enumerate(SCALARS)}
-    rows.sort(key=lambda r: order.get((r[0], r[1]), len(order)))
+    if sort_like_scalars:
+        order = {(t, s): i for i, (t, s, _, _) in enumerate(SCALARS)}
+        rows.sort(key=lambda r: order[(r[0], r[1])])
     return rows
 
 
@@ -92,7 +94,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, "scalars.tfevents")
     write_events(path)
-    read = read_scalars(path)
+    read = read_scalars(path, sort_like_scalars=True)
     if len(read) != len(SCALARS):
         sys.exit(f"tensorboard read {len(read)} scalars from {path}, expected {len(SCALARS)}")
     data = open(path, "rb").read()

@@ -60,11 +60,14 @@ std::string EscapeXml(const std::string& text) {
   return out;
 }
 
+// Larger magnitudes (no float32 loss reaches them) would overflow the axis arithmetic.
+constexpr double kMaxMagnitude = 1e300;
+
 // The finite points of a series, in ascending step order.
 std::vector<CurvePoint> FinitePoints(const std::vector<CurvePoint>& points) {
   std::vector<CurvePoint> out;
   for (const CurvePoint& p : points) {
-    if (std::isfinite(p.value)) out.push_back(p);
+    if (std::isfinite(p.value) && std::fabs(p.value) <= kMaxMagnitude) out.push_back(p);
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const CurvePoint& a, const CurvePoint& b) { return a.step < b.step; });
@@ -167,6 +170,10 @@ void AppendLegend(const std::vector<std::pair<std::string, const char*>>& entrie
                   std::string& svg) {
   svg += "<g class=\"legend\" font-size=\"12\">\n";
   const double x = kLeft + kPlotWidth - 110;
+  absl::StrAppendFormat(&svg,
+                        "<rect x=\"%.2f\" y=\"%.2f\" width=\"104\" height=\"%.2f\" "
+                        "fill=\"#ffffff\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n",
+                        x - 6, kTop + 2, 18 * static_cast<double>(entries.size()) + 6);
   for (size_t i = 0; i < entries.size(); ++i) {
     const double y = kTop + 14 + 18 * static_cast<double>(i);
     absl::StrAppendFormat(&svg,

@@ -18,9 +18,10 @@ struct CurvePoint {
 // An SVG 1.1 document (UTF-8, no external resources): a title, x axis "step" and y axis "loss"
 // with tick marks and numeric labels, one polyline per series (train blue, eval orange with a
 // marker per point) and a legend naming the series drawn. Points are drawn in step order; NaN
-// and infinite values are skipped. Both axes map monotonically (larger step: further right;
-// larger loss: higher up); a series with a single finite point is drawn as a marker. When
-// neither series has a finite point the chart says "no data". `title` is XML-escaped.
+// and infinite values (and magnitudes above 1e300, which no float32 loss reaches) are skipped. Both
+// axes map monotonically (larger step: further right; larger loss: higher up); a series with a
+// single finite point is drawn as a marker. When neither series has a finite point the chart says
+// "no data". `title` is XML-escaped.
 std::string LossCurveSvg(const std::vector<CurvePoint>& train, const std::vector<CurvePoint>& eval,
                          const std::string& title);
 

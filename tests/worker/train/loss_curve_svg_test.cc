@@ -161,9 +161,9 @@ TEST(LossCurveSvgTest, WellFormedWithAxesTicksLegendAndTitle) {
 }
 
 TEST(LossCurveSvgTest, PointsMapMonotonicallyAndNonFiniteOnesAreSkipped) {
-  // Out of order, with NaN and both infinities mixed in.
-  const std::vector<CurvePoint> train = {{30, 1.0},      {10, 3.0}, {15, NAN},      {20, 2.0},
-                                         {25, INFINITY}, {40, 1.5}, {45, -INFINITY}};
+  // Out of order, with NaN, both infinities and a magnitude beyond 1e300 mixed in.
+  const std::vector<CurvePoint> train = {{30, 1.0},      {10, 3.0}, {15, NAN},       {20, 2.0},
+                                         {25, INFINITY}, {40, 1.5}, {45, -INFINITY}, {50, 1e308}};
   const std::vector<Element> svg = ParseXml(LossCurveSvg(train, {}, "run"));
   const std::vector<const Element*> lines = Find(svg, "polyline");
   ASSERT_EQ(lines.size(), 1u);
