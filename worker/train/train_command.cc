@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "configs/training_arguments_cli.h"
@@ -25,11 +27,30 @@ namespace {
 
 constexpr absl::Duration kRendezvousTimeout = absl::Minutes(5);
 
+// Test hook for restart tests (docs/DEVELOPING.md): ZEROTUNE_TEST_CRASH_AT="<rank>:<step>" makes
+// that rank SIGKILL itself as it starts that step, in the job's first generation only.
+std::optional<int64_t> CrashStep(const WorkerRuntime& runtime) {
+  const char* spec = std::getenv("ZEROTUNE_TEST_CRASH_AT");
+  if (spec == nullptr || runtime.assignment().generation() != 0) return std::nullopt;
+  const std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  int rank = -1;
+  int64_t step = -1;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &rank) || !absl::SimpleAtoi(parts[1], &step) ||
+      rank != runtime.rank()) {
+    return std::nullopt;
+  }
+  return step;
+}
+
 // Reports through the coordinator protocol.
 class RuntimeObserver : public TrainingObserver {
  public:
-  explicit RuntimeObserver(WorkerRuntime& runtime) : runtime_(runtime) {}
-  void OnStep(int64_t step) override { runtime_.SetStep(step); }
+  explicit RuntimeObserver(WorkerRuntime& runtime)
+      : runtime_(runtime), crash_step_(CrashStep(runtime)) {}
+  void OnStep(int64_t step) override {
+    runtime_.SetStep(step);
+    if (crash_step_ == step) std::raise(SIGKILL);
+  }
   absl::Status OnMetrics(int64_t step, int64_t max_steps, double epoch,
                          const std::map<std::string, double>& values) override {
     return runtime_.ReportMetrics(step, max_steps, epoch, values);
@@ -39,6 +60,7 @@ class RuntimeObserver : public TrainingObserver {
 
  private:
   WorkerRuntime& runtime_;
+  std::optional<int64_t> crash_step_;
 };
 
 // A process started without any launcher: logs to stderr.

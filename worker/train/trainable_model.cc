@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "configs/lora_target_modules.h"
-#include "sharding/parameter_groups.h"
 #include "worker/model/model_folder.h"
 
 namespace zt::worker::train {
@@ -42,16 +41,11 @@ absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArgumen
   }
   model::SetTrainable(*out.decoder, /*train_base=*/!args.use_lora);
   out.summary = model::SummarizeParameters(*out.decoder);
-  sharding::ParameterGroup decay, no_decay;
-  // decay: the optimizer's weight_decay (--weight_decay, or the ds_config's).
-  no_decay.weight_decay = 0.0;
+  std::vector<sharding::NamedParameter> trainable;
   for (auto& [name, tensor] : out.decoder->NamedTensors()) {
-    if (!tensor->requires_grad()) continue;
-    (sharding::HasWeightDecay(name) ? decay : no_decay).params.push_back({name, *tensor});
+    if (tensor->requires_grad()) trainable.push_back({name, *tensor});
   }
-  for (sharding::ParameterGroup* g : {&decay, &no_decay}) {
-    if (!g->params.empty()) out.groups.push_back(std::move(*g));
-  }
+  out.groups = sharding::DecayParameterGroups(trainable);
   return out;
 }
 

@@ -2,7 +2,7 @@
 // adapters injected with PEFT's semantics (--use_lora) or every parameter trainable (full
 // fine-tuning), and the ZeRO engine's parameter groups, HF Trainer-style: biases and norm
 // weights without weight decay, everything else (LoRA A/B included) with it
-// (sharding/parameter_groups.h).
+// (sharding/zero_engine.h DecayParameterGroups).
 //
 // Dtypes: the base in the compute dtype (bf16 / fp16 / fp32); adapters in the compute dtype too,
 // as DeepSpeed casts the whole module (the engine keeps the fp32 master of what trains).

@@ -97,10 +97,19 @@ Batch CollateBatch(const std::vector<data::TokenizedSample>& samples,
   return batch;
 }
 
+namespace {
+
+// HF upcasts 16-bit logits to fp32 for the loss; fp64 stays fp64 (the equivalence tests).
+at::Tensor LossDtype(const at::Tensor& logits) {
+  return logits.scalar_type() == at::kDouble ? logits : logits.to(at::kFloat);
+}
+
+}  // namespace
+
 at::Tensor SummedCausalLmLoss(const at::Tensor& logits, const at::Tensor& labels) {
   const int64_t vocab = logits.size(-1);
   const at::Tensor shifted_logits =
-      logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab}).to(at::kFloat);
+      LossDtype(logits.narrow(1, 0, logits.size(1) - 1).reshape({-1, vocab}));
   const at::Tensor targets = labels.narrow(1, 1, labels.size(1) - 1).reshape({-1});
   return at::cross_entropy_loss(shifted_logits, targets, /*weight=*/{}, at::Reduction::Sum,
                                 data::kIgnoreIndex);
@@ -113,7 +122,7 @@ at::Tensor SummedCausalLmLossOnTargets(const at::Tensor& hidden, const at::Tenso
   const at::Tensor trained = targets.ne(data::kIgnoreIndex).nonzero().squeeze(1);
   const at::Tensor rows =
       hidden.narrow(1, 0, hidden.size(1) - 1).reshape({-1, width}).index_select(0, trained);
-  const at::Tensor logits = at::linear(rows, lm_head).to(at::kFloat);
+  const at::Tensor logits = LossDtype(at::linear(rows, lm_head));
   return at::cross_entropy_loss(logits, targets.index_select(0, trained), /*weight=*/{},
                                 at::Reduction::Sum, data::kIgnoreIndex);
 }

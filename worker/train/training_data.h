@@ -48,7 +48,7 @@ Batch CollateBatch(const std::vector<data::TokenizedSample>& samples,
                    const std::vector<int64_t>& indices, int32_t pad_id);
 
 // Summed (not averaged) HF causal-LM loss: position t predicts labels[t + 1], kIgnoreIndex
-// ignored, logits in fp32. A scalar.
+// ignored, 16-bit logits upcast to fp32 (fp64 kept). A scalar.
 at::Tensor SummedCausalLmLoss(const at::Tensor& logits, const at::Tensor& labels);
 
 // The same sum from the final hidden states [B, S, h] and the lm_head weight [V, h], computing

@@ -1,0 +1,68 @@
+// Batches and the causal-LM loss the trainer uses, against the HF definitions.
+#include "worker/train/training_data.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <gtest/gtest.h>
+
+#include "worker/data/loss_mask.h"
+#include "worker/model/decoder.h"
+
+namespace zt::worker::train {
+namespace {
+
+data::TokenizedSample Sample(std::vector<int32_t> ids, std::vector<int32_t> labels) {
+  data::TokenizedSample s;
+  s.input_ids = std::move(ids);
+  s.labels = std::move(labels);
+  return s;
+}
+
+TEST(CollateBatchTest, RightPadsWithMaskAndIgnoredLabels) {
+  const int32_t kIgnore = data::kIgnoreIndex;
+  std::vector<data::TokenizedSample> samples = {
+      Sample({5, 6, 7}, {kIgnore, 6, 7}),
+      Sample({8, 9, 10, 11, 12}, {kIgnore, kIgnore, 10, kIgnore, 12}),
+  };
+  const Batch b = CollateBatch(samples, {1, 0}, /*pad_id=*/99);
+  ASSERT_EQ(b.input_ids.sizes(), (at::IntArrayRef{2, 5}));
+  EXPECT_TRUE(b.input_ids.equal(at::tensor({8, 9, 10, 11, 12, 5, 6, 7, 99, 99}, at::kLong).view({2, 5})));
+  EXPECT_TRUE(b.attention_mask.equal(at::tensor({1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, at::kLong).view({2, 5})));
+  EXPECT_TRUE(b.labels.equal(at::tensor({kIgnore, kIgnore, 10, kIgnore, 12, kIgnore, 6, 7, kIgnore,
+                                         kIgnore}, at::kLong).view({2, 5})));
+  EXPECT_EQ(b.target_tokens, 4);  // labels after the first position: 10, 12, 6, 7
+  EXPECT_EQ(b.tokens, 8);
+}
+
+TEST(SummedCausalLmLossTest, SumIsMeanTimesCountAsHfForCausalLmLoss) {
+  at::manual_seed(3);
+  const at::Tensor logits = at::randn({2, 6, 11}, at::kDouble);
+  at::Tensor labels = at::randint(0, 11, {2, 6}, at::kLong);
+  labels[0][2] = data::kIgnoreIndex;
+  labels[1][5] = data::kIgnoreIndex;
+  const double count = labels.narrow(1, 1, 5).ne(data::kIgnoreIndex).sum().item<double>();
+  // model::CausalLmLoss computes in fp32 (HF's .float()); the sum keeps fp64 logits.
+  const double mean = model::CausalLmLoss(logits, labels).item<double>();
+  EXPECT_NEAR(SummedCausalLmLoss(logits, labels).item<double>(), mean * count, 1e-5 * mean * count);
+  EXPECT_NEAR(SummedCausalLmLoss(logits.to(at::kFloat), labels).item<double>(), mean * count,
+              1e-5 * mean * count);
+}
+
+TEST(SummedCausalLmLossTest, TargetsOnlyEqualsFullLogitsInValueAndGradient) {
+  at::manual_seed(4);
+  const at::Tensor hidden = at::randn({3, 7, 8}, at::kDouble).requires_grad_();
+  const at::Tensor lm_head = at::randn({13, 8}, at::kDouble).requires_grad_();
+  at::Tensor labels = at::randint(0, 13, {3, 7}, at::kLong);
+  labels.narrow(1, 0, 3).fill_(data::kIgnoreIndex);  // prompts
+  labels[2].narrow(0, 5, 2).fill_(data::kIgnoreIndex);  // padding
+  const at::Tensor full = SummedCausalLmLoss(at::linear(hidden, lm_head), labels);
+  const std::vector<at::Tensor> full_grads = torch::autograd::grad({full}, {hidden, lm_head});
+  const at::Tensor fused = SummedCausalLmLossOnTargets(hidden, lm_head, labels);
+  const std::vector<at::Tensor> fused_grads = torch::autograd::grad({fused}, {hidden, lm_head});
+  EXPECT_NEAR(fused.item<double>(), full.item<double>(), 1e-10);
+  EXPECT_TRUE(at::allclose(fused_grads[0], full_grads[0], 0, 1e-12));
+  EXPECT_TRUE(at::allclose(fused_grads[1], full_grads[1], 0, 1e-12));
+}
+
+}  // namespace
+}  // namespace zt::worker::train
