@@ -3,6 +3,8 @@
 // started over real ssh (Debian's sshd, a key made for the run) in the second. The ranks
 // rendezvous through the coordinator and all-reduce through Gloo across the link; cutting
 // the link fails the job with a report naming the lost rank and host in bounded time.
+#include <signal.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -163,6 +165,44 @@ TEST_F(SshHostfileE2eTest, CutLinkFailsTheJobNamingTheLostRankAndHost) {
   std::cout << "[ measured ] link cut → failure naming rank 1 and its host: " << absl::FormatDuration(reported_after)
             << "; → zerotune launch exited 1: " << absl::FormatDuration(failed_after)
             << "; → the cut-off rank exited by itself: " << absl::FormatDuration(remote_gone) << "\n";
+}
+
+TEST_F(SshHostfileE2eTest, HungRemoteRankIsKilledThroughSshAndEveryRankRestarts) {
+  // SIGSTOP: the remote rank cannot act on the abort, so only the launcher's kill of its ssh
+  // client (the remote process group killed when the channel closes) ends it.
+  const absl::Duration timeout = absl::Seconds(2);
+  const absl::Duration grace = absl::Seconds(1);
+  Background launch(LaunchCommand(absl::StrCat("--worker ", ZT_WORKER_BIN,
+                                               " --heartbeat_interval_ms 200 --heartbeat_timeout_ms 2000",
+                                               " --abort_grace_ms 1000 --max_restarts 1"),
+                                  absl::StrCat("selftest --steps 150 --save_every 10 --step_ms 10 --output_dir ",
+                                               dir_.Join("out"))),
+                    dir_.Join("launch.log"));
+  ASSERT_TRUE(AwaitOutput(dir_.Join("launch.log"), "resuming at step 0", 2, absl::Seconds(60))) << launch.output();
+  absl::SleepFor(absl::Milliseconds(300));
+  const std::vector<pid_t> remote = FindProcesses("zerotune-worker", "ZEROTUNE_HOST=" + pair_["ADDR_B"]);
+  ASSERT_EQ(remote.size(), 1u) << launch.output();
+  const absl::Time stopped = absl::Now();
+  ASSERT_EQ(kill(remote[0], SIGSTOP), 0);
+  absl::Duration killed_after = absl::InfiniteDuration();
+  while (absl::Now() - stopped < absl::Seconds(20)) {
+    if (kill(remote[0], 0) != 0) {
+      killed_after = absl::Now() - stopped;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_LT(killed_after, 2 * timeout + grace) << launch.output();
+  const int code = launch.Wait(absl::Now() + absl::Seconds(90));
+  const std::string output = launch.output();
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("rank 1 on ", pair_["ADDR_B"], " failed: no heartbeat")));
+  EXPECT_THAT(output, HasSubstr("restarting every rank as generation 1"));
+  EXPECT_THAT(output, HasSubstr("after 1 restart(s)"));
+  // Resumed from the last checkpoint on both hosts: the counter still counts every step once.
+  EXPECT_EQ(Count(output, "selftest done: step 150 counter 300"), 2) << output;
+  std::cout << "[ measured ] remote rank stopped → killed through its ssh channel: "
+            << absl::FormatDuration(killed_after) << " (heartbeat timeout 2s, grace 1s)\n";
 }
 
 }  // namespace
