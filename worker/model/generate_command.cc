@@ -1,11 +1,9 @@
 #include "worker/model/generate_command.h"
 
+#include <ATen/Parallel.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -27,7 +25,8 @@ namespace {
 bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
 
 // `dir`/`name` as a JSON object, or nullopt when the file does not exist.
-absl::StatusOr<std::optional<nlohmann::json>> ReadOptionalJson(const std::string& dir, const std::string& name) {
+absl::StatusOr<std::optional<nlohmann::json>> ReadOptionalJson(const std::string& dir,
+                                                               const std::string& name) {
   const std::string path = dir + "/" + name;
   std::ifstream in(path);
   if (!in) return std::optional<nlohmann::json>();
@@ -40,7 +39,8 @@ absl::StatusOr<std::optional<nlohmann::json>> ReadOptionalJson(const std::string
   return std::optional<nlohmann::json>(std::move(json));
 }
 
-absl::Status TypeError(const std::string& path, const char* key, const nlohmann::json& value, const char* expected) {
+absl::Status TypeError(const std::string& path, const char* key, const nlohmann::json& value,
+                       const char* expected) {
   return absl::InvalidArgumentError(
       absl::StrCat(path, ": \"", key, "\" is ", value.dump(), ", expected ", expected));
 }
@@ -48,7 +48,8 @@ absl::Status TypeError(const std::string& path, const char* key, const nlohmann:
 // HF generation_config.json values for unset flags; null values count as unset.
 absl::Status ApplyGenerationConfig(const nlohmann::json& config, const std::string& path,
                                    const GenerateRequest& request, SamplingOptions& options) {
-  auto number = [&](const char* key, const std::optional<double>& flag, double& out) -> absl::Status {
+  auto number = [&](const char* key, const std::optional<double>& flag,
+                    double& out) -> absl::Status {
     if (flag) {
       out = *flag;
     } else if (config.contains(key) && !config[key].is_null()) {
@@ -60,23 +61,27 @@ absl::Status ApplyGenerationConfig(const nlohmann::json& config, const std::stri
   if (request.do_sample) {
     options.do_sample = *request.do_sample;
   } else if (config.contains("do_sample") && !config["do_sample"].is_null()) {
-    if (!config["do_sample"].is_boolean()) return TypeError(path, "do_sample", config["do_sample"], "true or false");
+    if (!config["do_sample"].is_boolean())
+      return TypeError(path, "do_sample", config["do_sample"], "true or false");
     options.do_sample = config["do_sample"].get<bool>();
   }
   ZT_RETURN_IF_ERROR(number("temperature", request.temperature, options.temperature));
   ZT_RETURN_IF_ERROR(number("top_p", request.top_p, options.top_p));
-  ZT_RETURN_IF_ERROR(number("repetition_penalty", request.repetition_penalty, options.repetition_penalty));
+  ZT_RETURN_IF_ERROR(
+      number("repetition_penalty", request.repetition_penalty, options.repetition_penalty));
   if (request.top_k) {
     options.top_k = *request.top_k;
   } else if (config.contains("top_k") && !config["top_k"].is_null()) {
-    if (!config["top_k"].is_number_integer()) return TypeError(path, "top_k", config["top_k"], "an integer");
+    if (!config["top_k"].is_number_integer())
+      return TypeError(path, "top_k", config["top_k"], "an integer");
     options.top_k = config["top_k"].get<int64_t>();
   }
   return absl::OkStatus();
 }
 
 // eos_token_id of a config file: an id or a list of ids.
-absl::Status AddEosIds(const nlohmann::json& config, const std::string& path, std::vector<int64_t>& ids) {
+absl::Status AddEosIds(const nlohmann::json& config, const std::string& path,
+                       std::vector<int64_t>& ids) {
   if (!config.contains("eos_token_id") || config["eos_token_id"].is_null()) return absl::OkStatus();
   const nlohmann::json& eos = config["eos_token_id"];
   if (eos.is_number_integer()) {
@@ -85,7 +90,8 @@ absl::Status AddEosIds(const nlohmann::json& config, const std::string& path, st
   }
   if (!eos.is_array()) return TypeError(path, "eos_token_id", eos, "an id or a list of ids");
   for (const auto& id : eos) {
-    if (!id.is_number_integer()) return TypeError(path, "eos_token_id", eos, "an id or a list of ids");
+    if (!id.is_number_integer())
+      return TypeError(path, "eos_token_id", eos, "an id or a list of ids");
     ids.push_back(id.get<int64_t>());
   }
   return absl::OkStatus();
@@ -128,15 +134,19 @@ absl::StatusOr<Session> OpenSession(const GenerateRequest& request) {
         "tokenizer files; for an adapter pass its base here and the adapter folder as --adapter)"));
   }
   const std::string tokenizer_dir = request.tokenizer.empty() ? request.model : request.tokenizer;
-  if (!FileExists(tokenizer_dir + "/tokenizer.json") && !FileExists(tokenizer_dir + "/tokenizer.json.gz")) {
+  if (!FileExists(tokenizer_dir + "/tokenizer.json") &&
+      !FileExists(tokenizer_dir + "/tokenizer.json.gz")) {
     return absl::NotFoundError(absl::StrCat(
-        "cannot read ", tokenizer_dir, "/tokenizer.json (hint: the model folder needs its tokenizer "
+        "cannot read ", tokenizer_dir,
+        "/tokenizer.json (hint: the model folder needs its tokenizer "
         "files, e.g. init-model --tokenizer DIR or merge copy them; or pass --tokenizer DIR)"));
   }
   ZT_ASSIGN_OR_RETURN(at::ScalarType dtype, ParseDtypeFlag(request.dtype, "--dtype"));
   ZT_ASSIGN_OR_RETURN(Decoder decoder, LoadModelFolder(request.model, dtype, request.adapter));
-  ZT_ASSIGN_OR_RETURN(std::unique_ptr<data::Tokenizer> tokenizer, data::Tokenizer::FromDirectory(tokenizer_dir));
-  ZT_ASSIGN_OR_RETURN(data::TokenizerChatConfig chat, data::LoadChatConfig(tokenizer_dir, request.template_name));
+  ZT_ASSIGN_OR_RETURN(std::unique_ptr<data::Tokenizer> tokenizer,
+                      data::Tokenizer::FromDirectory(tokenizer_dir));
+  ZT_ASSIGN_OR_RETURN(data::TokenizerChatConfig chat,
+                      data::LoadChatConfig(tokenizer_dir, request.template_name));
   Session session{std::move(decoder), std::move(tokenizer), chat.kind, {}, {}, {}};
   session.render.add_generation_prompt = true;
   session.render.system = request.system;
@@ -149,9 +159,10 @@ absl::StatusOr<Session> OpenSession(const GenerateRequest& request) {
 
 // One assistant turn for `messages`: streams (or prints) the reply and returns its text.
 absl::StatusOr<std::string> Reply(Session& session, const GenerateRequest& request,
-                                  const std::vector<data::ChatMessage>& messages, TokenSampler& sampler,
-                                  std::ostream& out) {
-  ZT_ASSIGN_OR_RETURN(data::RenderedChat chat, data::RenderChat(session.kind, messages, session.render));
+                                  const std::vector<data::ChatMessage>& messages,
+                                  TokenSampler& sampler, std::ostream& out) {
+  ZT_ASSIGN_OR_RETURN(data::RenderedChat chat,
+                      data::RenderChat(session.kind, messages, session.render));
   const std::vector<data::ByteSpan> trusted = chat.TrustedRanges();
   data::EncodeOptions encode;
   encode.split_special_tokens = true;  // "<|im_end|>" typed by the user stays text
@@ -161,16 +172,17 @@ absl::StatusOr<std::string> Reply(Session& session, const GenerateRequest& reque
   const int64_t vocab = session.decoder.config().vocab_size;
   for (int64_t id : prompt) {
     if (id >= vocab) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the prompt encodes to token id ", id, ", outside the model's vocab_size ", vocab,
-          " (hint: --tokenizer does not belong to --model)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("the prompt encodes to token id ", id, ", outside the model's vocab_size ",
+                       vocab, " (hint: --tokenizer does not belong to --model)"));
     }
   }
   TextStreamer streamer(*session.tokenizer, [&](absl::string_view piece) {
     if (request.stream) out << piece << std::flush;
   });
-  Generate(session.decoder, prompt, request.max_new_tokens, session.stop_ids, sampler,
-           [&](int64_t id) { streamer.Put(static_cast<int32_t>(id)); }, &session.cache);
+  Generate(
+      session.decoder, prompt, request.max_new_tokens, session.stop_ids, sampler,
+      [&](int64_t id) { streamer.Put(static_cast<int32_t>(id)); }, &session.cache);
   streamer.End();
   if (!request.stream) out << streamer.text();
   out << "\n" << std::flush;
@@ -200,9 +212,10 @@ std::vector<int64_t> Generate(const Decoder& decoder, const std::vector<int64_t>
   }
   std::vector<int64_t> history = prompt;
   std::vector<int64_t> generated;
-  at::Tensor next = at::tensor(std::vector<int64_t>(prompt.begin() + reused, prompt.end()), at::kLong)
-                        .unsqueeze(0)
-                        .to(device);
+  at::Tensor next =
+      at::tensor(std::vector<int64_t>(prompt.begin() + reused, prompt.end()), at::kLong)
+          .unsqueeze(0)
+          .to(device);
   for (int64_t step = 0; step < max_new_tokens; ++step) {
     const at::Tensor logits = decoder.Logits(next, at::Tensor(), {}, &state.kv);
     const int64_t id = sampler.Next(at::tensor(history, at::kLong), logits[0][logits.size(1) - 1]);
@@ -217,7 +230,8 @@ std::vector<int64_t> Generate(const Decoder& decoder, const std::vector<int64_t>
   return generated;
 }
 
-absl::StatusOr<std::vector<int64_t>> StopTokenIds(const std::string& model_dir, const data::Tokenizer& tokenizer,
+absl::StatusOr<std::vector<int64_t>> StopTokenIds(const std::string& model_dir,
+                                                  const data::Tokenizer& tokenizer,
                                                   const data::TokenizerChatConfig& chat) {
   data::ChatRenderOptions render;
   render.bos_token = chat.bos_token;
@@ -240,8 +254,10 @@ absl::StatusOr<SamplingOptions> ResolveSamplingOptions(const GenerateRequest& re
                                                        const std::string& model_dir) {
   SamplingOptions options;
   const std::string path = model_dir + "/generation_config.json";
-  ZT_ASSIGN_OR_RETURN(std::optional<nlohmann::json> config, ReadOptionalJson(model_dir, "generation_config.json"));
-  ZT_RETURN_IF_ERROR(ApplyGenerationConfig(config ? *config : nlohmann::json::object(), path, request, options));
+  ZT_ASSIGN_OR_RETURN(std::optional<nlohmann::json> config,
+                      ReadOptionalJson(model_dir, "generation_config.json"));
+  ZT_RETURN_IF_ERROR(
+      ApplyGenerationConfig(config ? *config : nlohmann::json::object(), path, request, options));
   ZT_RETURN_IF_ERROR(ValidateSamplingOptions(options));
   return options;
 }
@@ -249,7 +265,8 @@ absl::StatusOr<SamplingOptions> ResolveSamplingOptions(const GenerateRequest& re
 absl::Status RunGenerate(const GenerateRequest& request, std::istream& in, std::ostream& out,
                          std::ostream* marker_out) {
   if (request.max_new_tokens < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--max_new_tokens ", request.max_new_tokens, ", expected >= 1"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_new_tokens ", request.max_new_tokens, ", expected >= 1"));
   }
   ZT_ASSIGN_OR_RETURN(SamplingOptions options, ResolveSamplingOptions(request, request.model));
   ZT_ASSIGN_OR_RETURN(Session session, OpenSession(request));
@@ -286,26 +303,40 @@ void AddGenerateCommand(CLI::App& app) {
   auto top_p = std::make_shared<double>(1.0);
   auto penalty = std::make_shared<double>(1.0);
   auto no_stream = std::make_shared<bool>(false);
-  CLI::App* cmd = app.add_subcommand("generate", "Chat with a model (+ PEFT adapter): stream generated replies");
-  cmd->add_option("--model", request->model, "HF model folder (config.json, safetensors, tokenizer files)")
+  CLI::App* cmd = app.add_subcommand(
+      "generate", "Chat with a model (+ PEFT adapter): stream generated replies");
+  cmd->add_option("--model", request->model,
+                  "HF model folder (config.json, safetensors, tokenizer files)")
       ->required();
   cmd->add_option("--adapter", request->adapter, "PEFT adapter folder trained on --model");
-  cmd->add_option("--tokenizer", request->tokenizer, "Folder with tokenizer.json (default: --model)");
-  cmd->add_option("--prompt", request->prompts, "User turn (repeatable); none: read turns from stdin");
-  CLI::Option* system_opt = cmd->add_option("--system", *system, "System prompt replacing the template's default");
-  cmd->add_option("--template", request->template_name, "qwen2, qwen2.5, qwen3, llama3 or alpaca (default: recognise)");
-  CLI::Option* thinking_opt = cmd->add_option("--enable_thinking", *thinking, "Qwen3: false adds the empty think block")
-                                  ->check(CLI::IsMember({"true", "false"}));
-  cmd->add_option("--max_new_tokens", request->max_new_tokens, "Most tokens per reply (default 512)");
-  CLI::Option* do_sample_opt = cmd->add_flag("--do_sample", *do_sample,
-                                             "Sample instead of greedy (default: generation_config.json, else false)");
-  CLI::Option* temperature_opt = cmd->add_option("--temperature", *temperature, "Sampling temperature (HF default 1.0)");
-  CLI::Option* top_k_opt = cmd->add_option("--top_k", *top_k, "Keep the k best tokens when sampling (HF default 50; 0 off)");
-  CLI::Option* top_p_opt = cmd->add_option("--top_p", *top_p, "Nucleus sampling mass (HF default 1.0 = off)");
-  CLI::Option* penalty_opt = cmd->add_option("--repetition_penalty", *penalty, "HF repetition penalty (default 1.0 = off)");
+  cmd->add_option("--tokenizer", request->tokenizer,
+                  "Folder with tokenizer.json (default: --model)");
+  cmd->add_option("--prompt", request->prompts,
+                  "User turn (repeatable); none: read turns from stdin");
+  CLI::Option* system_opt =
+      cmd->add_option("--system", *system, "System prompt replacing the template's default");
+  cmd->add_option("--template", request->template_name,
+                  "qwen2, qwen2.5, qwen3, llama3 or alpaca (default: recognise)");
+  CLI::Option* thinking_opt =
+      cmd->add_option("--enable_thinking", *thinking, "Qwen3: false adds the empty think block")
+          ->check(CLI::IsMember({"true", "false"}));
+  cmd->add_option("--max_new_tokens", request->max_new_tokens,
+                  "Most tokens per reply (default 512)");
+  CLI::Option* do_sample_opt =
+      cmd->add_flag("--do_sample", *do_sample,
+                    "Sample instead of greedy (default: generation_config.json, else false)");
+  CLI::Option* temperature_opt =
+      cmd->add_option("--temperature", *temperature, "Sampling temperature (HF default 1.0)");
+  CLI::Option* top_k_opt = cmd->add_option(
+      "--top_k", *top_k, "Keep the k best tokens when sampling (HF default 50; 0 off)");
+  CLI::Option* top_p_opt =
+      cmd->add_option("--top_p", *top_p, "Nucleus sampling mass (HF default 1.0 = off)");
+  CLI::Option* penalty_opt = cmd->add_option("--repetition_penalty", *penalty,
+                                             "HF repetition penalty (default 1.0 = off)");
   CLI::Option* seed_opt = cmd->add_option("--seed", *seed, "Sampling seed (default: random)");
   cmd->add_option("--dtype", request->dtype, "fp32 (default) or bf16");
-  cmd->add_flag("--no_stream", *no_stream, "Print each reply when complete instead of token by token");
+  cmd->add_flag("--no_stream", *no_stream,
+                "Print each reply when complete instead of token by token");
   cmd->callback([=]() {
     if (system_opt->count() > 0) request->system = *system;
     if (thinking_opt->count() > 0) request->enable_thinking = *thinking == "true";
@@ -319,7 +350,8 @@ void AddGenerateCommand(CLI::App& app) {
     // A standalone tool: use the host (LibTorch's default is one intra-op thread).
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const bool terminal = request->prompts.empty() && isatty(STDIN_FILENO) != 0;
-    cli::ExitIfError("generate", RunGenerate(*request, std::cin, std::cout, terminal ? &std::cerr : nullptr));
+    cli::ExitIfError("generate",
+                     RunGenerate(*request, std::cin, std::cout, terminal ? &std::cerr : nullptr));
   });
 }
 

@@ -1,14 +1,16 @@
 // `zerotune-worker generate --model DIR [--adapter DIR] [--prompt TEXT]... [--system TEXT]
 //     [--template NAME] [--max_new_tokens 512] [--do_sample[=true|false]] [--temperature T]
-//     [--top_k K] [--top_p P] [--repetition_penalty R] [--seed N] [--dtype fp32|bf16] [--no_stream]`
+//     [--top_k K] [--top_p P] [--repetition_penalty R] [--seed N] [--dtype fp32|bf16]
+//     [--no_stream]`
 // Chats with a model folder (a base plus a PEFT adapter, or a merged model) as HF transformers'
 // generate() would: the conversation is rendered with the chat template (tokenizer_config.json's
 // as the data pipeline recognises it, or --template) with the generation prompt, prefilled once
-// into a KV cache (the part a previous turn already cached is reused) and continued token by token through sampling.h's processors until the
-// template's end token (<|im_end|> for Qwen), an eos id of generation_config.json / config.json /
-// the tokenizer, or --max_new_tokens. Sampling defaults follow HF's precedence: flag, then the
-// folder's generation_config.json, then HF's global defaults (greedy; temperature 1, top_k 50,
-// top_p 1, repetition_penalty 1). Each --prompt is one user turn of one conversation; without
+// into a KV cache (the part a previous turn already cached is reused) and continued token by token
+// through sampling.h's processors until the template's end token (<|im_end|> for Qwen), an eos id
+// of generation_config.json / config.json / the tokenizer, or --max_new_tokens. Sampling defaults
+// follow HF's precedence: flag, then the folder's generation_config.json, then HF's global defaults
+// (greedy; temperature 1, top_k 50, top_p 1, repetition_penalty 1). Each --prompt is one user turn
+// of one conversation; without
 // --prompt, user turns are stdin lines until EOF or "exit". Replies stream to stdout as complete
 // UTF-8 characters, flushed per token (text_streamer.h), one line break after each reply.
 #pragma once
@@ -75,7 +77,8 @@ struct GenerateRequest {
 // assistant turn with: <|im_end|> for Qwen, <|eot_id|> for Llama 3), the tokenizer's eos_token,
 // and the eos_token_id (an id or a list) of `model_dir`'s generation_config.json and config.json.
 // InvalidArgument naming the file for an eos_token_id of another type.
-absl::StatusOr<std::vector<int64_t>> StopTokenIds(const std::string& model_dir, const data::Tokenizer& tokenizer,
+absl::StatusOr<std::vector<int64_t>> StopTokenIds(const std::string& model_dir,
+                                                  const data::Tokenizer& tokenizer,
                                                   const data::TokenizerChatConfig& chat);
 
 // The sampling options `request` resolves to for the folder `model_dir` (HF's precedence);

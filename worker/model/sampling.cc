@@ -55,7 +55,8 @@ std::vector<std::string> ProcessorNames(const SamplingOptions& options) {
   return names;
 }
 
-at::Tensor ApplyRepetitionPenalty(const at::Tensor& history, const at::Tensor& scores, double penalty) {
+at::Tensor ApplyRepetitionPenalty(const at::Tensor& history, const at::Tensor& scores,
+                                  double penalty) {
   // HF: ids beyond the scores' vocabulary map to an extra padded column that is dropped again.
   const int64_t vocab = scores.size(-1);
   const at::Tensor ids = history.clamp_max(vocab);
@@ -65,7 +66,9 @@ at::Tensor ApplyRepetitionPenalty(const at::Tensor& history, const at::Tensor& s
   return padded.scatter(1, ids, score).narrow(-1, 0, vocab);
 }
 
-at::Tensor ApplyTemperature(const at::Tensor& scores, double temperature) { return scores / temperature; }
+at::Tensor ApplyTemperature(const at::Tensor& scores, double temperature) {
+  return scores / temperature;
+}
 
 at::Tensor ApplyTopK(const at::Tensor& scores, int64_t top_k, int64_t min_tokens_to_keep) {
   const int64_t k = std::min(std::max(top_k, min_tokens_to_keep), scores.size(-1));

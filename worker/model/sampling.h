@@ -4,15 +4,16 @@
 // TopPLogitsWarper with min_tokens_to_keep = 1, in that order), then argmax (greedy) or one
 // multinomial draw from softmax of the processed scores (sampling). Scores are fp32, as HF casts
 // the last position's logits to fp32 before processing. Each processor is the same tensor
-// arithmetic as HF's class, so results agree bit for bit on CPU (tests/golden/generation_goldens.py).
+// arithmetic as HF's class, so results agree bit for bit on CPU
+// (tests/golden/generation_goldens.py).
 #pragma once
+
+#include <ATen/ATen.h>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 #include "absl/status/status.h"
 
@@ -21,9 +22,9 @@ namespace zt::worker::model {
 // HF GenerationConfig names and global defaults (GenerationConfig._get_default_generation_params).
 struct SamplingOptions {
   bool do_sample = false;
-  double temperature = 1.0;  // used when do_sample; 1.0 adds no warper
-  int64_t top_k = 50;        // used when do_sample; 0 adds no warper
-  double top_p = 1.0;        // used when do_sample; 1.0 adds no warper
+  double temperature = 1.0;         // used when do_sample; 1.0 adds no warper
+  int64_t top_k = 50;               // used when do_sample; 0 adds no warper
+  double top_p = 1.0;               // used when do_sample; 1.0 adds no warper
   double repetition_penalty = 1.0;  // greedy and sampling; 1.0 adds no processor
 };
 
@@ -37,7 +38,8 @@ std::vector<std::string> ProcessorNames(const SamplingOptions& options);
 
 // The processors, each on fp32 `scores` [B, V] with `history` int64 [B, T] (prompt + generated
 // ids). They return new tensors; filtered scores become -inf.
-at::Tensor ApplyRepetitionPenalty(const at::Tensor& history, const at::Tensor& scores, double penalty);
+at::Tensor ApplyRepetitionPenalty(const at::Tensor& history, const at::Tensor& scores,
+                                  double penalty);
 at::Tensor ApplyTemperature(const at::Tensor& scores, double temperature);
 at::Tensor ApplyTopK(const at::Tensor& scores, int64_t top_k, int64_t min_tokens_to_keep = 1);
 at::Tensor ApplyTopP(const at::Tensor& scores, double top_p, int64_t min_tokens_to_keep = 1);

@@ -22,11 +22,16 @@ int SequenceLength(unsigned char lead) {
 // Whether `second` may follow `lead` (RFC 3629: no overlongs, surrogates or > U+10FFFF).
 bool ValidSecondByte(unsigned char lead, unsigned char second) {
   switch (lead) {
-    case 0xE0: return second >= 0xA0 && second <= 0xBF;
-    case 0xED: return second >= 0x80 && second <= 0x9F;
-    case 0xF0: return second >= 0x90 && second <= 0xBF;
-    case 0xF4: return second >= 0x80 && second <= 0x8F;
-    default: return IsContinuation(second);
+    case 0xE0:
+      return second >= 0xA0 && second <= 0xBF;
+    case 0xED:
+      return second >= 0x80 && second <= 0x9F;
+    case 0xF0:
+      return second >= 0x90 && second <= 0xBF;
+    case 0xF4:
+      return second >= 0x80 && second <= 0x8F;
+    default:
+      return IsContinuation(second);
   }
 }
 
@@ -39,13 +44,17 @@ size_t IncompleteUtf8Suffix(absl::string_view bytes) {
     if (IsContinuation(lead)) continue;
     const int needed = SequenceLength(lead);
     if (needed == 0 || static_cast<size_t>(needed) <= have) return 0;
-    if (have >= 2 && !ValidSecondByte(lead, static_cast<unsigned char>(bytes[n - have + 1]))) return 0;
+    if (have >= 2) {
+      const auto second = static_cast<unsigned char>(bytes[n - have + 1]);
+      if (!ValidSecondByte(lead, second)) return 0;
+    }
     return have;  // later bytes are continuations (checked by the loop)
   }
   return 0;
 }
 
-absl::StatusOr<std::string> TokenBytes(const data::Tokenizer& tokenizer, int32_t id, bool skip_special) {
+absl::StatusOr<std::string> TokenBytes(const data::Tokenizer& tokenizer, int32_t id,
+                                       bool skip_special) {
   if (const data::AddedToken* added = tokenizer.added_vocabulary().FindById(id)) {
     if (skip_special && added->special) return std::string();
     std::optional<std::string> raw = data::ByteLevelToBytes(added->content);
@@ -54,13 +63,15 @@ absl::StatusOr<std::string> TokenBytes(const data::Tokenizer& tokenizer, int32_t
   const std::string token = tokenizer.IdToToken(id);
   std::optional<std::string> raw = data::ByteLevelToBytes(token);
   if (token.empty() || !raw) {
-    return absl::InvalidArgumentError(absl::StrCat("token id ", id, " is not in the tokenizer (vocabulary size ",
+    return absl::InvalidArgumentError(absl::StrCat("token id ", id,
+                                                   " is not in the tokenizer (vocabulary size ",
                                                    tokenizer.vocab_size(), ")"));
   }
   return *raw;
 }
 
-TextStreamer::TextStreamer(const data::Tokenizer& tokenizer, std::function<void(absl::string_view)> sink)
+TextStreamer::TextStreamer(const data::Tokenizer& tokenizer,
+                           std::function<void(absl::string_view)> sink)
     : tokenizer_(tokenizer), sink_(std::move(sink)) {}
 
 void TextStreamer::Put(int32_t id) {

@@ -30,12 +30,15 @@ struct CliRun {
 };
 
 // Runs `zerotune-worker <args>`, with `stdin_text` piped to it.
-CliRun Worker(const std::string& args, const ::zt::testing::TempDir& dir, const std::string& stdin_text = "") {
+CliRun Worker(const std::string& args, const ::zt::testing::TempDir& dir,
+              const std::string& stdin_text = "") {
   const std::string in_path = dir.Join("stdin.txt");
   std::ofstream(in_path) << stdin_text;
   const std::string err_path = dir.Join("stderr.txt");
   CliRun run;
-  FILE* pipe = popen((std::string(ZT_WORKER_BINARY) + " " + args + " <" + in_path + " 2>" + err_path).c_str(), "r");
+  FILE* pipe = popen(
+      (std::string(ZT_WORKER_BINARY) + " " + args + " <" + in_path + " 2>" + err_path).c_str(),
+      "r");
   if (pipe == nullptr) return run;
   char buffer[4096];
   size_t n;
@@ -56,9 +59,10 @@ class GenerateCliTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new ::zt::testing::TempDir();
     model_ = dir_->Join("tiny");
-    CliRun init = Worker("init-model --arch qwen3 --preset tiny --dtype fp32 --seed 5 --tokenizer " +
-                             ::zt::testing::TestDataPath("qwen3-tokenizer") + " --out " + model_,
-                         *dir_);
+    CliRun init =
+        Worker("init-model --arch qwen3 --preset tiny --dtype fp32 --seed 5 --tokenizer " +
+                   ::zt::testing::TestDataPath("qwen3-tokenizer") + " --out " + model_,
+               *dir_);
     ASSERT_EQ(init.exit_code, 0) << init.err;
     tokenizer_ = data::Tokenizer::FromDirectory(model_)->release();
     auto decoder = LoadModelFolder(model_, at::kFloat);
@@ -80,11 +84,13 @@ class GenerateCliTest : public ::testing::Test {
     EXPECT_TRUE(chat.ok()) << chat.status();
     auto ids = tokenizer_->EncodeIds(chat->text);
     EXPECT_TRUE(ids.ok()) << ids.status();
-    const at::Tensor prompt = at::tensor(std::vector<int64_t>(ids->begin(), ids->end()), at::kLong).unsqueeze(0);
+    const at::Tensor prompt =
+        at::tensor(std::vector<int64_t>(ids->begin(), ids->end()), at::kLong).unsqueeze(0);
     std::vector<int32_t> reply;
     for (int64_t id : GreedyGenerate(*decoder_, prompt, kMaxNew)) {
       reply.push_back(static_cast<int32_t>(id));
-      if (id == tokenizer_->TokenToId("<|im_end|>") || id == tokenizer_->TokenToId("<|endoftext|>")) break;
+      if (id == tokenizer_->TokenToId("<|im_end|>") || id == tokenizer_->TokenToId("<|endoftext|>"))
+        break;
     }
     auto text = tokenizer_->Decode(reply, /*skip_special_tokens=*/true);
     EXPECT_TRUE(text.ok()) << text.status();
@@ -112,8 +118,8 @@ TEST_F(GenerateCliTest, PromptStreamsTheGreedyReply) {
 }
 
 TEST_F(GenerateCliTest, InteractiveChatKeepsTheHistoryUntilExit) {
-  CliRun run = Worker("generate --model " + model_ + " --max_new_tokens " + std::to_string(kMaxNew), *dir_,
-                      "Hello\n你好吗？\nexit\nnever read\n");
+  CliRun run = Worker("generate --model " + model_ + " --max_new_tokens " + std::to_string(kMaxNew),
+                      *dir_, "Hello\n你好吗？\nexit\nnever read\n");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   std::vector<data::ChatMessage> messages{{"user", "Hello", std::nullopt, {}}};
   const std::string first = Reference(messages);
@@ -123,14 +129,17 @@ TEST_F(GenerateCliTest, InteractiveChatKeepsTheHistoryUntilExit) {
   EXPECT_EQ(run.out, first + "\n" + second + "\n");
   EXPECT_EQ(run.err, "");  // no "> " markers when stdin is not a terminal
   // Two --prompt flags are the same two turns; --no_stream prints the same text.
-  CliRun prompts = Worker("generate --model " + model_ + " --max_new_tokens " + std::to_string(kMaxNew) +
-                          " --prompt Hello --prompt \"你好吗？\" --no_stream", *dir_);
+  CliRun prompts =
+      Worker("generate --model " + model_ + " --max_new_tokens " + std::to_string(kMaxNew) +
+                 " --prompt Hello --prompt \"你好吗？\" --no_stream",
+             *dir_);
   ASSERT_EQ(prompts.exit_code, 0) << prompts.err;
   EXPECT_EQ(prompts.out, run.out);
 }
 
 TEST_F(GenerateCliTest, SeededSamplingIsReproducible) {
-  const std::string args = "generate --model " + model_ + " --prompt hi --max_new_tokens 8 --do_sample "
+  const std::string args = "generate --model " + model_ +
+                           " --prompt hi --max_new_tokens 8 --do_sample "
                            "--temperature 1.5 --top_k 0 --top_p 0.99 --repetition_penalty 1.1";
   CliRun a = Worker(args + " --seed 11", *dir_);
   CliRun b = Worker(args + " --seed 11", *dir_);
@@ -144,12 +153,15 @@ TEST_F(GenerateCliTest, SeededSamplingIsReproducible) {
 TEST_F(GenerateCliTest, ErrorsNameTheFileAndTheHint) {
   CliRun missing = Worker("generate --model " + dir_->Join("nope") + " --prompt hi", *dir_);
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_THAT(missing.err, HasSubstr("zerotune-worker generate: --model " + dir_->Join("nope") +
-                                     ": cannot read " + dir_->Join("nope") + "/config.json (hint:"));
+  EXPECT_THAT(missing.err,
+              HasSubstr("zerotune-worker generate: --model " + dir_->Join("nope") +
+                        ": cannot read " + dir_->Join("nope") + "/config.json (hint:"));
   const std::string other = testing::GoldenDir("qwen2") + "/adapter";
-  CliRun wrong = Worker("generate --model " + model_ + " --adapter " + other + " --prompt hi", *dir_);
+  CliRun wrong =
+      Worker("generate --model " + model_ + " --adapter " + other + " --prompt hi", *dir_);
   EXPECT_EQ(wrong.exit_code, 2);
-  EXPECT_THAT(wrong.err, HasSubstr("zerotune-worker generate: " + other + "/adapter_model.safetensors: tensor"));
+  EXPECT_THAT(wrong.err, HasSubstr("zerotune-worker generate: " + other +
+                                   "/adapter_model.safetensors: tensor"));
   EXPECT_THAT(wrong.err, HasSubstr("(hint: maybe wrong base model?)"));
 }
 

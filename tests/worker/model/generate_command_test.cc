@@ -17,8 +17,8 @@
 namespace zt::worker::model {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::GoldenDir;
+using ::testing::HasSubstr;
 
 nlohmann::json GenerateGolden() {
   std::ifstream in(::zt::testing::TestDataPath("generation/generate.json"));
@@ -33,15 +33,16 @@ TEST(GenerateTest, GreedyWithKvCacheEqualsHfPeftGenerate) {
   for (const auto& c : golden["cases"]) {
     SCOPED_TRACE(c["name"].get<std::string>());
     const std::string dir = GoldenDir(c["model"].get<std::string>());
-    auto decoder = LoadModelFolder(dir, at::kFloat, c["adapter"].get<bool>() ? dir + "/adapter" : "");
+    auto decoder =
+        LoadModelFolder(dir, at::kFloat, c["adapter"].get<bool>() ? dir + "/adapter" : "");
     ASSERT_TRUE(decoder.ok()) << decoder.status();
     SamplingOptions options;
     options.repetition_penalty = c["repetition_penalty"].get<double>();
     TokenSampler sampler(options, 0);
     std::vector<int64_t> seen;
-    const std::vector<int64_t> ids =
-        Generate(*decoder, c["prompt"].get<std::vector<int64_t>>(), c["max_new_tokens"].get<int64_t>(),
-                 {c["eos_token_id"].get<int64_t>()}, sampler, [&](int64_t id) { seen.push_back(id); });
+    const std::vector<int64_t> ids = Generate(
+        *decoder, c["prompt"].get<std::vector<int64_t>>(), c["max_new_tokens"].get<int64_t>(),
+        {c["eos_token_id"].get<int64_t>()}, sampler, [&](int64_t id) { seen.push_back(id); });
     EXPECT_EQ(ids, c["generated"].get<std::vector<int64_t>>());
     EXPECT_EQ(seen, ids);
   }
@@ -69,7 +70,9 @@ TEST(GenerateTest, AChatCacheReusesTheCommonPrefixAndGivesTheSameIds) {
   auto decoder = LoadModelFolder(dir, at::kFloat, dir + "/adapter");
   ASSERT_TRUE(decoder.ok()) << decoder.status();
   TokenSampler sampler(SamplingOptions(), 0);
-  auto fresh = [&](const std::vector<int64_t>& prompt) { return Generate(*decoder, prompt, 6, {}, sampler); };
+  auto fresh = [&](const std::vector<int64_t>& prompt) {
+    return Generate(*decoder, prompt, 6, {}, sampler);
+  };
   GenerationCache cache;
   std::vector<int64_t> prompt{5, 17, 99, 4, 60};
   std::vector<int64_t> first = Generate(*decoder, prompt, 6, {}, sampler, nullptr, &cache);
@@ -146,15 +149,18 @@ TEST(GenerateTest, StopIdsAreTheTemplateEndTokenTheTokenizerEosAndTheConfigEosId
   EXPECT_EQ(*StopTokenIds(dir.path(), **tokenizer, *chat), std::vector<int64_t>{151645});
   WriteFile(dir.Join("config.json"), R"({"eos_token_id": 151643})");
   WriteFile(dir.Join("generation_config.json"), R"({"eos_token_id": [151645, 7]})");
-  EXPECT_EQ(*StopTokenIds(dir.path(), **tokenizer, *chat), (std::vector<int64_t>{7, 151643, 151645}));
+  EXPECT_EQ(*StopTokenIds(dir.path(), **tokenizer, *chat),
+            (std::vector<int64_t>{7, 151643, 151645}));
   // Llama 3's <|eot_id|> is not in this vocabulary: only the config ids and the eos token.
   data::TokenizerChatConfig llama = *chat;
   llama.kind = data::ChatTemplateKind::kLlama3;
   llama.eos_token = "<|endoftext|>";
-  EXPECT_EQ(*StopTokenIds(dir.path(), **tokenizer, llama), (std::vector<int64_t>{7, 151643, 151645}));
+  EXPECT_EQ(*StopTokenIds(dir.path(), **tokenizer, llama),
+            (std::vector<int64_t>{7, 151643, 151645}));
   WriteFile(dir.Join("generation_config.json"), R"({"eos_token_id": "<|im_end|>"})");
   EXPECT_THAT(StopTokenIds(dir.path(), **tokenizer, *chat).status().message(),
-              HasSubstr("generation_config.json: \"eos_token_id\" is \"<|im_end|>\", expected an id or a list of ids"));
+              HasSubstr("generation_config.json: \"eos_token_id\" is \"<|im_end|>\", expected an "
+                        "id or a list of ids"));
 }
 
 TEST(GenerateTest, ErrorsNameTheFileAndGiveTheHint) {
@@ -166,22 +172,26 @@ TEST(GenerateTest, ErrorsNameTheFileAndGiveTheHint) {
   request.prompts = {"hi"};
   absl::Status missing = RunGenerate(request, in, out);
   EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(missing.message(), HasSubstr("missing/config.json (hint: --model takes an HF model folder"));
+  EXPECT_THAT(missing.message(),
+              HasSubstr("missing/config.json (hint: --model takes an HF model folder"));
 
   request.model = GoldenDir("qwen3");  // no tokenizer files
   absl::Status no_tokenizer = RunGenerate(request, in, out);
-  EXPECT_THAT(no_tokenizer.message(), HasSubstr("qwen3/tokenizer.json (hint: the model folder needs its tokenizer"));
+  EXPECT_THAT(no_tokenizer.message(),
+              HasSubstr("qwen3/tokenizer.json (hint: the model folder needs its tokenizer"));
 
   request.tokenizer = ::zt::testing::TestDataPath("qwen3-tokenizer");
   request.adapter = GoldenDir("qwen2") + "/adapter";  // trained on another base
   absl::Status wrong_base = RunGenerate(request, in, out);
   EXPECT_EQ(wrong_base.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(wrong_base.message(), HasSubstr("adapter/adapter_model.safetensors: tensor \"base_model.model."));
+  EXPECT_THAT(wrong_base.message(),
+              HasSubstr("adapter/adapter_model.safetensors: tensor \"base_model.model."));
   EXPECT_THAT(wrong_base.message(), HasSubstr("(hint: maybe wrong base model?)"));
 
   request.adapter.clear();
   request.max_new_tokens = 0;
-  EXPECT_THAT(RunGenerate(request, in, out).message(), HasSubstr("--max_new_tokens 0, expected >= 1"));
+  EXPECT_THAT(RunGenerate(request, in, out).message(),
+              HasSubstr("--max_new_tokens 0, expected >= 1"));
   EXPECT_EQ(out.str(), "");
 }
 

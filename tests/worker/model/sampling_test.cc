@@ -65,8 +65,8 @@ TEST(SamplingTest, ProcessorsEqualHfLogitsProcessorListBitForBit) {
     ASSERT_EQ(out.sizes(), expected.sizes());
     // Same filtered set and identical values (-inf == -inf compares equal).
     EXPECT_TRUE(at::equal(out.isinf(), expected.isinf()));
-    EXPECT_TRUE(at::equal(out, expected)) << "max |diff| "
-        << (out - expected).nan_to_num(0.0).abs().max().item<float>();
+    EXPECT_TRUE(at::equal(out, expected))
+        << "max |diff| " << (out - expected).nan_to_num(0.0).abs().max().item<float>();
   }
 }
 
@@ -92,16 +92,19 @@ TEST(SamplingTest, InvalidOptionsAreRejectedAsHfDoes) {
   SamplingOptions o;
   o.do_sample = true;
   o.temperature = 0.0;
-  EXPECT_THAT(ValidateSamplingOptions(o).message(), HasSubstr("--temperature 0: expected a strictly positive"));
+  EXPECT_THAT(ValidateSamplingOptions(o).message(),
+              HasSubstr("--temperature 0: expected a strictly positive"));
   o.temperature = 0.7;
   o.top_p = 1.5;
-  EXPECT_THAT(ValidateSamplingOptions(o).message(), HasSubstr("--top_p 1.5: expected a number in [0, 1]"));
+  EXPECT_THAT(ValidateSamplingOptions(o).message(),
+              HasSubstr("--top_p 1.5: expected a number in [0, 1]"));
   o.top_p = 0.9;
   o.top_k = -1;
   EXPECT_THAT(ValidateSamplingOptions(o).message(), HasSubstr("--top_k -1: expected >= 0"));
   o.top_k = 20;
   o.repetition_penalty = 0.0;
-  EXPECT_THAT(ValidateSamplingOptions(o).message(), HasSubstr("--repetition_penalty 0: expected > 0"));
+  EXPECT_THAT(ValidateSamplingOptions(o).message(),
+              HasSubstr("--repetition_penalty 0: expected > 0"));
   o.repetition_penalty = 1.1;
   EXPECT_TRUE(ValidateSamplingOptions(o).ok());
   SamplingOptions greedy;
@@ -119,7 +122,8 @@ TEST(SamplingTest, GreedyTakesTheArgmaxOfThePenalisedScores) {
   EXPECT_EQ(sampler.Next(at::tensor({0}, at::kLong), logits.to(at::kBFloat16).unsqueeze(0)), 2);
 }
 
-std::vector<int64_t> Draws(const SamplingOptions& o, uint64_t seed, const at::Tensor& logits, int n) {
+std::vector<int64_t> Draws(const SamplingOptions& o, uint64_t seed, const at::Tensor& logits,
+                           int n) {
   TokenSampler sampler(o, seed);
   std::vector<int64_t> out;
   const at::Tensor history = at::zeros({1}, at::kLong);

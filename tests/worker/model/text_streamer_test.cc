@@ -48,7 +48,8 @@ data::Tokenizer* TextStreamerTest::tokenizer_ = nullptr;
 
 TEST_F(TextStreamerTest, ChineseAndEmojiStreamAsWholeCharactersEqualToTheFullDecode) {
   const std::string text =
-      "你好，世界！我是通义千问。🙂👨‍👩‍👧‍👦🇨🇳 emoji 🤖🦀 and café naïve; 日本語のテキスト、한국어 텍스트, "
+      "你好，世界！我是通义千问。🙂👨‍👩‍👧‍👦🇨🇳 emoji 🤖🦀 and café naïve; "
+      "日本語のテキスト、한국어 텍스트, "
       "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𠀀𠀁 龘靐齉 ∑∫≈ «ÿ»";
   auto ids = tokenizer_->EncodeIds(text);
   ASSERT_TRUE(ids.ok()) << ids.status();
@@ -86,12 +87,16 @@ TEST_F(TextStreamerTest, SpecialTokensAreSkippedAndNonSpecialAddedTokensAreText)
 
 TEST_F(TextStreamerTest, BytesThatNeverCompleteBecomeReplacementCharactersAsDecodeDoes) {
   // E4 B8 then 'A': the unfinished sequence is one U+FFFD (from_utf8_lossy).
-  const std::vector<int32_t> broken{ByteToken(0xE4), ByteToken(0xB8), ByteToken('A'), ByteToken(0x80),
-                                    ByteToken(0xF0), ByteToken(0x9F)};
+  const std::vector<int32_t> broken{ByteToken(0xE4), ByteToken(0xB8), ByteToken('A'),
+                                    ByteToken(0x80), ByteToken(0xF0), ByteToken(0x9F)};
   const std::vector<std::string> pieces = Stream(broken);
   std::string joined;
   for (const auto& p : pieces) joined += p;
-  EXPECT_EQ(joined, "\xEF\xBF\xBD" "A" "\xEF\xBF\xBD" "\xEF\xBF\xBD");
+  EXPECT_EQ(joined,
+            "\xEF\xBF\xBD"
+            "A"
+            "\xEF\xBF\xBD"
+            "\xEF\xBF\xBD");
   EXPECT_EQ(joined, *tokenizer_->Decode(broken));
   // The trailing F0 9F is only flushed by End().
   EXPECT_EQ(pieces.back(), "\xEF\xBF\xBD");
@@ -111,14 +116,14 @@ TEST(IncompleteUtf8SuffixTest, HoldsBackOnlyValidUnfinishedSequences) {
   EXPECT_EQ(IncompleteUtf8Suffix("abc"), 0u);
   EXPECT_EQ(IncompleteUtf8Suffix("a\xE4"), 1u);
   EXPECT_EQ(IncompleteUtf8Suffix("a\xE4\xB8"), 2u);
-  EXPECT_EQ(IncompleteUtf8Suffix("a\xE4\xB8\xAD"), 0u);          // 中 complete
-  EXPECT_EQ(IncompleteUtf8Suffix("\xF0\x9F\x99"), 3u);           // 🙂 missing one byte
+  EXPECT_EQ(IncompleteUtf8Suffix("a\xE4\xB8\xAD"), 0u);  // 中 complete
+  EXPECT_EQ(IncompleteUtf8Suffix("\xF0\x9F\x99"), 3u);   // 🙂 missing one byte
   EXPECT_EQ(IncompleteUtf8Suffix("\xF0\x9F\x99\x82"), 0u);
-  EXPECT_EQ(IncompleteUtf8Suffix("\xE0\x80"), 0u);               // overlong: never valid
-  EXPECT_EQ(IncompleteUtf8Suffix("\xED\xA0"), 0u);               // surrogate
-  EXPECT_EQ(IncompleteUtf8Suffix("\xF4\x90"), 0u);               // > U+10FFFF
-  EXPECT_EQ(IncompleteUtf8Suffix("\xC0"), 0u);                   // invalid lead
-  EXPECT_EQ(IncompleteUtf8Suffix("\x80\x80\x80"), 0u);           // stray continuations
+  EXPECT_EQ(IncompleteUtf8Suffix("\xE0\x80"), 0u);      // overlong: never valid
+  EXPECT_EQ(IncompleteUtf8Suffix("\xED\xA0"), 0u);      // surrogate
+  EXPECT_EQ(IncompleteUtf8Suffix("\xF4\x90"), 0u);      // > U+10FFFF
+  EXPECT_EQ(IncompleteUtf8Suffix("\xC0"), 0u);          // invalid lead
+  EXPECT_EQ(IncompleteUtf8Suffix("\x80\x80\x80"), 0u);  // stray continuations
 }
 
 }  // namespace
