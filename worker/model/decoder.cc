@@ -73,6 +73,17 @@ at::Tensor BuildAttentionMask(const at::Tensor& attention_mask, int64_t seq) {
   return mask.unsqueeze(1);
 }
 
+// `layer` with its tensors (Tensors() order) replaced by `tensors` (a ParameterHook's Fetch).
+DecoderLayerWeights WithTensors(const DecoderLayerWeights& layer,
+                                const std::vector<at::Tensor>& tensors) {
+  DecoderLayerWeights local = layer;
+  auto slots = local.Tensors();
+  TORCH_CHECK(slots.size() == tensors.size(), "parameter hook returned ", tensors.size(),
+              " tensors for a decoder layer with ", slots.size());
+  for (size_t j = 0; j < slots.size(); ++j) *slots[j].second = tensors[j];
+  return local;
+}
+
 }  // namespace
 
 absl::StatusOr<Decoder> Decoder::Load(const DecoderConfig& config,
@@ -171,9 +182,38 @@ at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attent
   if (attention_mask.defined() && !attention_mask.all().item<bool>()) {
     inputs.attention_mask = BuildAttentionMask(attention_mask, seq);
   }
-  at::Tensor hidden = at::embedding(embed_tokens_, input_ids);
+  ParameterHook* const hook = options.parameter_hook;
+  at::Tensor hidden;
+  if (hook == nullptr) {
+    hidden = at::embedding(embed_tokens_, input_ids);
+  } else {
+    hidden = at::embedding(hook->Fetch(0, hook->TrainableInputs(0)).at(0), input_ids);
+    hook->Release(0);
+  }
   for (size_t i = 0; i < layers_.size(); ++i) {
     const DecoderLayerWeights& layer = layers_[i];
+    if (hook != nullptr) {  // ZeRO stage 3: gathered just in time, released right after
+      const int unit = static_cast<int>(i) + 1;
+      if (!options.gradient_checkpointing || cache != nullptr) {
+        const DecoderLayerWeights local =
+            WithTensors(layer, hook->Fetch(unit, hook->TrainableInputs(unit)));
+        hidden = DecoderLayerForward(config_, local, hidden, inputs,
+                                     cache != nullptr ? &cache->layers[i] : nullptr);
+        hook->Release(unit);
+        continue;
+      }
+      // The recompute in backward gathers again, from the checkpoint's copies of the inputs.
+      const DecoderConfig config = config_;
+      LayerFunction fn = [config, layer, inputs, hook, unit](const at::Tensor& h,
+                                                             const std::vector<at::Tensor>& p) {
+        const DecoderLayerWeights local = WithTensors(layer, hook->Fetch(unit, p));
+        at::Tensor out = DecoderLayerForward(config, local, h, inputs);
+        hook->Release(unit);
+        return out;
+      };
+      hidden = CheckpointedForward(fn, hidden, hook->TrainableInputs(unit));
+      continue;
+    }
     if (!options.gradient_checkpointing || cache != nullptr) {
       hidden = DecoderLayerForward(config_, layer, hidden, inputs,
                                    cache != nullptr ? &cache->layers[i] : nullptr);
@@ -200,12 +240,23 @@ at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attent
     };
     hidden = CheckpointedForward(fn, hidden, params);
   }
-  return RmsNorm(hidden, final_norm_, config_.rms_norm_eps);
+  if (hook == nullptr) return RmsNorm(hidden, final_norm_, config_.rms_norm_eps);
+  const int unit = static_cast<int>(layers_.size()) + 1;
+  at::Tensor out =
+      RmsNorm(hidden, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0), config_.rms_norm_eps);
+  hook->Release(unit);
+  return out;
 }
 
 at::Tensor Decoder::Logits(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                            const ForwardOptions& options, KvCache* cache) const {
-  return at::linear(Hidden(input_ids, attention_mask, options, cache), lm_head_);
+  ParameterHook* const hook = options.parameter_hook;
+  if (hook == nullptr) return at::linear(Hidden(input_ids, attention_mask, options, cache), lm_head_);
+  const at::Tensor hidden = Hidden(input_ids, attention_mask, options, cache);
+  const int unit = static_cast<int>(layers_.size()) + 2;
+  at::Tensor out = at::linear(hidden, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0));
+  hook->Release(unit);
+  return out;
 }
 
 std::vector<int64_t> GreedyGenerate(const Decoder& decoder, const at::Tensor& prompt,
@@ -234,6 +285,27 @@ std::vector<std::pair<std::string, at::Tensor*>> Decoder::NamedTensors() {
   out.emplace_back("model.norm.weight", &final_norm_);
   if (!config_.tie_word_embeddings) out.emplace_back("lm_head.weight", &lm_head_);
   return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> Decoder::TensorSlots() {
+  std::vector<std::pair<std::string, at::Tensor*>> out = NamedTensors();
+  if (config_.tie_word_embeddings) out.emplace_back("lm_head.weight", &lm_head_);
+  return out;
+}
+
+std::vector<std::vector<std::string>> Decoder::ParameterUnits() {
+  std::vector<std::vector<std::string>> units;
+  units.push_back({"model.embed_tokens.weight"});
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    std::vector<std::string> names;
+    for (auto& [name, t] : layers_[i].Tensors()) {
+      names.push_back(absl::StrCat("model.layers.", i, ".", name));
+    }
+    units.push_back(std::move(names));
+  }
+  units.push_back({"model.norm.weight"});
+  units.push_back({config_.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight"});
+  return units;
 }
 
 io::NamedTensors Decoder::BaseStateDict() const {

@@ -26,9 +26,30 @@ struct KvCache {
   int64_t length() const { return layers.empty() ? 0 : layers[0].length(); }
 };
 
+// ZeRO stage 3 (sharding/zero3_parameters.h): the decoder's own tensors are empty placeholders
+// and every unit of the forward asks the hook for its full tensors just before it runs and
+// hands them back right after. Units in forward order (Decoder::ParameterUnits): 0 the
+// embedding, 1..L the layers, L+1 the final norm, L+2 lm_head (the embedding again when tied).
+// Every rank must run the same units in the same order (gathers are collectives). A hook that
+// fails throws (c10::Error naming the unit), as any other failing op of the forward.
+class ParameterHook {
+ public:
+  virtual ~ParameterHook() = default;
+  // The leaves gradients flow to for unit `unit`'s trainable tensors, in unit order (empty for
+  // a frozen unit). Gradient checkpointing passes them into the checkpointed layer.
+  virtual std::vector<at::Tensor> TrainableInputs(int unit) = 0;
+  // The unit's full tensors in ParameterUnits order; the trainable ones are differentiable
+  // functions of `trainable_inputs` (what TrainableInputs returned, or the recompute's copies).
+  virtual std::vector<at::Tensor> Fetch(int unit, const std::vector<at::Tensor>& trainable_inputs) = 0;
+  // The unit ran: its gathered tensors may be freed (autograd may still hold some).
+  virtual void Release(int unit) = 0;
+};
+
 struct ForwardOptions {
   bool training = false;               // enables LoRA dropout
   bool gradient_checkpointing = false;  // one checkpointed_layer per decoder layer
+  // Null: the decoder's own tensors. Must outlive the backward of this forward (recompute).
+  ParameterHook* parameter_hook = nullptr;
 };
 
 class Decoder {
@@ -69,6 +90,11 @@ class Decoder {
   // Every tensor under its HF / PEFT-inner name ("model.layers.0.self_attn.q_proj.lora_A.weight"
   // for adapters), lm_head only when untied. Pointers stay valid while the Decoder lives.
   std::vector<std::pair<std::string, at::Tensor*>> NamedTensors();
+  // Every tensor slot, tied lm_head included (then aliasing the embedding's tensor), so a ZeRO
+  // stage 3 engine can replace them all by placeholders.
+  std::vector<std::pair<std::string, at::Tensor*>> TensorSlots();
+  // The tensor names of every ParameterHook unit (see above), in the order Fetch returns them.
+  std::vector<std::vector<std::string>> ParameterUnits();
   // The base model's HF state dict (no adapters), for save_pretrained-style exports.
   io::NamedTensors BaseStateDict() const;
 

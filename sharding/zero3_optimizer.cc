@@ -1,0 +1,105 @@
+#include "sharding/zero3_optimizer.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "sharding/grad_norm.h"
+#include "sharding/loss_scaler.h"
+
+namespace zt::sharding {
+
+Zero3Optimizer::Zero3Optimizer(Zero3Parameters* params, Zero3OptimizerOptions options)
+    : params_(params), options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<Zero3Optimizer>> Zero3Optimizer::Create(
+    Zero3Parameters* params, const Zero3OptimizerOptions& options) {
+  if (options.gradient_accumulation_steps < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("gradient_accumulation_steps is ",
+                                                   options.gradient_accumulation_steps,
+                                                   ", expected >= 1"));
+  }
+  std::unique_ptr<Zero3Optimizer> out(new Zero3Optimizer(params, options));
+  out->ids_ = params->TrainableIds();
+  if (out->ids_.empty()) {
+    return absl::InvalidArgumentError("zero3: no trainable parameter (nothing requires grad)");
+  }
+  for (int id : out->ids_) {
+    const Zero3Parameter& p = params->param(id);
+    if (p.dtype == at::kHalf) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "zero3: parameter \"", p.names[0],
+          "\" is float16; stage 3 runs fp32, fp64 and bf16 parameters (fp16 loss scaling is "
+          "stages 0-2 only)"));
+    }
+    out->partitions_.push_back(
+        std::make_unique<OptimizerPartition>(p.partition.detach(), options.offload));
+  }
+  return out;
+}
+
+bool Zero3Optimizer::AtAccumulationBoundary() const {
+  return (micro_steps_ + 1) % options_.gradient_accumulation_steps == 0;
+}
+
+at::Tensor Zero3Optimizer::ScaleLoss(const at::Tensor& loss) const {
+  return loss / static_cast<double>(options_.gradient_accumulation_steps);
+}
+
+absl::Status Zero3Optimizer::Backward(const at::Tensor& loss) {
+  try {
+    ScaleLoss(loss).backward();
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("zero3 backward: ", e.what_without_backtrace()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepResult> Zero3Optimizer::Step() {
+  StepResult result;
+  result.boundary = AtAccumulationBoundary();
+  ++micro_steps_;
+  result.optimizer_step = applied_steps_;
+  if (!result.boundary) return result;
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> grads;
+  for (int id : ids_) {
+    const at::Tensor& partition = params_->param(id).partition;
+    grads.push_back(partition.grad().defined() ? partition.grad() : at::zeros_like(partition));
+  }
+  Communicator* comm = &params_->comm();
+  ZT_ASSIGN_OR_RETURN(const double norm,
+                      GlobalNorm(SquaredNormFp64(grads), comm, params_->Deadline()));
+  const double divisor = UnscaleAndClipDivisor(norm, 1.0, options_.gradient_clipping);
+  result.grad_norm = norm;
+  const int64_t k = applied_steps_ + 1;
+  AdamWHyper hyper = AdamWHyperFromConfig(options_.optimizer);
+  hyper.step = k;
+  if (options_.scheduler != nullptr) {
+    hyper.lr = options_.scheduler->LrForOptimizerStep(k);
+    if (auto beta1 = options_.scheduler->Beta1ForOptimizerStep(k)) hyper.beta1 = *beta1;
+    if (auto beta2 = options_.scheduler->ForcedBeta2()) hyper.beta2 = *beta2;
+  }
+  result.lr = hyper.lr;
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    Zero3Parameter& p = params_->mutable_param(ids_[i]);
+    partitions_[i]->StageGradChunk(0, grads[i], result.phases);
+    ZT_RETURN_IF_ERROR(partitions_[i]->StepChunk(0, 1.0 / divisor, hyper, p.partition.detach(),
+                                                 result.phases));
+    p.partition.mutable_grad().reset();
+  }
+  ++applied_steps_;
+  result.applied = true;
+  result.optimizer_step = applied_steps_;
+  ZT_RETURN_IF_ERROR(params_->PartitionsUpdated());
+  return result;
+}
+
+int64_t Zero3Optimizer::OptimizerStateBytes() const {
+  int64_t bytes = 0;
+  for (const auto& partition : partitions_) bytes += partition->bytes();
+  return bytes;
+}
+
+}  // namespace zt::sharding

@@ -1,0 +1,350 @@
+#include "sharding/zero3_parameters.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+
+namespace zt::sharding {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Throws c10::Error carrying `status` (the decoder's forward and autograd have no status).
+void ThrowIfError(const absl::Status& status) {
+  TORCH_CHECK(status.ok(), "ZeRO stage 3: ", status.ToString());
+}
+
+// This rank's piece of the rank-averaged full gradient `grad` of parameter `id`: zero-padded to
+// W * ps elements, divided by W, reduce-scattered (deepspeed.md §9.3).
+at::Tensor ReduceScatterGrad(Zero3Parameters& owner, int id, const at::Tensor& grad) {
+  const Zero3Parameter& p = owner.param(id);
+  const int world = owner.comm().Size();
+  at::Tensor input = at::zeros({world * p.partition_numel}, grad.options());
+  input.narrow(0, 0, p.numel).copy_(grad.reshape({-1}));
+  input.div_(world);
+  at::Tensor output = at::empty({p.partition_numel}, grad.options());
+  absl::StatusOr<std::unique_ptr<Work>> work =
+      owner.comm().ReduceScatter(input, output, ReduceOp::kSum);
+  ThrowIfError(work.status());
+  const absl::Status waited = (*work)->Wait(owner.Deadline());
+  ThrowIfError(waited.ok() ? waited
+                           : absl::Status(waited.code(), absl::StrCat("reduce-scatter of the gradient of \"",
+                                                                  p.names[0], "\": ",
+                                                                  waited.message())));
+  return output.to(p.partition.device());
+}
+
+// The gathered tensor of a trainable parameter as a function of its partition: forward hands
+// out the all-gathered value, backward reduce-scatters the gradient into the partition.
+class GatherParameter : public torch::autograd::Function<GatherParameter> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& partition,
+                            Zero3Parameters* owner, int64_t id, const at::Tensor& gathered) {
+    ctx->saved_data["owner"] = reinterpret_cast<int64_t>(owner);
+    ctx->saved_data["id"] = id;
+    (void)partition;  // the value comes from the all-gather of every rank's partition
+    return gathered;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto* owner = reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt());
+    const int id = static_cast<int>(ctx->saved_data["id"].toInt());
+    return {ReduceScatterGrad(*owner, id, grads[0]), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+Zero3ParameterOptions Zero3ParameterOptionsFromDsConfig(const configs::DsConfig& config) {
+  Zero3ParameterOptions options;
+  options.persistence_threshold = config.zero.param_persistence_threshold_numel;
+  options.prefetch_bucket_numel = config.zero.prefetch_bucket_numel;
+  options.max_live_numel = config.zero.max_live_parameters_numel;
+  options.offload_param = config.zero.offload_param.device == configs::OffloadDevice::kCpu;
+  return options;
+}
+
+struct Zero3Parameters::Gather {
+  int unit = 0;
+  int64_t numel = 0;
+  std::vector<at::Tensor> buffers;  // per unit parameter; undefined for persistent ones
+  std::vector<std::unique_ptr<Work>> works;
+};
+
+Zero3Parameters::Zero3Parameters(Zero3ParameterOptions options, std::shared_ptr<Communicator> comm)
+    : options_(options), comm_(std::move(comm)) {}
+
+Zero3Parameters::~Zero3Parameters() {
+  // Buffers must outlive the collectives writing into them.
+  for (auto& [unit, gather] : in_flight_) {
+    for (auto& work : gather->works) (void)work->Wait(Deadline());
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Zero3Parameters>> Zero3Parameters::Create(
+    std::vector<std::pair<std::string, at::Tensor*>> slots,
+    std::vector<std::vector<std::string>> units, const Zero3ParameterOptions& options,
+    std::shared_ptr<Communicator> comm) {
+  if (comm == nullptr) return absl::InvalidArgumentError("zero3: no communicator");
+  if (options.persistence_threshold < 0 || options.prefetch_bucket_numel < 0 ||
+      options.max_live_numel < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "zero_optimization: stage3_param_persistence_threshold (", options.persistence_threshold,
+        "), stage3_prefetch_bucket_size (", options.prefetch_bucket_numel,
+        ") and stage3_max_live_parameters (", options.max_live_numel,
+        ") must be >= 0"));
+  }
+  std::unique_ptr<Zero3Parameters> out(new Zero3Parameters(options, std::move(comm)));
+  ZT_RETURN_IF_ERROR(out->Partition(std::move(slots), units));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Zero3Parameters>> Zero3Parameters::ForDecoder(
+    worker::model::Decoder& decoder, const Zero3ParameterOptions& options,
+    std::shared_ptr<Communicator> comm) {
+  return Create(decoder.TensorSlots(), decoder.ParameterUnits(), options, std::move(comm));
+}
+
+absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::Tensor*>> slots,
+                                        const std::vector<std::vector<std::string>>& units) {
+  const int world = comm_->Size();
+  const int rank = comm_->Rank();
+  std::unordered_map<const void*, int> by_impl;
+  std::unordered_map<std::string, int> by_name;
+  for (auto& [name, slot] : slots) {
+    const at::Tensor& t = *slot;
+    if (!t.defined() || t.numel() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "zero3: tensor \"", name, "\" is ", t.defined() ? "empty" : "undefined",
+          ", expected a model tensor with at least one element (already partitioned?)"));
+    }
+    auto [it, added] = by_impl.emplace(t.unsafeGetTensorImpl(), num_params());
+    by_name[name] = it->second;
+    if (!added) {
+      params_[it->second].names.push_back(name);
+      continue;
+    }
+    Zero3Parameter p;
+    p.names = {name};
+    p.shape = t.sizes().vec();
+    p.dtype = t.scalar_type();
+    p.numel = t.numel();
+    p.partition_numel = (p.numel + world - 1) / world;
+    p.persistent = p.numel <= options_.persistence_threshold;
+    p.trainable = t.requires_grad();
+    p.device = t.device();
+    if (p.trainable && !at::isFloatingType(p.dtype)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "zero3: tensor \"", name, "\" requires grad but is ", c10::toString(p.dtype),
+          ", expected a floating-point dtype for a trainable tensor"));
+    }
+    const at::Tensor flat = t.detach().reshape({-1});
+    if (p.trainable || !p.persistent) {
+      const int64_t begin = std::min<int64_t>(rank * p.partition_numel, p.numel);
+      const int64_t end = std::min<int64_t>(begin + p.partition_numel, p.numel);
+      p.partition = at::zeros({p.partition_numel},
+                              flat.options().device(options_.offload_param ? at::kCPU : p.device));
+      p.partition.narrow(0, 0, end - begin).copy_(flat.narrow(0, begin, end - begin));
+      if (p.trainable) p.partition.requires_grad_(true);
+    }
+    if (p.persistent) p.full = t.detach().clone();
+    params_.push_back(std::move(p));
+  }
+  for (size_t u = 0; u < units.size(); ++u) {
+    std::vector<int> ids;
+    int64_t numel = 0;
+    for (const std::string& name : units[u]) {
+      auto it = by_name.find(name);
+      if (it == by_name.end()) {
+        return absl::InvalidArgumentError(absl::StrCat("zero3: unit ", u, " names tensor \"",
+                                                       name, "\", which is not a model slot"));
+      }
+      ids.push_back(it->second);
+      if (!params_[it->second].persistent) numel += params_[it->second].numel;
+    }
+    units_.push_back(std::move(ids));
+    unit_numel_.push_back(numel);
+  }
+  // Only now: aliasing slots must all be seen before any is replaced.
+  for (auto& [name, slot] : slots) *slot = at::empty({0}, slot->options().requires_grad(false));
+  return absl::OkStatus();
+}
+
+std::vector<int> Zero3Parameters::TrainableIds() const {
+  std::vector<int> ids;
+  for (int i = 0; i < num_params(); ++i) {
+    if (params_[i].trainable) ids.push_back(i);
+  }
+  return ids;
+}
+
+int64_t Zero3Parameters::ResidentBytes(bool trainable) const {
+  int64_t bytes = 0;
+  for (const Zero3Parameter& p : params_) {
+    if (p.trainable != trainable) continue;
+    if (p.partition.defined()) bytes += p.partition.nbytes();
+    if (p.full.defined()) bytes += p.full.nbytes();
+  }
+  return bytes;
+}
+
+int64_t Zero3Parameters::LargestUnitNumel() const {
+  return unit_numel_.empty() ? 0 : *std::max_element(unit_numel_.begin(), unit_numel_.end());
+}
+
+void Zero3Parameters::Track(int64_t delta) {
+  live_numel_ += delta;
+  peak_numel_ = std::max(peak_numel_, live_numel_);
+}
+
+absl::StatusOr<std::unique_ptr<Zero3Parameters::Gather>> Zero3Parameters::StartGather(int unit) {
+  auto gather = std::make_unique<Gather>();
+  gather->unit = unit;
+  const int world = comm_->Size();
+  for (int id : units_[unit]) {
+    const Zero3Parameter& p = params_[id];
+    if (p.persistent) {
+      gather->buffers.emplace_back();
+      continue;
+    }
+    at::Tensor buffer = at::empty({world * p.partition_numel},
+                                  p.partition.options().device(p.device).requires_grad(false));
+    ZT_ASSIGN_OR_RETURN(std::unique_ptr<Work> work,
+                        comm_->AllGather(p.partition.detach().to(p.device), buffer));
+    gather->buffers.push_back(buffer);
+    gather->works.push_back(std::move(work));
+    gather->numel += p.numel;
+  }
+  in_flight_numel_ += gather->numel;
+  Track(gather->numel);
+  return gather;
+}
+
+absl::Status Zero3Parameters::WaitGather(Gather& gather) {
+  absl::Status status;
+  for (auto& work : gather.works) status.Update(work->Wait(Deadline()));
+  gather.works.clear();
+  in_flight_numel_ -= gather.numel;
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat("all-gather of unit ", gather.unit, " (\"",
+                                                    params_[units_[gather.unit][0]].names[0],
+                                                    "\", ...): ", status.message()));
+  }
+  return status;
+}
+
+void Zero3Parameters::Prefetch(int unit, int direction) {
+  for (int u = unit + direction; u >= 0 && u < num_units(); u += direction) {
+    if (unit_numel_[u] == 0 || in_flight_.count(u) > 0) continue;
+    if (in_flight_numel_ + unit_numel_[u] > options_.prefetch_bucket_numel ||
+        live_numel_ + unit_numel_[u] > options_.max_live_numel) {
+      return;
+    }
+    absl::StatusOr<std::unique_ptr<Gather>> gather = StartGather(u);
+    if (!gather.ok()) return;  // the unit's own Fetch reports it
+    in_flight_[u] = std::move(*gather);
+  }
+}
+
+std::vector<at::Tensor> Zero3Parameters::TrainableInputs(int unit) {
+  TORCH_CHECK(unit >= 0 && unit < num_units(), "zero3: unit ", unit, " out of range [0, ",
+              num_units(), ")");
+  std::vector<at::Tensor> out;
+  for (int id : units_[unit]) {
+    if (params_[id].trainable) out.push_back(params_[id].partition);
+  }
+  return out;
+}
+
+std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
+                                               const std::vector<at::Tensor>& trainable_inputs) {
+  TORCH_CHECK(unit >= 0 && unit < num_units(), "zero3: unit ", unit, " out of range [0, ",
+              num_units(), ")");
+  const int direction = last_unit_ >= 0 && unit < last_unit_ ? -1 : 1;
+  last_unit_ = unit;
+  std::unique_ptr<Gather> gather;
+  auto it = in_flight_.find(unit);
+  if (it != in_flight_.end()) {
+    gather = std::move(it->second);
+    in_flight_.erase(it);
+  } else {
+    absl::StatusOr<std::unique_ptr<Gather>> started = StartGather(unit);
+    ThrowIfError(started.status());
+    gather = std::move(*started);
+  }
+  ThrowIfError(WaitGather(*gather));
+  fetched_numel_[unit] += gather->numel;
+  Prefetch(unit, direction);
+
+  std::vector<at::Tensor> out;
+  size_t k = 0;
+  for (size_t j = 0; j < units_[unit].size(); ++j) {
+    const int id = units_[unit][j];
+    const Zero3Parameter& p = params_[id];
+    at::Tensor full = p.persistent ? p.full : gather->buffers[j].narrow(0, 0, p.numel).view(p.shape);
+    if (!p.trainable) {
+      out.push_back(full);
+      continue;
+    }
+    TORCH_CHECK(k < trainable_inputs.size(), "zero3: unit ", unit, " got ",
+                trainable_inputs.size(), " trainable inputs, needs more");
+    // A persistent tensor is handed out as a copy: autograd must not own the resident one.
+    out.push_back(GatherParameter::apply(trainable_inputs[k++], this, static_cast<int64_t>(id),
+                                         p.persistent ? full.clone() : full));
+  }
+  return out;
+}
+
+void Zero3Parameters::Release(int unit) {
+  auto it = fetched_numel_.find(unit);
+  if (it == fetched_numel_.end()) return;
+  Track(-it->second);
+  fetched_numel_.erase(it);
+}
+
+absl::Status Zero3Parameters::PartitionsUpdated() {
+  absl::Status status;
+  for (auto& [unit, gather] : in_flight_) {
+    status.Update(WaitGather(*gather));
+    Track(-gather->numel);
+  }
+  in_flight_.clear();
+  for (auto& [unit, numel] : fetched_numel_) Track(-numel);
+  fetched_numel_.clear();
+  last_unit_ = -1;
+  ZT_RETURN_IF_ERROR(status);
+  for (int id = 0; id < num_params(); ++id) {
+    Zero3Parameter& p = params_[id];
+    if (!p.persistent || !p.trainable) continue;
+    ZT_ASSIGN_OR_RETURN(at::Tensor full, GatherFull(id));
+    p.full = full;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<at::Tensor> Zero3Parameters::GatherFull(int id) {
+  if (id < 0 || id >= num_params()) {
+    return absl::OutOfRangeError(absl::StrCat("zero3: parameter ", id, " out of range [0, ",
+                                              num_params(), ")"));
+  }
+  const Zero3Parameter& p = params_[id];
+  if (!p.partition.defined()) return p.full.clone();
+  at::Tensor buffer = at::empty({comm_->Size() * p.partition_numel},
+                                p.partition.options().device(p.device).requires_grad(false));
+  ZT_ASSIGN_OR_RETURN(std::unique_ptr<Work> work,
+                      comm_->AllGather(p.partition.detach().to(p.device), buffer));
+  absl::Status waited = work->Wait(Deadline());
+  if (!waited.ok()) {
+    return absl::Status(waited.code(), absl::StrCat("all-gather of \"", p.names[0],
+                                                    "\": ", waited.message()));
+  }
+  return buffer.narrow(0, 0, p.numel).view(p.shape).clone();
+}
+
+}  // namespace zt::sharding

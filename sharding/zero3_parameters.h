@@ -1,0 +1,146 @@
+// ZeRO stage 3 parameter partitioning (deepspeed.md §9.1, §9.2): every tensor of a model,
+// trainable or frozen, of any storage dtype (floating point, or opaque bytes such as packed
+// 4-bit weights), is cut into W = comm->Size() pieces of ps = ceil(n / W) elements; rank r keeps
+// elements [r * ps, min((r + 1) * ps, n)) in a 1-D partition of ps elements (the last rank's tail
+// is zero padding). The model's own tensors become empty placeholders ([0], same dtype), so
+// between units a rank holds only its partitions. Tensors with
+// numel <= persistence_threshold stay whole on every rank (stage3_param_persistence_threshold);
+// trainable persistent tensors keep a partition too (gradients and optimizer state are
+// partitioned as for every other one). Slots aliasing one tensor (tied embeddings) are one
+// parameter with one partition, used by every unit that names any of its slots.
+//
+// The model runs in units (a decoder: embedding, layers, final norm, lm_head) whose tensor
+// names the caller gives in forward order. Fetch(unit) all-gathers the unit's tensors (waiting
+// for a prefetch already in flight), starts the gathers of the following units in the direction
+// of the last two fetches (forward: next units; activation recompute in backward: previous
+// ones) while the elements in flight stay <= prefetch_bucket_numel and gathered + in flight
+// stay <= max_live_numel (stage3_prefetch_bucket_size, stage3_max_live_parameters); Release(unit)
+// drops the gathered tensors. A trainable tensor's gathered value is the output of an autograd
+// function of its partition (a leaf requiring grad): its backward divides the full gradient by W
+// and reduce-scatters it, so partition.grad accumulates this rank's piece of the rank-averaged
+// gradient, every micro-step (stage 2 semantics: no rank keeps a full gradient).
+//
+// Collectives: every rank must fetch the same units in the same order (§13 #1); a failed or
+// timed-out collective throws c10::Error naming the parameter (the decoder's forward has no
+// status). CPU (Gloo) and device communicators alike; the partitions live where the model's
+// tensors were. Not thread-safe. The communicator must outlive this object.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "configs/ds_config.h"
+#include "sharding/communicator.h"
+#include "worker/model/decoder.h"
+
+namespace zt::sharding {
+
+struct Zero3ParameterOptions {
+  int64_t persistence_threshold = 0;          // stage3_param_persistence_threshold
+  int64_t prefetch_bucket_numel = 50000000;   // stage3_prefetch_bucket_size
+  int64_t max_live_numel = 1000000000;        // stage3_max_live_parameters
+  absl::Duration collective_timeout = absl::Minutes(5);
+  // offload_param.device = "cpu": partitions live on the host between uses; gathers copy them
+  // to the tensors' device first, gradients come back to the host (a no-op for CPU models).
+  bool offload_param = false;
+};
+
+// The options a resolved ds_config asks for (zero_optimization.stage3_* and offload_param).
+Zero3ParameterOptions Zero3ParameterOptionsFromDsConfig(const configs::DsConfig& config);
+
+struct Zero3Parameter {
+  std::vector<std::string> names;  // the slots it was found under (tied: two)
+  std::vector<int64_t> shape;
+  at::ScalarType dtype = at::kFloat;
+  int64_t numel = 0;
+  int64_t partition_numel = 0;  // ceil(numel / W)
+  bool persistent = false;
+  bool trainable = false;
+  // [partition_numel], a leaf requiring grad when trainable; undefined for a frozen persistent
+  // parameter (it keeps only `full`).
+  at::Tensor partition;
+  at::Tensor full;  // persistent only: the whole tensor, every rank
+  at::Device device = at::kCPU;  // where the model used it (the gathers' device)
+};
+
+class Zero3Parameters final : public worker::model::ParameterHook {
+ public:
+  // `slots`: every tensor slot of the model (name, pointer; aliases of one tensor allowed),
+  // trainable ones requiring grad. `units`: the slot names each unit reads, in the order Fetch
+  // returns them. Partitions every tensor and replaces each slot by an empty placeholder.
+  // InvalidArgument naming the slot for an undefined or empty tensor, a unit naming an unknown
+  // slot, a trainable non-floating tensor or bad options.
+  static absl::StatusOr<std::unique_ptr<Zero3Parameters>> Create(
+      std::vector<std::pair<std::string, at::Tensor*>> slots,
+      std::vector<std::vector<std::string>> units, const Zero3ParameterOptions& options,
+      std::shared_ptr<Communicator> comm);
+  // For a decoder: its TensorSlots() and ParameterUnits().
+  static absl::StatusOr<std::unique_ptr<Zero3Parameters>> ForDecoder(
+      worker::model::Decoder& decoder, const Zero3ParameterOptions& options,
+      std::shared_ptr<Communicator> comm);
+  ~Zero3Parameters() override;
+
+  // worker::model::ParameterHook.
+  std::vector<at::Tensor> TrainableInputs(int unit) override;
+  std::vector<at::Tensor> Fetch(int unit, const std::vector<at::Tensor>& trainable_inputs) override;
+  void Release(int unit) override;
+
+  int num_params() const { return static_cast<int>(params_.size()); }
+  int num_units() const { return static_cast<int>(units_.size()); }
+  const Zero3Parameter& param(int id) const { return params_[id]; }
+  Zero3Parameter& mutable_param(int id) { return params_[id]; }
+  // The trainable parameters' ids, in first-use order.
+  std::vector<int> TrainableIds() const;
+  Communicator& comm() const { return *comm_; }
+  absl::Time Deadline() const { return absl::Now() + options_.collective_timeout; }
+
+  // Bytes this rank keeps between units (partitions with padding, persistent full tensors),
+  // of the frozen / trainable parameters. Gathered tensors are not counted.
+  int64_t ResidentBytes(bool trainable) const;
+  // Elements of gathered (non-persistent) tensors this object holds now (fetched and not
+  // released, plus prefetches in flight), and the most since ResetPeak.
+  int64_t LiveGatheredNumel() const { return live_numel_; }
+  int64_t PeakGatheredNumel() const { return peak_numel_; }
+  void ResetPeak() { peak_numel_ = live_numel_; }
+  // Gathered elements of the largest unit.
+  int64_t LargestUnitNumel() const;
+
+  // After the optimizer changed partitions: waits for and drops every prefetch in flight and
+  // every gathered tensor still held, and re-gathers the persistent tensors. Collective.
+  absl::Status PartitionsUpdated();
+  // The whole tensor of parameter `id` (all-gathered, not tracked), e.g. for saving
+  // (stage3_gather_16bit_weights_on_model_save). Collective.
+  absl::StatusOr<at::Tensor> GatherFull(int id);
+
+ private:
+  struct Gather;  // one unit's all-gathers in flight
+  Zero3Parameters(Zero3ParameterOptions options, std::shared_ptr<Communicator> comm);
+
+  absl::Status Partition(std::vector<std::pair<std::string, at::Tensor*>> slots,
+                         const std::vector<std::vector<std::string>>& units);
+  absl::StatusOr<std::unique_ptr<Gather>> StartGather(int unit);
+  absl::Status WaitGather(Gather& gather);
+  void Prefetch(int unit, int direction);
+  void Track(int64_t delta);
+
+  Zero3ParameterOptions options_;
+  std::shared_ptr<Communicator> comm_;
+  std::vector<Zero3Parameter> params_;
+  std::vector<std::vector<int>> units_;   // param ids per unit
+  std::vector<int64_t> unit_numel_;       // gathered elements per unit (non-persistent)
+  std::map<int, std::unique_ptr<Gather>> in_flight_;
+  std::map<int, int64_t> fetched_numel_;  // gathered elements per fetched, unreleased unit
+  int64_t live_numel_ = 0;
+  int64_t in_flight_numel_ = 0;
+  int64_t peak_numel_ = 0;
+  int last_unit_ = -1;
+};
+
+}  // namespace zt::sharding

@@ -1,0 +1,219 @@
+// ZeRO stage 3 partitioning at world size 1 (SelfCommunicator): placeholders, one partition for
+// tied embeddings, persistence, opaque uint8 storage, the decoder's hook reproducing the
+// unpartitioned forward and gradients exactly, and the prefetch bound on gathered elements.
+#include "sharding/zero3_parameters.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "sharding/self_communicator.h"
+#include "worker/model/decoder.h"
+#include "worker/model/lora_model.h"
+
+namespace zt::sharding {
+namespace {
+
+using worker::model::Decoder;
+
+worker::model::DecoderConfig TinyQwen2(bool tied) {
+  worker::model::DecoderConfig c;
+  c.vocab_size = 64;
+  c.hidden_size = 32;
+  c.intermediate_size = 48;
+  c.num_layers = 3;
+  c.num_heads = 4;
+  c.num_kv_heads = 2;
+  c.head_dim = 8;
+  c.tie_word_embeddings = tied;
+  c.qkv_bias = true;
+  return c;
+}
+
+std::unique_ptr<Decoder> MakeDecoder(bool tied) {
+  return std::make_unique<Decoder>(*Decoder::RandomInit(TinyQwen2(tied), 3, at::kDouble));
+}
+
+at::Tensor Ids() {
+  at::manual_seed(11);
+  return at::randint(0, 64, {2, 7}, at::kLong);
+}
+
+TEST(Zero3ParametersTest, EveryTensorBecomesAPlaceholderAndTiedEmbeddingsShareOnePartition) {
+  std::unique_ptr<Decoder> decoder = MakeDecoder(/*tied=*/true);
+  int64_t bytes = 0;
+  const size_t distinct = decoder->NamedTensors().size();
+  for (auto& [name, t] : decoder->NamedTensors()) bytes += t->nbytes();
+  auto params = Zero3Parameters::ForDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ((*params)->num_params(), static_cast<int>(distinct));
+  EXPECT_EQ((*params)->ResidentBytes(/*trainable=*/false), bytes);
+  EXPECT_EQ((*params)->ResidentBytes(/*trainable=*/true), 0);
+  EXPECT_EQ((*params)->param(0).names,
+            (std::vector<std::string>{"model.embed_tokens.weight", "lm_head.weight"}));
+  for (auto& [name, t] : decoder->TensorSlots()) {
+    EXPECT_EQ(t->numel(), 0) << name;
+    EXPECT_EQ(t->scalar_type(), at::kDouble) << name;
+  }
+  EXPECT_EQ(decoder->lm_head().numel(), 0);
+  // Partitioning twice is refused, naming the tensor.
+  auto again = Zero3Parameters::ForDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
+  ASSERT_EQ(again.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(again.status().message().find("\"model.embed_tokens.weight\" is empty"),
+            absl::string_view::npos)
+      << again.status();
+}
+
+TEST(Zero3ParametersTest, PersistentTensorsStayWhole) {
+  std::unique_ptr<Decoder> decoder = MakeDecoder(/*tied=*/false);
+  int64_t partitioned = 0, persistent = 0;
+  Zero3ParameterOptions options;
+  options.persistence_threshold = 48;  // norms and biases (<= 32 elements) stay whole
+  for (auto& [name, t] : decoder->NamedTensors()) {
+    (t->numel() <= 48 ? persistent : partitioned) += t->nbytes();
+  }
+  auto params = Zero3Parameters::ForDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_GT(persistent, 0);
+  EXPECT_EQ((*params)->ResidentBytes(false), partitioned + persistent);
+  for (int id = 0; id < (*params)->num_params(); ++id) {
+    const Zero3Parameter& p = (*params)->param(id);
+    EXPECT_EQ(p.persistent, p.numel <= 48) << p.names[0];
+    EXPECT_EQ(p.partition.defined(), !p.persistent) << p.names[0];  // frozen: no partition
+  }
+}
+
+TEST(Zero3ParametersTest, OpaqueUint8StorageIsPartitionedAndGatheredBytewise) {
+  at::manual_seed(5);
+  at::Tensor packed = at::randint(0, 256, {37, 3}, at::kByte);  // e.g. packed 4-bit weights
+  at::Tensor scales = at::rand({5}, at::kFloat);
+  const at::Tensor packed_copy = packed.clone(), scales_copy = scales.clone();
+  auto params = Zero3Parameters::Create({{"q.weight", &packed}, {"q.absmax", &scales}},
+                                        {{"q.weight", "q.absmax"}}, {},
+                                        std::make_shared<SelfCommunicator>());
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ(packed.numel(), 0);
+  EXPECT_EQ((*params)->ResidentBytes(false), 37 * 3 + 5 * 4);
+  std::vector<at::Tensor> full = (*params)->Fetch(0, {});
+  ASSERT_EQ(full.size(), 2u);
+  EXPECT_TRUE(at::equal(full[0], packed_copy));
+  EXPECT_TRUE(at::equal(full[1], scales_copy));
+  EXPECT_EQ((*params)->LiveGatheredNumel(), 37 * 3 + 5);
+  (*params)->Release(0);
+  EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
+}
+
+TEST(Zero3ParametersTest, RejectsTrainableIntegersAndUnknownUnitNames) {
+  at::Tensor ints = at::zeros({4}, at::kFloat).requires_grad_(true);
+  at::Tensor codes = at::zeros({4}, at::kByte);
+  auto unknown = Zero3Parameters::Create({{"a", &ints}}, {{"b"}}, {},
+                                         std::make_shared<SelfCommunicator>());
+  ASSERT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.status().message().find("unit 0 names tensor \"b\""), absl::string_view::npos)
+      << unknown.status();
+  Zero3ParameterOptions bad;
+  bad.max_live_numel = -1;
+  auto negative = Zero3Parameters::Create({{"c", &codes}}, {{"c"}}, bad,
+                                          std::make_shared<SelfCommunicator>());
+  ASSERT_EQ(negative.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(negative.status().message().find("stage3_max_live_parameters (-1)"),
+            absl::string_view::npos)
+      << negative.status();
+}
+
+// The hook's forward and the partitions' gradients equal the unpartitioned decoder's exactly
+// (W = 1: the gathers are copies), tied and untied, with and without gradient checkpointing.
+TEST(Zero3ParametersTest, HookedForwardAndGradientsMatchTheDecoder) {
+  for (bool tied : {true, false}) {
+    for (bool checkpointing : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "tied " << tied << " checkpointing " << checkpointing);
+      std::unique_ptr<Decoder> reference = MakeDecoder(tied);
+      worker::model::SetTrainable(*reference, /*train_base=*/true);
+      worker::model::ForwardOptions options;
+      options.gradient_checkpointing = checkpointing;
+      const at::Tensor ids = Ids();
+      const at::Tensor want = reference->Logits(ids, at::Tensor(), options);
+      worker::model::CausalLmLoss(want, ids).backward();
+
+      std::unique_ptr<Decoder> decoder = MakeDecoder(tied);
+      worker::model::SetTrainable(*decoder, /*train_base=*/true);
+      auto params =
+          Zero3Parameters::ForDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
+      ASSERT_TRUE(params.ok()) << params.status();
+      options.parameter_hook = params->get();
+      const at::Tensor got = decoder->Logits(ids, at::Tensor(), options);
+      EXPECT_TRUE(at::equal(got, want));
+      worker::model::CausalLmLoss(got, ids).backward();
+      // Checkpointing's recompute prefetches downwards and may leave the embedding in flight.
+      if (!checkpointing) EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
+      auto named = reference->NamedTensors();
+      ASSERT_EQ(static_cast<size_t>((*params)->num_params()), named.size());
+      for (int id = 0; id < (*params)->num_params(); ++id) {
+        const Zero3Parameter& p = (*params)->param(id);
+        ASSERT_EQ(p.names[0], named[id].first);
+        ASSERT_TRUE(p.partition.grad().defined()) << p.names[0];
+        EXPECT_LE((p.partition.grad() - named[id].second->grad().reshape({-1})).abs().max().item<double>(),
+                  1e-12)
+            << p.names[0];
+      }
+    }
+  }
+}
+
+// Forward gathers stay within stage3_max_live_parameters + the largest unit, and prefetching
+// does run ahead when the budget allows it.
+TEST(Zero3ParametersTest, GatheredElementsStayWithinTheLiveBudget) {
+  for (int64_t max_live : {int64_t{0}, int64_t{8000}, int64_t{1000000}}) {
+    SCOPED_TRACE(::testing::Message() << "max_live " << max_live);
+    std::unique_ptr<Decoder> decoder = MakeDecoder(/*tied=*/false);
+    Zero3ParameterOptions options;
+    options.max_live_numel = max_live;
+    options.prefetch_bucket_numel = 1000000;
+    auto params =
+        Zero3Parameters::ForDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
+    ASSERT_TRUE(params.ok()) << params.status();
+    worker::model::ForwardOptions forward;
+    forward.parameter_hook = params->get();
+    at::NoGradGuard no_grad;
+    (void)decoder->Logits(Ids(), at::Tensor(), forward);
+    const int64_t largest = (*params)->LargestUnitNumel();
+    EXPECT_LE((*params)->PeakGatheredNumel(), max_live + largest);
+    if (max_live >= 1000000) {
+      EXPECT_GT((*params)->PeakGatheredNumel(), largest);  // prefetch ran ahead
+    } else if (max_live == 0) {
+      EXPECT_EQ((*params)->PeakGatheredNumel(), largest);  // no prefetch at all
+    }
+    ASSERT_TRUE((*params)->PartitionsUpdated().ok());
+    EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
+  }
+}
+
+// Forward and backward of full fine-tuning with gradient checkpointing (the recompute gathers
+// each layer again, prefetching downwards) stay within the same bound.
+TEST(Zero3ParametersTest, CheckpointedBackwardRegathersWithinTheLiveBudget) {
+  for (int64_t max_live : {int64_t{0}, int64_t{8000}, int64_t{1000000}}) {
+    SCOPED_TRACE(::testing::Message() << "max_live " << max_live);
+    std::unique_ptr<Decoder> decoder = MakeDecoder(/*tied=*/true);
+    worker::model::SetTrainable(*decoder, /*train_base=*/true);
+    Zero3ParameterOptions options;
+    options.max_live_numel = max_live;
+    auto params =
+        Zero3Parameters::ForDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
+    ASSERT_TRUE(params.ok()) << params.status();
+    worker::model::ForwardOptions forward;
+    forward.parameter_hook = params->get();
+    forward.gradient_checkpointing = true;
+    const at::Tensor ids = Ids();
+    const at::Tensor loss = worker::model::CausalLmLoss(decoder->Logits(ids, at::Tensor(), forward), ids);
+    const int64_t forward_peak = (*params)->PeakGatheredNumel();
+    (*params)->ResetPeak();
+    loss.backward();
+    const int64_t largest = (*params)->LargestUnitNumel();
+    EXPECT_LE(forward_peak, max_live + largest);
+    EXPECT_LE((*params)->PeakGatheredNumel(), max_live + largest);
+    EXPECT_GT((*params)->PeakGatheredNumel(), 0);  // backward gathered the layers again
+  }
+}
+
+}  // namespace
+}  // namespace zt::sharding
