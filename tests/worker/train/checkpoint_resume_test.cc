@@ -154,81 +154,95 @@ TEST(CheckpointResumeTest, Bf16AndOffloadContinueBitwiseOnOneRank) {
   }
 }
 
-// Phase "save": 3 steps at the saving world size and stage, checkpoint-3, and the gathered state
-// as reference.safetensors. Phase "load": another world size and stage loads it.
+// One phase of the re-partitioning chain: optionally loads out-<ZT_TEST_LOAD> (saved at another
+// world size and stage) and checks it against the state gathered when it was saved, then
+// optionally trains 3 steps and saves out-<ZT_TEST_SAVE> with its gathered state as
+// reference-<ZT_TEST_SAVE>.safetensors; without a save it trains one more step.
 void RepartitionRank(int rank, int world) {
   std::shared_ptr<sharding::Communicator> comm =
       sharding::testing::ConnectGlooRank(rank, "checkpoint-repartition");
   ASSERT_NE(comm, nullptr);
   const std::string root = std::getenv("ZT_TEST_CHECKPOINT_ROOT");
-  const std::string phase = std::getenv("ZT_TEST_PHASE");
+  const std::string load = std::getenv("ZT_TEST_LOAD"), save = std::getenv("ZT_TEST_SAVE");
   const int stage = std::atoi(std::getenv("ZT_TEST_STAGE"));
-  const std::string base = root + "/base", out = root + "/out";
-  const std::string reference = root + "/reference.safetensors";
+  const std::string base = root + "/base";
   const MlpSpec spec = Spec();
   const TrainSpec train = testing::DefaultTrain();
-  Checkpointer ckpt(testing::Options(out, base, rank, world), testing::RankStore(phase));
   testing::Run run = testing::MakeRun(spec, train, stage, kBucket, comm);
   ASSERT_NE(run.engine, nullptr);
-  if (phase == "save") {
+  int step = 0;
+  if (load.empty()) {
     if (rank == 0) testing::WriteBaseModel(base, run.params);
-    ASSERT_TRUE(ckpt.CheckSharedOutputDir().ok());
-    testing::TrainSteps(run, spec, train, rank, world, 0, 3);
-    absl::StatusOr<std::string> saved =
-        ckpt.Save(*run.engine, testing::RequestFor(3, rank, world, GlobalBatch(train, world)));
-    ASSERT_TRUE(saved.ok()) << saved.status();
-    const auto state = testing::GatherState(*run.engine, *comm);
-    if (rank == 0) {
-      io::NamedTensors tensors(state.begin(), state.end());
-      ASSERT_TRUE(io::WriteSafetensors(reference, tensors).ok());
+  } else {
+    Checkpointer ckpt(testing::Options(root + "/out-" + load, base, rank, world),
+                      testing::RankStore("load"));
+    absl::StatusOr<std::optional<std::string>> from = ckpt.ResolveResume("auto");
+    ASSERT_TRUE(from.ok() && from->has_value()) << from.status();
+    absl::StatusOr<LoadedCheckpoint> loaded = ckpt.Load(*run.engine, **from);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_FALSE(loaded->same_world_size);
+    EXPECT_TRUE(loaded->rank_state.is_null());
+    const int saved_world = loaded->manifest.world_size;
+    EXPECT_NE(saved_world, world);
+    EXPECT_NE(loaded->manifest.stage, stage);
+    step = static_cast<int>(loaded->manifest.step);
+    // The sampler continues from the same global sample index (the caller re-cuts it per rank).
+    EXPECT_EQ(loaded->client_state["sampler"]["global_sample_index"],
+              step * GlobalBatch(train, saved_world));
+    std::map<std::string, at::Tensor> expected;
+    std::shared_ptr<io::SafetensorsFile> file =
+        *io::SafetensorsFile::Open(root + "/reference-" + load + ".safetensors");
+    for (const std::string& name : file->Names()) expected[name] = *file->Get(name);
+    testing::ExpectBitwiseEqual(testing::GatherState(*run.engine, *comm), expected);
+    // The model's parameters are the masters (fp32 training: equal bits).
+    for (const sharding::NamedParameter& p : run.params) {
+      EXPECT_TRUE(at::equal(p.tensor.detach().flatten(), expected.at(p.name + "/fp32")))
+          << p.name;
     }
+  }
+  if (save.empty()) {
+    const auto more = testing::TrainSteps(run, spec, train, rank, world, step, step + 1);
+    ASSERT_EQ(more.size(), 1u);
+    EXPECT_EQ(more[0].optimizer_step, step + 1);
     return;
   }
-  absl::StatusOr<std::optional<std::string>> from = ckpt.ResolveResume("auto");
-  ASSERT_TRUE(from.ok() && from->has_value()) << from.status();
-  absl::StatusOr<LoadedCheckpoint> loaded = ckpt.Load(*run.engine, **from);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_FALSE(loaded->same_world_size);
-  EXPECT_TRUE(loaded->rank_state.is_null());
-  const int saved_world = loaded->manifest.world_size;
-  EXPECT_NE(saved_world, world);
-  // The sampler continues from the same global sample index (the caller re-cuts it per rank).
-  EXPECT_EQ(loaded->client_state["sampler"]["global_sample_index"],
-            3 * GlobalBatch(train, saved_world));
-  std::map<std::string, at::Tensor> expected;
-  std::shared_ptr<io::SafetensorsFile> file = *io::SafetensorsFile::Open(reference);
-  for (const std::string& name : file->Names()) expected[name] = *file->Get(name);
-  testing::ExpectBitwiseEqual(testing::GatherState(*run.engine, *comm), expected);
-  // The model's parameters are the masters (fp32 training: equal bits).
-  for (const sharding::NamedParameter& p : run.params) {
-    EXPECT_TRUE(at::equal(p.tensor.detach().flatten(), expected.at(p.name + "/fp32"))) << p.name;
+  Checkpointer ckpt(testing::Options(root + "/out-" + save, base, rank, world),
+                    testing::RankStore("save"));
+  ASSERT_TRUE(ckpt.CheckSharedOutputDir().ok());
+  testing::TrainSteps(run, spec, train, rank, world, step, step + 3);
+  absl::StatusOr<std::string> saved = ckpt.Save(
+      *run.engine, testing::RequestFor(step + 3, rank, world, GlobalBatch(train, world)));
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  const auto state = testing::GatherState(*run.engine, *comm);
+  if (rank == 0) {
+    io::NamedTensors tensors(state.begin(), state.end());
+    ASSERT_TRUE(io::WriteSafetensors(root + "/reference-" + save + ".safetensors", tensors).ok());
   }
-  const auto more = testing::TrainSteps(run, spec, train, rank, world, 3, 4);
-  ASSERT_EQ(more.size(), 1u);
-  EXPECT_EQ(more[0].optimizer_step, 4);
 }
 
+// W = 4 at stage 2 saves; W = 2 at stage 1 loads it, trains and saves; W = 4 at stage 2 loads
+// that: 4 -> 2 and 2 -> 4 in three launches.
 TEST(CheckpointResumeTest, RepartitionsFourToTwoAndTwoToFourBitwise) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
     RepartitionRank(*rank, zt::testing::ChildWorldSize());
     return;
   }
-  struct Case {
-    int save_world, load_world, save_stage, load_stage;
+  struct Phase {
+    int world, stage;
+    const char* load;
+    const char* save;
   };
-  for (const Case& c : {Case{4, 2, 2, 1}, Case{2, 4, 1, 2}}) {
-    SCOPED_TRACE(absl::StrCat("W ", c.save_world, " stage ", c.save_stage, " -> W ", c.load_world,
-                              " stage ", c.load_stage));
-    zt::testing::TempDir dir;
-    const std::string root = "ZT_TEST_CHECKPOINT_ROOT=" + dir.path();
+  zt::testing::TempDir dir;
+  int n = 0;
+  for (const Phase& p : {Phase{4, 2, "", "a"}, Phase{2, 1, "a", "b"}, Phase{4, 2, "b", ""}}) {
+    SCOPED_TRACE(absl::StrCat("W ", p.world, " stage ", p.stage, " load '", p.load, "' save '",
+                              p.save, "'"));
     zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
-        c.save_world, absl::Seconds(120),
-        {root, "ZT_TEST_STORE_DIR=" + dir.Join("store-save"), "ZT_TEST_PHASE=save",
-         absl::StrCat("ZT_TEST_STAGE=", c.save_stage)}));
-    zt::testing::ExpectRanksSucceed(zt::testing::RunRanks(
-        c.load_world, absl::Seconds(120),
-        {root, "ZT_TEST_STORE_DIR=" + dir.Join("store-load"), "ZT_TEST_PHASE=load",
-         absl::StrCat("ZT_TEST_STAGE=", c.load_stage)}));
+        p.world, absl::Seconds(120),
+        {"ZT_TEST_CHECKPOINT_ROOT=" + dir.path(),
+         absl::StrCat("ZT_TEST_STORE_DIR=", dir.Join("store-"), n++),
+         absl::StrCat("ZT_TEST_STAGE=", p.stage), absl::StrCat("ZT_TEST_LOAD=", p.load),
+         absl::StrCat("ZT_TEST_SAVE=", p.save)}));
   }
 }
 
