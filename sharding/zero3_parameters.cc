@@ -347,4 +347,15 @@ absl::StatusOr<at::Tensor> Zero3Parameters::GatherFull(int id) {
   return buffer.narrow(0, 0, p.numel).view(p.shape).clone();
 }
 
+absl::StatusOr<std::vector<std::pair<std::string, at::Tensor>>>
+Zero3Parameters::GatherNamedTensors(bool trainable_only) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (int id = 0; id < num_params(); ++id) {
+    if (trainable_only && !params_[id].trainable) continue;
+    ZT_ASSIGN_OR_RETURN(at::Tensor full, GatherFull(id));
+    for (const std::string& name : params_[id].names) out.emplace_back(name, full);
+  }
+  return out;
+}
+
 }  // namespace zt::sharding

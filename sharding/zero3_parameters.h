@@ -118,6 +118,11 @@ class Zero3Parameters final : public worker::model::ParameterHook {
   // The whole tensor of parameter `id` (all-gathered, not tracked), e.g. for saving
   // (stage3_gather_16bit_weights_on_model_save). Collective.
   absl::StatusOr<at::Tensor> GatherFull(int id);
+  // Every parameter's whole tensor under each of its slot names (tied: both), or only the
+  // trainable ones (an adapter-only export, deepspeed.md §13 #4). Collective: every rank gets
+  // the full tensors; saving stays the caller's (rank 0's) business.
+  absl::StatusOr<std::vector<std::pair<std::string, at::Tensor>>> GatherNamedTensors(
+      bool trainable_only);
 
  private:
   struct Gather;  // one unit's all-gathers in flight

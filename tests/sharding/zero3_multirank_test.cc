@@ -153,13 +153,13 @@ void ExpectEquivalence(std::shared_ptr<Communicator> comm, const Variant& v) {
   }
   double diff = 0, norm = 0, moved = 0;
   size_t compared = 0;
-  for (int id = 0; id < (*params)->num_params(); ++id) {
-    const Zero3Parameter& p = (*params)->param(id);
-    if (!p.trainable) continue;
-    absl::StatusOr<at::Tensor> full = (*params)->GatherFull(id);
-    ASSERT_TRUE(full.ok()) << full.status();
-    const at::Tensor& want = reference.at(p.names[0]);
-    diff += (*full - want).pow(2).sum().item<double>();
+  // stage3_gather_16bit_weights_on_model_save: the trainable tensors, whole, on every rank.
+  auto gathered = (*params)->GatherNamedTensors(/*trainable_only=*/true);
+  ASSERT_TRUE(gathered.ok()) << gathered.status();
+  for (const auto& [name, full] : *gathered) {
+    if (name == "lm_head.weight" && v.tied) continue;  // the embedding's alias
+    const at::Tensor& want = reference.at(name);
+    diff += (full - want).pow(2).sum().item<double>();
     norm += want.pow(2).sum().item<double>();
     ++compared;
   }
@@ -173,11 +173,14 @@ void ExpectEquivalence(std::shared_ptr<Communicator> comm, const Variant& v) {
   EXPECT_GT(std::sqrt(moved / norm), 1e-4);
 }
 
-std::vector<Variant> AllVariants() {
+// Every combination at W = 2; at W = 4 (slow on a 2-core CI) each of LoRA / full, tied /
+// untied, checkpointing (+ offload) on / off still appears.
+std::vector<Variant> Variants(int world) {
   std::vector<Variant> out;
   for (bool lora : {true, false}) {
     for (bool tied : {true, false}) {
       for (bool checkpointing : {false, true}) {
+        if (world > 2 && (lora == tied) != checkpointing) continue;
         out.push_back({lora, tied, checkpointing, /*offload=*/checkpointing});
       }
     }
@@ -223,7 +226,7 @@ TEST(Zero3MultirankTest, ResidentBytesAndEquivalenceAtWorldSize2) {
     std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero3-test");
     ASSERT_NE(comm, nullptr);
     ExpectResidentBytes(comm);
-    for (const Variant& v : AllVariants()) ExpectEquivalence(comm, v);
+    for (const Variant& v : Variants(comm->Size())) ExpectEquivalence(comm, v);
     return;
   }
   testing::RunGlooRanks(2, absl::Seconds(300));
@@ -234,7 +237,7 @@ TEST(Zero3MultirankTest, ResidentBytesAndEquivalenceAtWorldSize4) {
     std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero3-test");
     ASSERT_NE(comm, nullptr);
     ExpectResidentBytes(comm);
-    for (const Variant& v : AllVariants()) ExpectEquivalence(comm, v);
+    for (const Variant& v : Variants(comm->Size())) ExpectEquivalence(comm, v);
     return;
   }
   testing::RunGlooRanks(4, absl::Seconds(300));

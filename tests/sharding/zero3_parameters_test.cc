@@ -103,10 +103,10 @@ TEST(Zero3ParametersTest, OpaqueUint8StorageIsPartitionedAndGatheredBytewise) {
   EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
 }
 
-TEST(Zero3ParametersTest, RejectsTrainableIntegersAndUnknownUnitNames) {
-  at::Tensor ints = at::zeros({4}, at::kFloat).requires_grad_(true);
+TEST(Zero3ParametersTest, RejectsUnknownUnitNamesAndNegativeBudgets) {
+  at::Tensor floats = at::zeros({4}, at::kFloat).requires_grad_(true);
   at::Tensor codes = at::zeros({4}, at::kByte);
-  auto unknown = Zero3Parameters::Create({{"a", &ints}}, {{"b"}}, {},
+  auto unknown = Zero3Parameters::Create({{"a", &floats}}, {{"b"}}, {},
                                          std::make_shared<SelfCommunicator>());
   ASSERT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(unknown.status().message().find("unit 0 names tensor \"b\""), absl::string_view::npos)
