@@ -11,12 +11,20 @@ Writes tests/data/generation/:
                    qwen2 and qwen3 models of tests/data/models with their PEFT adapters attached
                    (PeftModel.from_pretrained), with and without repetition_penalty; and of the
                    base qwen2_tied model. eos_token_id is the model config's (2).
+  cli.json         what `zerotune-worker generate` must print for a tiny random Qwen3 folder that
+                   `zerotune-worker init-model` writes (real Qwen3 tokenizer): HF
+                   apply_chat_template(add_generation_prompt) + greedy generate() + decode
+                   (skip_special_tokens), one reply per user turn, the history carried over. Needs
+                   the built binary: $ZT_WORKER, else build/worker/zerotune-worker; without one
+                   cli.json is left as it is.
 Needs tests/data/models (tests/golden/decoder_goldens.py runs first in make_all.sh).
 Run: python3 tests/golden/generation_goldens.py  (or tests/golden/make_all.sh)
 """
 import json
 import math
 import os
+import subprocess
+import tempfile
 
 import peft
 import torch
@@ -111,6 +119,44 @@ def generate_goldens():
     return {"cases": cases}
 
 
+# The folder the e2e test writes too (tests/worker/model/generate_cli_test.cc).
+INIT_MODEL = ["init-model", "--arch", "qwen3", "--preset", "tiny", "--dtype", "fp32", "--seed", "5"]
+CLI_CASES = [
+    # name, system prompt or None, user turns, max_new_tokens, repetition_penalty
+    ("system_and_penalty", "You are terse.", ["你好，给我讲个笑话 🙂"], 12, 1.3),
+    ("two_turns", None, ["Hello", "你好吗？"], 8, 1.0),
+]
+
+
+def cli_goldens(worker, root):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = os.path.join(tmp, "tiny")
+        subprocess.run([worker] + INIT_MODEL + ["--tokenizer", os.path.join(DATA, "qwen3-tokenizer"),
+                                                "--out", folder], check=True)
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager")
+        model.eval()
+        cases = []
+        for name, system, turns, max_new, penalty in CLI_CASES:
+            messages = [{"role": "system", "content": system}] if system else []
+            replies = []
+            for turn in turns:
+                messages.append({"role": "user", "content": turn})
+                ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                              return_dict=True)["input_ids"]
+                with torch.no_grad():
+                    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
+                                         max_new_tokens=max_new, repetition_penalty=penalty)
+                reply = tok.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+                replies.append(reply)
+                messages.append({"role": "assistant", "content": reply})
+            cases.append({"name": name, "system": system, "turns": turns, "max_new_tokens": max_new,
+                          "repetition_penalty": penalty, "replies": replies})
+            print(f"{name}: {replies}")
+    return {"init_model": INIT_MODEL, "cases": cases}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
@@ -121,6 +167,14 @@ def main():
     with open(os.path.join(OUT, "generate.json"), "w") as f:
         json.dump(generate_goldens(), f, indent=1)
         f.write("\n")
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    worker = os.environ.get("ZT_WORKER", os.path.join(root, "build", "worker", "zerotune-worker"))
+    if os.path.exists(worker):
+        with open(os.path.join(OUT, "cli.json"), "w") as f:
+            json.dump(cli_goldens(worker, root), f, indent=1, ensure_ascii=False)
+            f.write("\n")
+    else:
+        print(f"no zerotune-worker at {worker} (set ZT_WORKER): cli.json left as it is")
     with open(os.path.join(OUT, "SOURCE.md"), "w") as f:
         f.write(f"""# tests/data/generation: HF generate / logits-processor goldens
 
@@ -137,6 +191,12 @@ Command:
 - `generate.json`: greedy `generate()` ids (KV cache) of the tiny models in `tests/data/models`
   (fp32, eager attention), PEFT adapters attached with PeftModel.from_pretrained where `adapter` is
   true; prompts drawn with seed 7; stops at the config's eos_token_id or max_new_tokens.
+- `cli.json`: the replies `zerotune-worker generate` must print for the folder that
+  `zerotune-worker init-model {' '.join(INIT_MODEL[1:])} --tokenizer tests/data/qwen3-tokenizer` writes:
+  transformers' apply_chat_template (the tokenizer's own Jinja template, add_generation_prompt),
+  greedy generate() (eos: <|im_end|> from config.json), decode with skip_special_tokens; each
+  reply joins the history for the next user turn. Regenerating it needs the built binary
+  (`ZT_WORKER=path/to/zerotune-worker`).
 """)
 
 
