@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "worker/train/model_output.h"
@@ -50,7 +51,17 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
         "16-bit base with --use_lora (and --bf16) instead");
   }
   if (args.optim != "adamw_torch" && args.optim != "adamw_torch_fused" && args.optim != "adamw_hf") {
-    return absl::InvalidArgumentError(absl::StrCat("--optim ", args.optim, ": not available"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--optim ", args.optim, ": not available in this build (adamw_torch, adamw_torch_fused "
+        "and adamw_hf run the same AdamW; 8-bit and paged optimizers come with QLoRA)"));
+  }
+  for (absl::string_view sink : absl::StrSplit(args.report_to, ',', absl::SkipWhitespace())) {
+    if (sink != "none" && sink != "all" && sink != "tensorboard") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--report_to ", args.report_to, ": \"", sink,
+          "\" is not available; expected none, tensorboard or all (metrics.jsonl, metrics.csv "
+          "and trainer_state.json are always written)"));
+    }
   }
   std::unique_ptr<Trainer> t(new Trainer(std::move(args), std::move(comm), observer));
   const configs::TrainingArguments& a = t->args_;
@@ -169,6 +180,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                    engine_->OptimizerName()));
   ZT_RETURN_IF_ERROR(checkpointer_->CheckSharedOutputDir());
   ZT_RETURN_IF_ERROR(Resume(result));
+  ZT_RETURN_IF_ERROR(OpenReports());
   StepTotals window;
   absl::Time window_start = absl::Now();
   for (int64_t step = completed_steps_ + 1; step <= total; ++step) {
@@ -195,7 +207,10 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                               {"grad_norm", r.grad_norm}, {"epoch", epoch}, {"step", step}});
       Log(absl::StrFormat("step %d/%d: loss %.4f, lr %.3g, grad_norm %.4f, epoch %.2f", step,
                           total, result.last_loss, r.lr, r.grad_norm, epoch));
-      if (comm_->Rank() == 0) ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, total, epoch, values));
+      if (comm_->Rank() == 0) {
+        ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, total, epoch, values));
+        ZT_RETURN_IF_ERROR(Report(step, values));
+      }
       window = StepTotals{};
       window_start = absl::Now();
     }
@@ -207,8 +222,10 @@ absl::StatusOr<TrainResult> Trainer::Train() {
       Log(absl::StrFormat("step %d: eval_loss %.4f, eval_perplexity %.3f", step, eval_loss,
                           std::exp(eval_loss)));
       if (comm_->Rank() == 0) {
-        ZT_RETURN_IF_ERROR(observer_->OnMetrics(
-            step, total, epoch, {{"eval_loss", eval_loss}, {"eval_perplexity", std::exp(eval_loss)}}));
+        const std::map<std::string, double> values{{"eval_loss", eval_loss},
+                                                   {"eval_perplexity", std::exp(eval_loss)}};
+        ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, total, epoch, values));
+        ZT_RETURN_IF_ERROR(Report(step, values));
       }
       if (!best_eval_ || eval_loss < *best_eval_) {
         best_eval_ = eval_loss;

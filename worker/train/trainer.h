@@ -15,7 +15,9 @@
 //      (rank 0; the coordinator writes metrics.jsonl/csv and trainer_state.json);
 //   5. every eval_steps with --eval_data_path: eval loss and perplexity over the whole eval set
 //      (each rank a disjoint shard, sums all-reduced), early stopping on eval loss;
-//   6. every save_steps, and at the coordinator's stop step (preemption): a partitioned
+//   6. rank 0 redraws output_dir/loss_curve.svg and, with --report_to tensorboard, appends the
+//      record to TensorBoard event files under output_dir/runs/ (HF's tags: train/loss, ...);
+//   7. every save_steps, and at the coordinator's stop step (preemption): a partitioned
 //      checkpoint (checkpointer.h) with the PEFT adapter and trainer_state.json; at start the
 //      run resumes from --resume_from_checkpoint (auto: the newest complete one in output_dir),
 //      continuing bitwise: engine state, step, log history, early-stopping state, RNG.
@@ -37,6 +39,7 @@
 #include "sharding/store.h"
 #include "sharding/zero_engine.h"
 #include "worker/train/checkpointer.h"
+#include "worker/train/tensorboard_writer.h"
 #include "worker/train/job_config.h"
 #include "worker/train/trainable_model.h"
 #include "worker/train/training_data.h"
@@ -108,6 +111,10 @@ class Trainer {
   absl::Status Resume(TrainResult& result);
   absl::Status SaveCheckpoint(int64_t step);
   nlohmann::json TrainerStateJson(int64_t step) const;
+  // trainer_reports.cc (rank 0): TensorBoard scalars with --report_to tensorboard, and
+  // output_dir/loss_curve.svg redrawn from the log history after each record.
+  absl::Status OpenReports();
+  absl::Status Report(int64_t step, const std::map<std::string, double>& values);
 
   configs::TrainingArguments args_;
   std::shared_ptr<sharding::Communicator> comm_;
@@ -119,6 +126,7 @@ class Trainer {
   JobConfig job_;
   std::unique_ptr<sharding::ZeroEngine> engine_;
   std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
   // What a checkpoint carries besides the engine: the loop's own state.
   int64_t completed_steps_ = 0;
   nlohmann::json log_history_ = nlohmann::json::array();  // HF trainer_state.json entries
