@@ -119,7 +119,7 @@ def generate_goldens():
     return {"cases": cases}
 
 
-# The folder the e2e test writes too (tests/worker/model/generate_cli_test.cc).
+# The folder the e2e test writes as well (tests/worker/model/generate_cli_test.cc).
 INIT_MODEL = ["init-model", "--arch", "qwen3", "--preset", "tiny", "--dtype", "fp32", "--seed", "5"]
 CLI_CASES = [
     # name, system prompt or None, user turns, max_new_tokens, repetition_penalty
@@ -128,7 +128,7 @@ CLI_CASES = [
 ]
 
 
-def cli_goldens(worker, root):
+def cli_goldens(worker):
     with tempfile.TemporaryDirectory() as tmp:
         folder = os.path.join(tmp, "tiny")
         subprocess.run([worker] + INIT_MODEL + ["--tokenizer", os.path.join(DATA, "qwen3-tokenizer"),
@@ -171,7 +171,7 @@ def main():
     worker = os.environ.get("ZT_WORKER", os.path.join(root, "build", "worker", "zerotune-worker"))
     if os.path.exists(worker):
         with open(os.path.join(OUT, "cli.json"), "w") as f:
-            json.dump(cli_goldens(worker, root), f, indent=1, ensure_ascii=False)
+            json.dump(cli_goldens(worker), f, indent=1, ensure_ascii=False)
             f.write("\n")
     else:
         print(f"no zerotune-worker at {worker} (set ZT_WORKER): cli.json left as it is")

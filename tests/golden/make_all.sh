@@ -4,6 +4,8 @@
 # that has them (PYTHON names the interpreter; default python3). Each generator is one line
 # below; each writes its fixtures and their SOURCE.md (library versions, this command).
 # Afterwards `git status tests/data` shows what changed; the diff must be explained or be empty.
+# ZT_WORKER names a built zerotune-worker (default build/worker/zerotune-worker), which
+# generation_goldens.py runs for init-model; without it tests/data/generation/cli.json is kept.
 # DeepSpeed's pure-Python parts are enough for the schedule and ds_config goldens (no CUDA ops):
 # `pip install --no-deps deepspeed hjson py-cpuinfo pydantic` beside torch, DS_ACCELERATOR=cpu.
 set -euo pipefail
