@@ -60,6 +60,13 @@ class PosixSpawner final : public ProcessSpawner {
     if (spec.stdin_pipe) {
       close(stdin_fds[0]);
       stdin_writers_[pid] = stdin_fds[1];
+      // Fits the pipe's buffer: never blocks, even if the child has not read yet.
+      for (size_t done = 0; done < spec.stdin_data.size();) {
+        const ssize_t n = write(stdin_fds[1], spec.stdin_data.data() + done, spec.stdin_data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+      }
     }
     return static_cast<int64_t>(pid);
   }

@@ -21,6 +21,7 @@ struct SpawnSpec {
   // stdin: a pipe this process keeps open until the child is reaped (no EOF while it runs,
   // EOF as soon as this process dies); false: inherited.
   bool stdin_pipe = false;
+  std::string stdin_data;  // written into that pipe at once (secrets kept out of argv); < 64 KiB
 };
 
 struct ChildExit {

@@ -1,5 +1,6 @@
 #include "coordinator/ssh_spawner.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -36,19 +37,30 @@ std::vector<std::string> SshArgv(const SshOptions& options, const std::string& h
   return argv;
 }
 
-std::string RemoteRankCommand(const std::vector<std::string>& argv,
-                              const std::vector<std::string>& env, const std::string& cwd) {
+RemoteCommand RemoteRankCommand(const std::vector<std::string>& argv,
+                                const std::vector<std::string>& env, const std::string& cwd) {
+  constexpr absl::string_view kSecret = "ZEROTUNE_TOKEN=";
+  std::string secret;
   std::vector<std::string> words = {"setsid", "env", "-i"};
-  for (const std::string& entry : env) words.push_back(ShellQuote(entry));
+  for (const std::string& entry : env) {
+    if (absl::StartsWith(entry, kSecret)) {
+      secret = entry.substr(kSecret.size());
+      words.push_back("\"ZEROTUNE_TOKEN=$zt_token\"");
+    } else {
+      words.push_back(ShellQuote(entry));
+    }
+  }
   for (const std::string& arg : argv) words.push_back(ShellQuote(arg));
   // fd 3 keeps the channel's stdin: a background list's own stdin is /dev/null in sh. The
   // watcher's cat ends when sshd closes the channel (client gone or rank done) and then kills
   // the rank's group (pgid = its pid: setsid without fork, it is not a group leader).
+  // `read` takes the token line byte by byte, leaving the rest of the channel to the watcher.
   const std::string script = absl::StrCat(
-      "exec 3<&0 </dev/null; cd ", ShellQuote(cwd), " || exit 126; ", absl::StrJoin(words, " "),
+      "exec 3<&0 </dev/null; IFS= read -r zt_token <&3; cd ", ShellQuote(cwd), " || exit 126; ",
+      absl::StrJoin(words, " "),
       " 3<&- & child=$!; { cat <&3 >/dev/null 2>&1; kill -s KILL -- -$child 2>/dev/null; } "
       ">/dev/null 2>&1 & exec 3<&-; wait $child");
-  return absl::StrCat("exec sh -c ", ShellQuote(script));
+  return RemoteCommand{absl::StrCat("exec sh -c ", ShellQuote(script)), secret + "\n"};
 }
 
 SshSpawner::SshSpawner(std::unique_ptr<ProcessSpawner> local, SshOptions options, std::string cwd,
@@ -61,8 +73,9 @@ SshSpawner::SshSpawner(std::unique_ptr<ProcessSpawner> local, SshOptions options
 absl::StatusOr<int64_t> SshSpawner::Spawn(const SpawnSpec& spec) {
   if (spec.host.empty()) return local_->Spawn(spec);
   // The channel's stdin stays open while this launcher lives: its EOF is the remote kill.
-  SpawnSpec ssh{SshArgv(options_, spec.host, RemoteRankCommand(spec.argv, spec.env, cwd_)),
-                launcher_env_, "", /*stdin_pipe=*/true};
+  const RemoteCommand remote = RemoteRankCommand(spec.argv, spec.env, cwd_);
+  SpawnSpec ssh{SshArgv(options_, spec.host, remote.command), launcher_env_, "", /*stdin_pipe=*/true,
+                remote.stdin};
   absl::StatusOr<int64_t> pid = local_->Spawn(ssh);
   if (pid.ok()) remote_pids_.insert(*pid);
   return pid;

@@ -35,9 +35,15 @@ std::vector<std::string> SshArgv(const SshOptions& options, const std::string& h
                                  const std::string& remote_command);
 
 // The remote command (for the login shell of the remote user) that runs `argv` with exactly
-// `env` in `cwd` as described above; exits 126 when `cwd` does not exist there.
-std::string RemoteRankCommand(const std::vector<std::string>& argv,
-                              const std::vector<std::string>& env, const std::string& cwd);
+// `env` in `cwd` as described above; exits 126 when `cwd` does not exist there. The job token
+// (ZEROTUNE_TOKEN) is not in the command line, where any user of the host could read it: the
+// command reads it as the first line of its stdin, `stdin` below.
+struct RemoteCommand {
+  std::string command;
+  std::string stdin;
+};
+RemoteCommand RemoteRankCommand(const std::vector<std::string>& argv,
+                                const std::vector<std::string>& env, const std::string& cwd);
 
 // Specs with a host go through ssh (`launcher_env` is the ssh client's own environment: HOME,
 // SSH_AUTH_SOCK, PATH); the others go to `local` unchanged.

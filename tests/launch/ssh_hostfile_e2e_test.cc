@@ -108,6 +108,11 @@ TEST_F(SshHostfileE2eTest, RemoteRankGetsTheForwardedEnvironmentAndNothingFromTh
   EXPECT_THAT(remote, HasSubstr(absl::StrCat("MASTER_ADDR=", pair_["ADDR_A"], "\n")));
   EXPECT_THAT(remote, Not(HasSubstr("ZT_NOT_FORWARDED")));
   EXPECT_THAT(remote, Not(HasSubstr("SSH_CONNECTION")));  // sshd's login variables are gone
+  // The job token arrives (through the channel's stdin, not the command line) intact.
+  const std::string local = Slurp(dir_.Join("env-0.txt"));
+  const size_t token = local.find("ZEROTUNE_TOKEN=");
+  ASSERT_NE(token, std::string::npos) << local;
+  EXPECT_THAT(remote, HasSubstr(local.substr(token, local.find('\n', token) - token + 1)));
   // The local rank keeps the launcher's whole environment.
   EXPECT_THAT(Slurp(dir_.Join("env-0.txt")), HasSubstr("ZT_NOT_FORWARDED=1\n"));
 }

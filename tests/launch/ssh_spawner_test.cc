@@ -47,10 +47,11 @@ TEST(SshArgvTest, BatchModePortAndOptions) {
 
 std::vector<std::string> ShellArgv(const std::string& command) { return {"/bin/sh", "-c", command}; }
 
-// Runs `command` as sshd would (stdin an open channel) and returns its exit.
-ChildExit RunAsSshd(const std::string& command, const std::vector<std::string>& env) {
+// Runs `remote` as sshd would (stdin an open channel carrying its stdin text) and returns its exit.
+ChildExit RunAsSshd(const RemoteCommand& remote, const std::vector<std::string>& env) {
   std::unique_ptr<ProcessSpawner> spawner = NewPosixSpawner();
-  absl::StatusOr<int64_t> pid = spawner->Spawn(SpawnSpec{ShellArgv(command), env, "", /*stdin_pipe=*/true});
+  absl::StatusOr<int64_t> pid =
+      spawner->Spawn(SpawnSpec{ShellArgv(remote.command), env, "", /*stdin_pipe=*/true, remote.stdin});
   EXPECT_TRUE(pid.ok()) << pid.status();
   std::optional<ChildExit> exit;
   while (pid.ok() && !(exit = spawner->TryReap(*pid))) absl::SleepFor(absl::Milliseconds(5));
@@ -60,10 +61,13 @@ ChildExit RunAsSshd(const std::string& command, const std::vector<std::string>& 
 TEST(RemoteRankCommandTest, RunsWithExactlyTheGivenEnvironmentAndArguments) {
   zt::testing::TempDir dir;
   const std::string out = dir.Join("out");
-  const std::string command = RemoteRankCommand(
+  const RemoteCommand remote = RemoteRankCommand(
       {"/bin/sh", "-c", "{ pwd; env | sort; printf '[%s]\\n' \"$@\"; } > " + out, "rank", "it's", "$HOME", "a  b"},
-      {"PATH=/usr/bin:/bin", "NCCL_DEBUG=WARN", "ODD=x'y z"}, dir.path());
-  const ChildExit exit = RunAsSshd(command, {"LEAK=1", "PATH=/usr/bin:/bin"});
+      {"PATH=/usr/bin:/bin", "NCCL_DEBUG=WARN", "ODD=x'y z", "ZEROTUNE_TOKEN=s3cr3t \\$x'"}, dir.path());
+  // The token travels on stdin, never in the command line other users of the host can read.
+  EXPECT_THAT(remote.command, ::testing::Not(HasSubstr("s3cr3t")));
+  EXPECT_EQ(remote.stdin, "s3cr3t \\$x'\n");
+  const ChildExit exit = RunAsSshd(remote, {"LEAK=1", "PATH=/usr/bin:/bin"});
   EXPECT_EQ(exit.exit_code, 0);
   std::ifstream in(out);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -72,6 +76,7 @@ TEST(RemoteRankCommandTest, RunsWithExactlyTheGivenEnvironmentAndArguments) {
   EXPECT_THAT(text, HasSubstr("NCCL_DEBUG=WARN\nODD=x'y z\nPATH=/usr/bin:/bin\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("LEAK")));
   EXPECT_THAT(text, HasSubstr("[it's]\n[$HOME]\n[a  b]\n"));
+  EXPECT_THAT(text, HasSubstr("\nZEROTUNE_TOKEN=s3cr3t \\$x'\n"));
 }
 
 TEST(RemoteRankCommandTest, ExitStatusOfTheRankComesBack) {
@@ -82,7 +87,7 @@ TEST(RemoteRankCommandTest, ExitStatusOfTheRankComesBack) {
 
 TEST(RemoteRankCommandTest, MissingWorkingDirectoryExits126) {
   absl::StatusOr<CommandResult> run = RunCommand(
-      ShellArgv(RemoteRankCommand({"/bin/true"}, {}, "/nonexistent/zerotune")), {}, absl::Seconds(10));
+      ShellArgv(RemoteRankCommand({"/bin/true"}, {}, "/nonexistent/zerotune").command), {}, absl::Seconds(10));
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->exit_code, 126);
 }
@@ -91,10 +96,10 @@ TEST(RemoteRankCommandTest, ClosedStdinKillsTheRanksProcessGroup) {
   zt::testing::TempDir dir;
   // The rank starts a child of its own; both must die with the group.
   const std::string pids = dir.Join("pids");
-  const std::string command = RemoteRankCommand(
+  const RemoteCommand remote = RemoteRankCommand(
       {"/bin/sh", "-c", absl::StrCat("sleep 60 & echo $$ $! > ", pids, "; wait")}, {"PATH=/usr/bin:/bin"}, dir.path());
   std::unique_ptr<ProcessSpawner> spawner = NewPosixSpawner();
-  SpawnSpec spec{ShellArgv(command), {"PATH=/usr/bin:/bin"}, "", /*stdin_pipe=*/true};
+  SpawnSpec spec{ShellArgv(remote.command), {"PATH=/usr/bin:/bin"}, "", /*stdin_pipe=*/true, remote.stdin};
   absl::StatusOr<int64_t> shell = spawner->Spawn(spec);
   ASSERT_TRUE(shell.ok()) << shell.status();
   pid_t rank = 0, child = 0;
