@@ -1,6 +1,8 @@
 #include "sharding/zero3_parameters.h"
 
+#include <c10/core/StorageImpl.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/autograd/grad_mode.h>
 
 #include <algorithm>
 #include <unordered_map>
@@ -58,6 +60,58 @@ class GatherParameter : public torch::autograd::Function<GatherParameter> {
     return {ReduceScatterGrad(*owner, id, grads[0]), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
+
+// Identity; backward first all-gathers the unit's parked tensors again (pre-backward hook).
+class RegatherBeforeBackward : public torch::autograd::Function<RegatherBeforeBackward> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& output,
+                            Zero3Parameters* owner, int64_t token) {
+    ctx->saved_data["owner"] = reinterpret_cast<int64_t>(owner);
+    ctx->saved_data["token"] = token;
+    return output;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt())
+        ->RegatherParked(ctx->saved_data["token"].toInt());
+    return {grads[0], at::Tensor(), at::Tensor()};
+  }
+};
+
+// Identity; backward frees the unit's parked tensors (post-backward hook: every node of the
+// unit that reads them lies between its output and its input).
+class FreeAfterBackward : public torch::autograd::Function<FreeAfterBackward> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, Zero3Parameters* owner,
+                            int64_t token) {
+    ctx->saved_data["owner"] = reinterpret_cast<int64_t>(owner);
+    ctx->saved_data["token"] = token;
+    return input;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt())
+        ->FreeParked(ctx->saved_data["token"].toInt(), /*forget=*/true);
+    return {grads[0], at::Tensor(), at::Tensor()};
+  }
+};
+
+// The storage every view of `t` shares: released, or allocated again (contents undefined).
+void FreeStorage(const at::Tensor& t) {
+  c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
+  impl->set_data_ptr_noswap(at::DataPtr(nullptr, t.device()));
+  impl->set_nbytes(0);
+}
+
+// Moves `source`'s memory into `t`'s storage without touching `t`'s version counter (an
+// in-place write would make autograd reject the views it saved).
+void AdoptStorage(const at::Tensor& t, const at::Tensor& source) {
+  c10::StorageImpl* from = source.storage().unsafeGetStorageImpl();
+  const size_t nbytes = from->nbytes();
+  at::DataPtr data = from->set_data_ptr(at::DataPtr(nullptr, source.device()));
+  from->set_nbytes(0);
+  c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
+  impl->set_data_ptr_noswap(std::move(data));
+  impl->set_nbytes(nbytes);
+}
 
 }  // namespace
 
@@ -281,6 +335,14 @@ std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
   ThrowIfError(WaitGather(*gather));
   fetched_numel_[unit] += gather->numel;
   Prefetch(unit, direction);
+  Parked& last = last_fetch_[unit];
+  last = Parked();
+  for (size_t j = 0; j < units_[unit].size(); ++j) {
+    if (!gather->buffers[j].defined()) continue;
+    last.ids.push_back(units_[unit][j]);
+    last.buffers.push_back(gather->buffers[j]);
+  }
+  last.numel = gather->numel;
 
   std::vector<at::Tensor> out;
   size_t k = 0;
@@ -302,10 +364,72 @@ std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
 }
 
 void Zero3Parameters::Release(int unit) {
+  last_fetch_.erase(unit);
   auto it = fetched_numel_.find(unit);
   if (it == fetched_numel_.end()) return;
   Track(-it->second);
   fetched_numel_.erase(it);
+  auto token = open_token_.find(unit);
+  if (token == open_token_.end()) return;
+  auto parked = parked_.find(token->second);
+  open_token_.erase(token);
+  if (parked != parked_.end() && parked->second.resident) {
+    for (const at::Tensor& buffer : parked->second.buffers) FreeStorage(buffer);
+    parked->second.resident = false;  // already untracked above
+  }
+}
+
+at::Tensor Zero3Parameters::UnitInput(int unit, const at::Tensor& input) {
+  if (!torch::autograd::GradMode::is_enabled() || !input.requires_grad()) return input;
+  const int64_t token = next_token_++;
+  open_token_[unit] = token;
+  return FreeAfterBackward::apply(input, this, token);
+}
+
+at::Tensor Zero3Parameters::UnitOutput(int unit, const at::Tensor& output) {
+  auto last = last_fetch_.find(unit);
+  if (!torch::autograd::GradMode::is_enabled() || !output.requires_grad() ||
+      last == last_fetch_.end() || last->second.buffers.empty()) {
+    return output;
+  }
+  auto open = open_token_.find(unit);
+  const int64_t token = open != open_token_.end() ? open->second : next_token_++;
+  open_token_[unit] = token;
+  parked_[token] = std::move(last->second);
+  last_fetch_.erase(last);
+  return RegatherBeforeBackward::apply(output, this, token);
+}
+
+void Zero3Parameters::RegatherParked(int64_t token) {
+  auto it = parked_.find(token);
+  if (it == parked_.end() || it->second.resident) return;
+  Parked& parked = it->second;
+  for (size_t j = 0; j < parked.ids.size(); ++j) {
+    const Zero3Parameter& p = params_[parked.ids[j]];
+    at::Tensor gathered = at::empty_like(parked.buffers[j]);
+    absl::StatusOr<std::unique_ptr<Work>> work =
+        comm_->AllGather(p.partition.detach().to(p.device), gathered);
+    ThrowIfError(work.status());
+    const absl::Status waited = (*work)->Wait(Deadline());
+    ThrowIfError(waited.ok() ? waited
+                             : absl::Status(waited.code(),
+                                            absl::StrCat("backward all-gather of \"", p.names[0],
+                                                         "\": ", waited.message())));
+    AdoptStorage(parked.buffers[j], gathered);
+  }
+  parked.resident = true;
+  Track(parked.numel);
+}
+
+void Zero3Parameters::FreeParked(int64_t token, bool forget) {
+  auto it = parked_.find(token);
+  if (it == parked_.end()) return;
+  if (it->second.resident) {
+    for (const at::Tensor& buffer : it->second.buffers) FreeStorage(buffer);
+    it->second.resident = false;
+    Track(-it->second.numel);
+  }
+  if (forget) parked_.erase(it);
 }
 
 absl::Status Zero3Parameters::PartitionsUpdated() {
@@ -317,6 +441,11 @@ absl::Status Zero3Parameters::PartitionsUpdated() {
   in_flight_.clear();
   for (auto& [unit, numel] : fetched_numel_) Track(-numel);
   fetched_numel_.clear();
+  last_fetch_.clear();
+  open_token_.clear();
+  // Units whose backward never left through an input that needs grad (the first layer of a
+  // LoRA model): their storage is freed here.
+  while (!parked_.empty()) FreeParked(parked_.begin()->first, /*forget=*/true);
   last_unit_ = -1;
   ZT_RETURN_IF_ERROR(status);
   for (int id = 0; id < num_params(); ++id) {

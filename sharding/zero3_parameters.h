@@ -91,6 +91,17 @@ class Zero3Parameters final : public worker::model::ParameterHook {
   std::vector<at::Tensor> TrainableInputs(int unit) override;
   std::vector<at::Tensor> Fetch(int unit, const std::vector<at::Tensor>& trainable_inputs) override;
   void Release(int unit) override;
+  // Under autograd without checkpointing: Release frees the storage of the unit's gathered
+  // tensors (autograd's saved copies included: they share it), backward reaching the unit's
+  // output all-gathers them again into the same storage, and backward leaving the unit's input
+  // frees them again (DeepSpeed's memory-efficient linear in effect: no gathered weight stays
+  // alive from forward to backward).
+  at::Tensor UnitInput(int unit, const at::Tensor& input) override;
+  at::Tensor UnitOutput(int unit, const at::Tensor& output) override;
+  // Backward's side of the above (called by the autograd nodes; throw on a failed collective).
+  // `token`: one forward's use of a unit (several forwards may precede one backward).
+  void RegatherParked(int64_t token);
+  void FreeParked(int64_t token, bool forget);
 
   int num_params() const { return static_cast<int>(params_.size()); }
   int num_units() const { return static_cast<int>(units_.size()); }
@@ -141,6 +152,16 @@ class Zero3Parameters final : public worker::model::ParameterHook {
   std::vector<std::vector<int>> units_;   // param ids per unit
   std::vector<int64_t> unit_numel_;       // gathered elements per unit (non-persistent)
   std::map<int, std::unique_ptr<Gather>> in_flight_;
+  struct Parked {
+    std::vector<int> ids;             // non-persistent parameters of the unit
+    std::vector<at::Tensor> buffers;  // their gather buffers ([W * ps], storage freed or held)
+    int64_t numel = 0;
+    bool resident = true;
+  };
+  std::map<int, Parked> last_fetch_;  // the latest Fetch of each unit
+  std::map<int64_t, Parked> parked_;  // by token: units whose gathered storage autograd shares
+  std::map<int, int64_t> open_token_;  // unit -> token of its running forward (UnitInput/Output)
+  int64_t next_token_ = 0;
   std::map<int, int64_t> fetched_numel_;  // gathered elements per fetched, unreleased unit
   int64_t live_numel_ = 0;
   int64_t in_flight_numel_ = 0;

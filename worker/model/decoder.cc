@@ -195,10 +195,12 @@ at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attent
     if (hook != nullptr) {  // ZeRO stage 3: gathered just in time, released right after
       const int unit = static_cast<int>(i) + 1;
       if (!options.gradient_checkpointing || cache != nullptr) {
+        hidden = hook->UnitInput(unit, hidden);
         const DecoderLayerWeights local =
             WithTensors(layer, hook->Fetch(unit, hook->TrainableInputs(unit)));
-        hidden = DecoderLayerForward(config_, local, hidden, inputs,
-                                     cache != nullptr ? &cache->layers[i] : nullptr);
+        hidden = hook->UnitOutput(
+            unit, DecoderLayerForward(config_, local, hidden, inputs,
+                                      cache != nullptr ? &cache->layers[i] : nullptr));
         hook->Release(unit);
         continue;
       }
@@ -242,8 +244,10 @@ at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attent
   }
   if (hook == nullptr) return RmsNorm(hidden, final_norm_, config_.rms_norm_eps);
   const int unit = static_cast<int>(layers_.size()) + 1;
-  at::Tensor out =
-      RmsNorm(hidden, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0), config_.rms_norm_eps);
+  const at::Tensor input = hook->UnitInput(unit, hidden);
+  at::Tensor out = hook->UnitOutput(
+      unit,
+      RmsNorm(input, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0), config_.rms_norm_eps));
   hook->Release(unit);
   return out;
 }
@@ -252,9 +256,10 @@ at::Tensor Decoder::Logits(const at::Tensor& input_ids, const at::Tensor& attent
                            const ForwardOptions& options, KvCache* cache) const {
   ParameterHook* const hook = options.parameter_hook;
   if (hook == nullptr) return at::linear(Hidden(input_ids, attention_mask, options, cache), lm_head_);
-  const at::Tensor hidden = Hidden(input_ids, attention_mask, options, cache);
   const int unit = static_cast<int>(layers_.size()) + 2;
-  at::Tensor out = at::linear(hidden, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0));
+  const at::Tensor hidden = hook->UnitInput(unit, Hidden(input_ids, attention_mask, options, cache));
+  at::Tensor out = hook->UnitOutput(
+      unit, at::linear(hidden, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0)));
   hook->Release(unit);
   return out;
 }

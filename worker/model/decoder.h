@@ -43,6 +43,12 @@ class ParameterHook {
   virtual std::vector<at::Tensor> Fetch(int unit, const std::vector<at::Tensor>& trainable_inputs) = 0;
   // The unit ran: its gathered tensors may be freed (autograd may still hold some).
   virtual void Release(int unit) = 0;
+  // Units run without gradient checkpointing pass their input and output through these
+  // (identity by default), so a hook can free the gathered tensors autograd saved once the
+  // unit's forward is done, gather them again when backward reaches the unit's output, and
+  // free them when backward leaves its input (DeepSpeed's pre/post-backward hooks).
+  virtual at::Tensor UnitInput(int unit, const at::Tensor& input) { return input; }
+  virtual at::Tensor UnitOutput(int unit, const at::Tensor& output) { return output; }
 };
 
 struct ForwardOptions {
