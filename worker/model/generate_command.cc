@@ -263,12 +263,17 @@ absl::StatusOr<SamplingOptions> ResolveSamplingOptions(const GenerateRequest& re
 }
 
 absl::Status RunGenerate(const GenerateRequest& request, std::istream& in, std::ostream& out,
-                         std::ostream* marker_out) {
+                         std::ostream* err, bool prompt_marker) {
   if (request.max_new_tokens < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_new_tokens ", request.max_new_tokens, ", expected >= 1"));
   }
   ZT_ASSIGN_OR_RETURN(SamplingOptions options, ResolveSamplingOptions(request, request.model));
+  if (err != nullptr && !options.do_sample &&
+      (request.temperature || request.top_k || request.top_p)) {
+    *err << "zerotune-worker generate: decoding is greedy (no --do_sample), so --temperature, "
+            "--top_k and --top_p have no effect (as in HF generate)\n";
+  }
   ZT_ASSIGN_OR_RETURN(Session session, OpenSession(request));
   TokenSampler sampler(options, request.seed);
   std::vector<data::ChatMessage> messages;
@@ -282,7 +287,7 @@ absl::Status RunGenerate(const GenerateRequest& request, std::istream& in, std::
   if (!request.prompts.empty()) return absl::OkStatus();
   std::string line;
   while (true) {
-    if (marker_out != nullptr) *marker_out << "> " << std::flush;
+    if (prompt_marker && err != nullptr) *err << "> " << std::flush;
     if (!std::getline(in, line)) break;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line == "exit") break;
@@ -350,8 +355,7 @@ void AddGenerateCommand(CLI::App& app) {
     // A standalone tool: use the host (LibTorch's default is one intra-op thread).
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const bool terminal = request->prompts.empty() && isatty(STDIN_FILENO) != 0;
-    cli::ExitIfError("generate",
-                     RunGenerate(*request, std::cin, std::cout, terminal ? &std::cerr : nullptr));
+    cli::ExitIfError("generate", RunGenerate(*request, std::cin, std::cout, &std::cerr, terminal));
   });
 }
 

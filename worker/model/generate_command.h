@@ -86,11 +86,12 @@ absl::StatusOr<std::vector<int64_t>> StopTokenIds(const std::string& model_dir,
 absl::StatusOr<SamplingOptions> ResolveSamplingOptions(const GenerateRequest& request,
                                                        const std::string& model_dir);
 
-// Runs the chat: replies go to `out`; with `prompt_marker`, "> " is written to `marker_out`
-// before each stdin turn (for terminals). Errors name the flag or file (missing model folder,
-// tokenizer files, adapter for another base, unrecognised chat template).
+// Runs the chat: replies go to `out`. `err` (optional) gets HF's warning when sampling flags
+// are given but decoding is greedy, and, with `prompt_marker` (for terminals), "> " before each
+// stdin turn. Errors name the flag or file (missing model folder, tokenizer files, adapter for
+// another base, unrecognised chat template).
 absl::Status RunGenerate(const GenerateRequest& request, std::istream& in, std::ostream& out,
-                         std::ostream* marker_out = nullptr);
+                         std::ostream* err = nullptr, bool prompt_marker = false);
 
 void AddGenerateCommand(CLI::App& app);
 

@@ -189,6 +189,16 @@ TEST(GenerateTest, ErrorsNameTheFileAndGiveTheHint) {
   EXPECT_THAT(wrong_base.message(), HasSubstr("(hint: maybe wrong base model?)"));
 
   request.adapter.clear();
+  request.model = dir.Join("missing");
+  request.temperature = 0.3;  // greedy: HF warns that it has no effect
+  std::ostringstream err;
+  EXPECT_EQ(RunGenerate(request, in, out, &err).code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(err.str(), HasSubstr("decoding is greedy (no --do_sample), so --temperature, --top_k "
+                                   "and --top_p have no effect"));
+  request.do_sample = true;
+  std::ostringstream quiet;
+  EXPECT_EQ(RunGenerate(request, in, out, &quiet).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(quiet.str(), "");
   request.max_new_tokens = 0;
   EXPECT_THAT(RunGenerate(request, in, out).message(),
               HasSubstr("--max_new_tokens 0, expected >= 1"));
