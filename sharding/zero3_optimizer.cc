@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "sharding/grad_norm.h"
 #include "sharding/loss_scaler.h"
+#include "sharding/parameter_groups.h"
 
 namespace zt::sharding {
 
@@ -84,9 +85,11 @@ absl::StatusOr<StepResult> Zero3Optimizer::Step() {
   result.lr = hyper.lr;
   for (size_t i = 0; i < ids_.size(); ++i) {
     Zero3Parameter& p = params_->mutable_param(ids_[i]);
+    AdamWHyper param_hyper = hyper;
+    if (options_.hf_decay_groups && !HasWeightDecay(p.names[0])) param_hyper.weight_decay = 0.0;
     partitions_[i]->StageGradChunk(0, grads[i], result.phases);
-    ZT_RETURN_IF_ERROR(partitions_[i]->StepChunk(0, 1.0 / divisor, hyper, p.partition.detach(),
-                                                 result.phases));
+    ZT_RETURN_IF_ERROR(partitions_[i]->StepChunk(0, 1.0 / divisor, param_hyper,
+                                                 p.partition.detach(), result.phases));
     p.partition.mutable_grad().reset();
   }
   ++applied_steps_;

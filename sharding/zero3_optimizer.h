@@ -10,7 +10,9 @@
 // drops stale gathers and refreshes the persistent tensors).
 //
 // Precision: fp32/fp64 parameters, and bf16 without overflow check; fp16 (dynamic loss scaling)
-// is rejected. One weight decay for every parameter (the optimizer's). Not thread-safe.
+// is rejected. Weight decay: the optimizer's for the parameters the HF Trainer decays, 0 for
+// biases and norms (parameter_groups.h, the stage 0-2 engine's DecayParameterGroups), or the
+// optimizer's for all with hf_decay_groups = false. Not thread-safe.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -33,6 +35,7 @@ struct Zero3OptimizerOptions {
   configs::OptimizerConfig optimizer;
   OffloadOptions offload;                        // offload_optimizer
   std::shared_ptr<const LrScheduler> scheduler;  // null: constant optimizer.lr
+  bool hf_decay_groups = true;
 };
 
 class Zero3Optimizer {

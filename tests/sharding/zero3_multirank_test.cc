@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "sharding/parameter_groups.h"
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero3_parameters.h"
 #include "tests/sharding/gloo_test_ranks.h"
@@ -86,21 +87,30 @@ configs::OptimizerConfig Optimizer() {
   return o;
 }
 
-// Trainable tensors by name after kSteps of full-batch AdamW with clipping at 1.0.
+// Trainable tensors by name after kSteps of full-batch AdamW (the HF Trainer's decay / no-decay
+// groups) with clipping at 1.0.
 std::map<std::string, at::Tensor> Reference(const Variant& v, int world) {
   std::unique_ptr<Decoder> decoder = MakeDecoder(v);
   std::map<std::string, at::Tensor> named;
-  std::vector<at::Tensor> params;
+  std::vector<at::Tensor> params, decay, no_decay;
   for (auto& [name, t] : decoder->NamedTensors()) {
     if (!t->requires_grad()) continue;
     named[name] = *t;
     params.push_back(*t);
+    (HasWeightDecay(name) ? decay : no_decay).push_back(*t);
   }
+  // The HF Trainer's groups: biases and norms without weight decay.
   const configs::OptimizerConfig o = Optimizer();
-  torch::optim::AdamW adamw(params, torch::optim::AdamWOptions(o.lr)
-                                        .betas({o.beta1, o.beta2})
-                                        .eps(o.eps)
-                                        .weight_decay(o.weight_decay));
+  auto adamw_options = [&o](double weight_decay) {
+    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr)
+                                                            .betas({o.beta1, o.beta2})
+                                                            .eps(o.eps)
+                                                            .weight_decay(weight_decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(decay, adamw_options(o.weight_decay));
+  if (!no_decay.empty()) groups.emplace_back(no_decay, adamw_options(0.0));
+  torch::optim::AdamW adamw(groups, torch::optim::AdamWOptions(o.lr));
   worker::model::ForwardOptions options;
   options.gradient_checkpointing = v.checkpointing;
   for (int step = 0; step < kSteps; ++step) {
