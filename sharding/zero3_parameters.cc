@@ -322,6 +322,8 @@ std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
               num_units(), ")");
   const int direction = last_unit_ >= 0 && unit < last_unit_ ? -1 : 1;
   last_unit_ = unit;
+  fetch_hash_ = fetch_hash_ * 1000003u + static_cast<uint64_t>(unit) + 1u;
+  ++fetch_count_;
   std::unique_ptr<Gather> gather;
   auto it = in_flight_.find(unit);
   if (it != in_flight_.end()) {
@@ -448,6 +450,26 @@ absl::Status Zero3Parameters::PartitionsUpdated() {
   while (!parked_.empty()) FreeParked(parked_.begin()->first, /*forget=*/true);
   last_unit_ = -1;
   ZT_RETURN_IF_ERROR(status);
+  if (options_.verify_lockstep && comm_->Size() > 1) {
+    // max(h) and max(-h) = -min(h) over ranks in one all-reduce; 62 bits so -h cannot overflow.
+    const int64_t h = static_cast<int64_t>(fetch_hash_ & ((uint64_t{1} << 62) - 1));
+    at::Tensor both = at::tensor({h, -h}, at::TensorOptions().dtype(at::kLong))
+                          .to(params_.empty() ? at::Device(at::kCPU) : params_[0].device);
+    ZT_ASSIGN_OR_RETURN(std::unique_ptr<Work> work, comm_->AllReduce(both, ReduceOp::kMax));
+    ZT_RETURN_IF_ERROR(work->Wait(Deadline()));
+    both = both.cpu();
+    const int64_t fetches = fetch_count_;
+    fetch_hash_ = 0;  // the next window is checked afresh either way
+    fetch_count_ = 0;
+    if (both[0].item<int64_t>() != -both[1].item<int64_t>()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "zero3: ranks fetched different unit sequences since the last step (rank ",
+          comm_->Rank(), ": ", fetches, " fetches); every rank must run the same modules in "
+          "the same order, or its gathers mix different parameters"));
+    }
+  }
+  fetch_hash_ = 0;
+  fetch_count_ = 0;
   for (int id = 0; id < num_params(); ++id) {
     Zero3Parameter& p = params_[id];
     if (!p.persistent || !p.trainable) continue;

@@ -50,6 +50,10 @@ struct Zero3ParameterOptions {
   // offload_param.device = "cpu": partitions live on the host between uses; gathers copy them
   // to the tensors' device first, gradients come back to the host (a no-op for CPU models).
   bool offload_param = false;
+  // PartitionsUpdated checks that every rank fetched the same units in the same order since the
+  // last check (one all-reduce of a sequence hash; deepspeed.md §13 #1): a rank that diverged
+  // gets garbage or hangs in a later gather, this turns the first case into an error.
+  bool verify_lockstep = true;
 };
 
 // The options a resolved ds_config asks for (zero_optimization.stage3_* and offload_param).
@@ -125,6 +129,7 @@ class Zero3Parameters final : public worker::model::ParameterHook {
 
   // After the optimizer changed partitions: waits for and drops every prefetch in flight and
   // every gathered tensor still held, and re-gathers the persistent tensors. Collective.
+  // FailedPrecondition (with verify_lockstep) when ranks fetched different unit sequences.
   absl::Status PartitionsUpdated();
   // The whole tensor of parameter `id` (all-gathered, not tracked), e.g. for saving
   // (stage3_gather_16bit_weights_on_model_save). Collective.
@@ -167,6 +172,8 @@ class Zero3Parameters final : public worker::model::ParameterHook {
   int64_t in_flight_numel_ = 0;
   int64_t peak_numel_ = 0;
   int last_unit_ = -1;
+  uint64_t fetch_hash_ = 0;  // the units fetched since the last lockstep check
+  int64_t fetch_count_ = 0;
 };
 
 }  // namespace zt::sharding

@@ -1,5 +1,6 @@
 // ZeRO stage 3 across real processes (Gloo): per-rank resident bytes of the frozen tensors are
-// exactly Σ ceil(n / W) elements (uint8 storage included) at W = 2 and 4, and training the tiny
+// exactly Σ ceil(n / W) elements (uint8 storage included) at W = 2 and 4, ranks fetching units
+// in different orders are reported (W = 2), and training the tiny
 // Qwen2 decoder (LoRA with the frozen base partitioned too, and full fine-tuning; tied and
 // untied embeddings; gradient checkpointing on and off; optimizer and parameter offload on and
 // off) matches a
@@ -231,11 +232,38 @@ void ExpectResidentBytes(std::shared_ptr<Communicator> comm) {
   (*params)->Release((*params)->num_units() - 1);
 }
 
+// Ranks that fetch the two (equally shaped) layers in different orders: the gathers match in
+// size, so nothing hangs, and the next PartitionsUpdated reports the divergence on every rank.
+void ExpectDivergenceDetected(std::shared_ptr<Communicator> comm) {
+  std::unique_ptr<Decoder> decoder = MakeDecoder({/*lora=*/false, /*tied=*/true});
+  Zero3ParameterOptions options;
+  options.prefetch_bucket_numel = 0;  // no prefetch: only the fetches below gather
+  auto params = Zero3Parameters::ForDecoder(*decoder, options, comm);
+  ASSERT_TRUE(params.ok()) << params.status();
+  at::NoGradGuard no_grad;
+  const std::vector<int> order = comm->Rank() == 0 ? std::vector<int>{1, 2} : std::vector<int>{2, 1};
+  for (int unit : order) {
+    (void)(*params)->Fetch(unit, (*params)->TrainableInputs(unit));
+    (*params)->Release(unit);
+  }
+  const absl::Status status = (*params)->PartitionsUpdated();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_NE(status.message().find("ranks fetched different unit sequences"), absl::string_view::npos)
+      << status;
+  // The same order on every rank passes (and the check starts afresh).
+  for (int unit : {1, 2}) {
+    (void)(*params)->Fetch(unit, (*params)->TrainableInputs(unit));
+    (*params)->Release(unit);
+  }
+  EXPECT_TRUE((*params)->PartitionsUpdated().ok());
+}
+
 TEST(Zero3MultirankTest, ResidentBytesAndEquivalenceAtWorldSize2) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
     std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero3-test");
     ASSERT_NE(comm, nullptr);
     ExpectResidentBytes(comm);
+    ExpectDivergenceDetected(comm);
     for (const Variant& v : Variants(comm->Size())) ExpectEquivalence(comm, v);
     return;
   }
