@@ -11,6 +11,29 @@
 
 namespace zt::sharding {
 
+absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
+    const configs::DsConfig& c) {
+  if (c.zero.stage != 3) {
+    return absl::InvalidArgumentError(absl::StrCat("zero_optimization.stage is ", c.zero.stage,
+                                                   "; the stage-3 optimizer runs stage 3"));
+  }
+  if (c.fp16.enabled) {
+    return absl::InvalidArgumentError(
+        "fp16.enabled is true; ZeRO stage 3 runs fp32 and bf16 (fp16 loss scaling is stages 0-2)");
+  }
+  if (c.optimizer.type != "Adam" && c.optimizer.type != "AdamW") {
+    return absl::InvalidArgumentError(absl::StrCat("optimizer.type is \"", c.optimizer.type,
+                                                   "\"; the ZeRO engine runs Adam and AdamW"));
+  }
+  Zero3OptimizerOptions o;
+  o.gradient_accumulation_steps = c.gradient_accumulation_steps;
+  o.gradient_clipping = c.gradient_clipping;
+  o.optimizer = c.optimizer;
+  o.offload.offload = c.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
+  o.offload.pin_memory = c.zero.offload_optimizer.pin_memory;
+  return o;
+}
+
 Zero3Optimizer::Zero3Optimizer(Zero3Parameters* params, Zero3OptimizerOptions options)
     : params_(params), options_(std::move(options)) {}
 

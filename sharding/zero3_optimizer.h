@@ -38,6 +38,11 @@ struct Zero3OptimizerOptions {
   bool hf_decay_groups = true;
 };
 
+// The options a resolved ds_config asks for at stage 3. InvalidArgument naming the key for what
+// this optimizer does not run: a stage other than 3, fp16, a non-Adam optimizer.
+absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
+    const configs::DsConfig& config);
+
 class Zero3Optimizer {
  public:
   // `params` must outlive the optimizer. InvalidArgument for gradient_accumulation_steps < 1,

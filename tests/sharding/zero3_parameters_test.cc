@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "sharding/self_communicator.h"
+#include "sharding/zero3_optimizer.h"
 #include "worker/model/decoder.h"
 #include "worker/model/lora_model.h"
 
@@ -221,6 +222,38 @@ TEST(Zero3ParametersTest, BackwardRegathersWithinTheLiveBudget) {
       if (!checkpointing) EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
     }
   }
+}
+
+TEST(Zero3ParametersTest, OptionsFromDsConfig) {
+  configs::DsConfig config;
+  config.zero.stage = 3;
+  config.zero.param_persistence_threshold_numel = 123;
+  config.zero.prefetch_bucket_numel = 456;
+  config.zero.max_live_parameters_numel = 789;
+  config.zero.offload_param.device = configs::OffloadDevice::kCpu;
+  config.zero.offload_optimizer.device = configs::OffloadDevice::kCpu;
+  config.gradient_accumulation_steps = 4;
+  config.gradient_clipping = 0.5;
+  const Zero3ParameterOptions params = Zero3ParameterOptionsFromDsConfig(config);
+  EXPECT_EQ(params.persistence_threshold, 123);
+  EXPECT_EQ(params.prefetch_bucket_numel, 456);
+  EXPECT_EQ(params.max_live_numel, 789);
+  EXPECT_TRUE(params.offload_param);
+  absl::StatusOr<Zero3OptimizerOptions> optimizer = Zero3OptimizerOptionsFromDsConfig(config);
+  ASSERT_TRUE(optimizer.ok()) << optimizer.status();
+  EXPECT_EQ(optimizer->gradient_accumulation_steps, 4);
+  EXPECT_EQ(optimizer->gradient_clipping, 0.5);
+  EXPECT_TRUE(optimizer->offload.offload);
+  config.fp16.enabled = true;
+  optimizer = Zero3OptimizerOptionsFromDsConfig(config);
+  ASSERT_EQ(optimizer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(optimizer.status().message().find("fp16.enabled"), absl::string_view::npos);
+  config.fp16.enabled = false;
+  config.zero.stage = 2;
+  optimizer = Zero3OptimizerOptionsFromDsConfig(config);
+  ASSERT_EQ(optimizer.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(optimizer.status().message().find("zero_optimization.stage is 2"),
+            absl::string_view::npos);
 }
 
 }  // namespace
