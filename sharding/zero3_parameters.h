@@ -15,15 +15,17 @@
 // of the last two fetches (forward: next units; activation recompute in backward: previous
 // ones) while the elements in flight stay <= prefetch_bucket_numel and gathered + in flight
 // stay <= max_live_numel (stage3_prefetch_bucket_size, stage3_max_live_parameters); Release(unit)
-// drops the gathered tensors. A trainable tensor's gathered value is the output of an autograd
+// drops the gathered tensors (and, for units run without checkpointing, frees the storage
+// autograd saved until backward gathers it again: UnitInput / UnitOutput). A trainable tensor's gathered value is the output of an autograd
 // function of its partition (a leaf requiring grad): its backward divides the full gradient by W
 // and reduce-scatters it, so partition.grad accumulates this rank's piece of the rank-averaged
 // gradient, every micro-step (stage 2 semantics: no rank keeps a full gradient).
 //
 // Collectives: every rank must fetch the same units in the same order (§13 #1); a failed or
 // timed-out collective throws c10::Error naming the parameter (the decoder's forward has no
-// status). CPU (Gloo) and device communicators alike; the partitions live where the model's
-// tensors were. Not thread-safe. The communicator must outlive this object.
+// status); PartitionsUpdated verifies the order across ranks (verify_lockstep). CPU (Gloo) and
+// device communicators alike; the partitions live where the model's tensors were, or on the
+// host with offload_param. Not thread-safe. The communicator must outlive this object.
 #pragma once
 
 #include <ATen/core/Tensor.h>
