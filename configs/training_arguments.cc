@@ -46,7 +46,7 @@ std::vector<ArgumentSpec> MakeSpecs() {
       {"max_grad_norm", "global gradient-norm clip, 0 disables (ds: gradient_clipping)",
        &TA::max_grad_norm},
       {"optim", "optimizer when the ds_config has none", &TA::optim,
-       "adamw_torch|adamw_torch_fused|adamw_hf"},
+       "adamw_torch|adamw_torch_fused|adamw_hf|adamw_8bit|adamw_bnb_8bit|paged_adamw_8bit|paged_adamw_32bit"},
       {"lr_scheduler_type", "learning-rate schedule when the ds_config has no scheduler",
        &TA::lr_scheduler_type,
        "linear|cosine|cosine_with_restarts|polynomial|constant|constant_with_warmup|inverse_sqrt"},

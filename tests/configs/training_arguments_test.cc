@@ -112,7 +112,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"bf16", "maybe", "--bf16: expected true or false, got \"maybe\""},
         BadCase{"learning_rate", "nan", "--learning_rate: expected a finite number, got \"nan\""},
         BadCase{"optim", "sgd",
-                "--optim: expected one of adamw_torch, adamw_torch_fused, adamw_hf, got \"sgd\""},
+                "--optim: expected one of adamw_torch, adamw_torch_fused, adamw_hf, adamw_8bit, "
+                "adamw_bnb_8bit, paged_adamw_8bit, paged_adamw_32bit, got \"sgd\""},
         BadCase{"lora_rank", "8",
                 "--lora_rank: unknown training argument (did you mean \"lora_r\"?)"}));
 

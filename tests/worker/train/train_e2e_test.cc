@@ -183,6 +183,8 @@ TEST_F(TrainE2eTest, BadInputFailsWithItsMessageAndLeavesNoOutput) {
             "--model_name_or_path " + Model() + data + " --deepspeed " + conflict +
                 " --per_device_train_batch_size 4",
             "per_device_train_batch_size"},
+           {"8-bit optimizer", "--model_name_or_path " + Model() + data + " --optim paged_adamw_8bit",
+            "--optim paged_adamw_8bit: not available in this build"},
            {"q_lora", "--model_name_or_path " + Model() + data + " --use_lora --q_lora",
             "--q_lora: QLoRA (4-bit NF4 base weights) is not in this build"},
        }) {
