@@ -12,7 +12,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <malloc.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +23,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/forked_ranks.h"
 #include "sharding/file_store.h"
 #include "sharding/gloo_communicator.h"
 #include "sharding/prefix_store.h"
@@ -166,25 +166,6 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
 
 int main(int argc, char** argv) {
   const Args a = Parse(argc, argv);
-  const std::string dir =
-      absl::StrCat(fs::temp_directory_path().string(), "/zero3_memory_bench.", ::getpid());
-  fs::create_directories(dir + "/store");
-  std::vector<pid_t> children;
-  for (int rank = 0; rank < a.world; ++rank) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int code = RunRank(rank, a, dir);
-      std::fflush(stdout);
-      std::_Exit(code);
-    }
-    children.push_back(pid);
-  }
-  int failed = 0;
-  for (pid_t pid : children) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
-  }
-  fs::remove_all(dir);
-  return failed == 0 ? 0 : 1;
+  return zt::bench::RunForkedRanks(
+      a.world, "zero3_memory_bench", [&a](int rank, const std::string& dir) { return RunRank(rank, a, dir); });
 }

@@ -16,6 +16,7 @@
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero3_parameters.h"
 #include "tests/sharding/gloo_test_ranks.h"
+#include "tests/sharding/tiny_decoder_config.h"
 #include "tests/support/rank_processes.h"
 #include "worker/model/decoder.h"
 #include "worker/model/lora_model.h"
@@ -30,19 +31,7 @@ constexpr int64_t kMicroBatch = 2;
 constexpr int64_t kAccumulation = 2;
 constexpr int64_t kSequence = 8;
 
-worker::model::DecoderConfig TinyQwen2(bool tied) {
-  worker::model::DecoderConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.tie_word_embeddings = tied;
-  c.qkv_bias = true;
-  return c;
-}
+using testing::TinyQwen2;
 
 struct Variant {
   bool lora = false;

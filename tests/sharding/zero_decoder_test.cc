@@ -13,6 +13,7 @@
 #include "sharding/gloo_communicator.h"
 #include "sharding/zero_engine.h"
 #include "tests/sharding/gloo_test_ranks.h"
+#include "tests/sharding/tiny_decoder_config.h"
 #include "tests/support/rank_processes.h"
 #include "worker/model/decoder.h"
 #include "worker/model/lora_model.h"
@@ -27,19 +28,7 @@ constexpr int64_t kMicroBatch = 2;
 constexpr int64_t kAccumulation = 2;
 constexpr int64_t kSequence = 8;
 
-worker::model::DecoderConfig TinyQwen2() {
-  worker::model::DecoderConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.tie_word_embeddings = true;
-  c.qkv_bias = true;
-  return c;
-}
+using testing::TinyQwen2;
 
 // The decoder with its trainable parameters (forward order, HF/PEFT-inner names).
 struct Model {
