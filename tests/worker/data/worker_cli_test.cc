@@ -1,25 +1,20 @@
 // End to end through the built zerotune-worker binary: tokenize, render-chat and preprocess,
 // checked against the committed HF references.
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/command_run.h"
 #include "tests/support/temp_dir.h"
 #include "tests/worker/data/data_test_support.h"
 
 namespace zt::worker::data {
 namespace {
 
-struct CommandResult {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
+using CommandResult = ::zt::testing::CommandRun;
 
 std::string Quote(const std::string& s) {
   std::string out = "'";
@@ -28,21 +23,7 @@ std::string Quote(const std::string& s) {
 }
 
 CommandResult Worker(const std::string& args, const zt::testing::TempDir& dir) {
-  const std::string err_path = dir.Join("stderr.txt");
-  const std::string command = std::string(ZT_WORKER_BINARY) + " " + args + " 2>" + Quote(err_path);
-  CommandResult run{-1, "", ""};
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  std::ostringstream text;
-  text << err.rdbuf();
-  run.err = text.str();
-  return run;
+  return ::zt::testing::RunCommand(std::string(ZT_WORKER_BINARY) + " " + args, dir.path());
 }
 
 const std::string& Qwen3Dir() {

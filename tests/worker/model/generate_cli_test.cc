@@ -2,15 +2,14 @@
 // written by init-model (real Qwen3 tokenizer and chat template), --prompt and interactive stdin,
 // against HF's apply_chat_template + greedy generate() + decode of the same folder
 // (tests/data/generation/cli.json); seeded sampling; errors.
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/command_run.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_data.h"
 #include "tests/worker/model/golden_models.h"
@@ -21,32 +20,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
+using CliRun = ::zt::testing::CommandRun;
 
 // Runs `zerotune-worker <args>`, with `stdin_text` piped to it.
 CliRun Worker(const std::string& args, const ::zt::testing::TempDir& dir,
               const std::string& stdin_text = "") {
-  const std::string in_path = dir.Join("stdin.txt");
-  std::ofstream(in_path) << stdin_text;
-  const std::string err_path = dir.Join("stderr.txt");
-  CliRun run;
-  FILE* pipe = popen(
-      (std::string(ZT_WORKER_BINARY) + " " + args + " <" + in_path + " 2>" + err_path).c_str(),
-      "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  std::ostringstream text;
-  text << err.rdbuf();
-  run.err = text.str();
-  return run;
+  return ::zt::testing::RunCommand(std::string(ZT_WORKER_BINARY) + " " + args, dir.path(),
+                                   stdin_text);
 }
 
 // tests/data/generation/cli.json: HF's replies for the folder init-model writes.

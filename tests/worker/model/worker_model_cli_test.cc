@@ -1,15 +1,14 @@
 // End to end through the built zerotune-worker binary: init-model, score (with and without a
 // PEFT adapter, greedy) and merge, checked against the committed HF / PEFT goldens.
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/support/command_run.h"
 #include "tests/support/temp_dir.h"
 #include "tests/worker/model/golden_models.h"
 #include "worker/model/decoder.h"
@@ -21,26 +20,10 @@ using ::testing::HasSubstr;
 using testing::GoldenDir;
 using testing::GoldenTensors;
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out, err;
-};
+using CliRun = ::zt::testing::CommandRun;
 
 CliRun Worker(const std::string& args, const ::zt::testing::TempDir& dir) {
-  const std::string err_path = dir.Join("stderr.txt");
-  CliRun run;
-  FILE* pipe = popen((std::string(ZT_WORKER_BINARY) + " " + args + " 2>" + err_path).c_str(), "r");
-  if (pipe == nullptr) return run;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  std::ostringstream text;
-  text << err.rdbuf();
-  run.err = text.str();
-  return run;
+  return ::zt::testing::RunCommand(std::string(ZT_WORKER_BINARY) + " " + args, dir.path());
 }
 
 std::string RowIds(const std::string& name) {
