@@ -26,7 +26,6 @@
 #include "bench/forked_ranks.h"
 #include "sharding/file_store.h"
 #include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero3_parameters.h"
 #include "sharding/zero_engine.h"
@@ -82,14 +81,10 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
   at::set_num_threads(1);
   auto preset = zt::worker::model::FindPreset(a.preset, "");
   if (!preset.ok()) Die(rank, "preset", preset.status());
-  std::shared_ptr<zt::sharding::Store> base_store = *zt::sharding::FileStore::Open(dir + "/store");
-  std::shared_ptr<zt::sharding::Store> store(*zt::sharding::JobStore(base_store, "bench", 0));
-  zt::sharding::GlooOptions gloo;
-  gloo.hostname = "127.0.0.1";
-  auto comm = zt::sharding::GlooCommunicator::Create(store, rank, a.world,
-                                                     absl::Now() + absl::Seconds(120), gloo);
-  if (!comm.ok()) Die(rank, "gloo", comm.status());
-  std::shared_ptr<zt::sharding::Communicator> shared(std::move(*comm));
+  absl::StatusOr<zt::bench::BenchRank> joined =
+      zt::bench::ConnectGlooRank(dir, rank, a.world, absl::Seconds(120));
+  if (!joined.ok()) Die(rank, "gloo", joined.status());
+  std::shared_ptr<zt::sharding::Communicator> shared = joined->comm;
 
   const at::ScalarType dtype = a.dtype == "fp32" ? at::kFloat : at::kBFloat16;
   auto decoder = zt::worker::model::Decoder::RandomInit(preset->config, 7, dtype,
