@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <regex>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "nlohmann/json.hpp"
@@ -97,6 +99,46 @@ absl::StatusOr<LoraTargetModules> ParseLoraTargetModules(absl::string_view text)
     return Invalid(text, absl::StrCat("not a valid regular expression (", e.what(), ")"));
   }
   return out;
+}
+
+namespace {
+
+// The distinct last name components ("q_proj", ...), for error messages.
+std::string ShortNames(const std::vector<std::string>& names) {
+  std::set<std::string> shorts;
+  for (const std::string& n : names) shorts.insert(n.substr(n.rfind('.') + 1));
+  return absl::StrJoin(shorts, ", ");
+}
+
+}  // namespace
+
+absl::Status CheckLoraTargetsMatch(const LoraTargetModules& targets,
+                               const std::vector<std::string>& modules) {
+  using Kind = LoraTargetModules::Kind;
+  std::vector<std::string> unmatched;
+  if (targets.kind == Kind::kNames) {
+    for (const std::string& entry : targets.names) {
+      if (entry == "lm_head") {
+        return absl::UnimplementedError("--lora_target_modules: LoRA on lm_head is not supported");
+      }
+      LoraTargetModules one;
+      one.names = {entry};
+      bool any = false;
+      for (const std::string& m : modules) any = any || one.Matches(m, true);
+      if (!any) unmatched.push_back(entry);
+    }
+  } else {
+    bool any = false;
+    for (const std::string& m : modules) any = any || targets.Matches(m, true);
+    if (!any) unmatched.push_back(targets.kind == Kind::kRegex ? targets.regex : "all-linear");
+  }
+  if (unmatched.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--lora_target_modules: ", absl::StrJoin(unmatched, ", "),
+      " matches no module of the model; its linear modules are ", ShortNames(modules),
+      " (e.g. ", modules.empty() ? "" : modules[0],
+      ") (hint: c_attn/c_proj are GPT-2 and Qwen-1 names; Qwen2/3 and Llama use q_proj, k_proj, "
+      "v_proj, o_proj, gate_proj, up_proj, down_proj)"));
 }
 
 }  // namespace zt::configs

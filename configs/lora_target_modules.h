@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -32,5 +33,12 @@ struct LoraTargetModules {
 // InvalidArgument naming the value and the accepted forms when it parses as none of them (empty
 // entries, a JSON list of non-strings, a regex that does not compile).
 absl::StatusOr<LoraTargetModules> ParseLoraTargetModules(absl::string_view text);
+
+// PEFT's check that every target exists: each listed name (or the regex / all-linear as a
+// whole) must match one of `modules` (the model's linear module names). InvalidArgument naming
+// the unmatched targets and the model's linears (with a hint for GPT-2 / Qwen-1 names);
+// Unimplemented for lm_head. Shared by LoRA injection and `zerotune estimate`.
+absl::Status CheckLoraTargetsMatch(const LoraTargetModules& targets,
+                                   const std::vector<std::string>& modules);
 
 }  // namespace zt::configs

@@ -1,6 +1,5 @@
 #include "sharding/model_state_estimate.h"
 
-#include <algorithm>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
@@ -32,34 +31,6 @@ std::vector<LinearShape> LayerLinears(const configs::ModelConfig& c) {
           {"self_attn.v_proj", h, kv, c.qkv_bias},  {"self_attn.o_proj", q, h, c.o_proj_bias},
           {"mlp.gate_proj", h, i, c.mlp_bias},      {"mlp.up_proj", h, i, c.mlp_bias},
           {"mlp.down_proj", i, h, c.mlp_bias}};
-}
-
-// As the worker's ApplyLora: every listed name must match a module, lm_head is not supported.
-absl::Status CheckTargetsMatch(const configs::LoraTargetModules& targets,
-                               const std::vector<std::string>& modules) {
-  using Kind = configs::LoraTargetModules::Kind;
-  std::vector<std::string> unmatched;
-  if (targets.kind == Kind::kNames) {
-    for (const std::string& entry : targets.names) {
-      if (entry == "lm_head") {
-        return absl::UnimplementedError("--lora_target_modules: LoRA on lm_head is not supported");
-      }
-      configs::LoraTargetModules one;
-      one.names = {entry};
-      if (std::none_of(modules.begin(), modules.end(),
-                       [&](const std::string& m) { return one.Matches(m, true); })) {
-        unmatched.push_back(entry);
-      }
-    }
-  } else if (std::none_of(modules.begin(), modules.end(),
-                          [&](const std::string& m) { return targets.Matches(m, true); })) {
-    unmatched.push_back(targets.kind == Kind::kRegex ? targets.regex : "all-linear");
-  }
-  if (unmatched.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--lora_target_modules: ", absl::StrJoin(unmatched, ", "),
-      " matches no module of the model (its linears are q_proj, k_proj, v_proj, o_proj, "
-      "gate_proj, up_proj, down_proj)"));
 }
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -224,7 +195,7 @@ absl::StatusOr<std::vector<DecoderTensor>> ListDecoderTensors(const configs::Mod
   add("model.norm.weight", c.hidden_size, base_trainable);
   if (!c.tie_word_embeddings) add("lm_head.weight", c.vocab_size * c.hidden_size, base_trainable);
   if (setup.lora) {
-    absl::Status matched = CheckTargetsMatch(setup.lora_targets, modules);
+    absl::Status matched = configs::CheckLoraTargetsMatch(setup.lora_targets, modules);
     if (!matched.ok()) return matched;
   }
   return out;

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -28,42 +27,6 @@ std::vector<std::pair<std::string, Linear*>> AllLinears(Decoder& decoder) {
   return out;
 }
 
-// The distinct last name components ("q_proj", ...), for error messages.
-std::string ShortNames(const std::vector<std::string>& names) {
-  std::set<std::string> shorts;
-  for (const std::string& n : names) shorts.insert(n.substr(n.rfind('.') + 1));
-  return absl::StrJoin(shorts, ", ");
-}
-
-absl::Status CheckTargetsMatch(const configs::LoraTargetModules& targets,
-                               const std::vector<std::string>& modules) {
-  using Kind = configs::LoraTargetModules::Kind;
-  std::vector<std::string> unmatched;
-  if (targets.kind == Kind::kNames) {
-    for (const std::string& entry : targets.names) {
-      if (entry == "lm_head") {
-        return absl::UnimplementedError("--lora_target_modules: LoRA on lm_head is not supported");
-      }
-      configs::LoraTargetModules one;
-      one.names = {entry};
-      bool any = false;
-      for (const std::string& m : modules) any = any || one.Matches(m, true);
-      if (!any) unmatched.push_back(entry);
-    }
-  } else {
-    bool any = false;
-    for (const std::string& m : modules) any = any || targets.Matches(m, true);
-    if (!any) unmatched.push_back(targets.kind == Kind::kRegex ? targets.regex : "all-linear");
-  }
-  if (unmatched.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "--lora_target_modules: ", absl::StrJoin(unmatched, ", "),
-      " matches no module of the model; its linear modules are ", ShortNames(modules),
-      " (e.g. ", modules.empty() ? "" : modules[0],
-      ") (hint: c_attn/c_proj are GPT-2 and Qwen-1 names; Qwen2/3 and Llama use q_proj, k_proj, "
-      "v_proj, o_proj, gate_proj, up_proj, down_proj)"));
-}
-
 }  // namespace
 
 double LoraOptions::Scaling() const {
@@ -84,7 +47,7 @@ absl::Status ApplyLora(Decoder& decoder, const LoraOptions& options, uint64_t se
         ", expected r > 0 and 0 <= dropout < 1"));
   }
   const std::vector<std::string> modules = LinearModuleNames(decoder);
-  if (absl::Status s = CheckTargetsMatch(options.target_modules, modules); !s.ok()) return s;
+  if (absl::Status s = configs::CheckLoraTargetsMatch(options.target_modules, modules); !s.ok()) return s;
   at::Generator gen = at::detail::createCPUGenerator(seed);
   const auto opts = at::TensorOptions().dtype(at::kFloat);
   for (auto& [name, linear] : AllLinears(decoder)) {
