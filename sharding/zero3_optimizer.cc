@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "sharding/grad_norm.h"
@@ -31,6 +33,7 @@ absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
   o.optimizer = c.optimizer;
   o.offload.offload = c.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
   o.offload.pin_memory = c.zero.offload_optimizer.pin_memory;
+  o.check_grad_overflow = c.bf16.check_grad_overflow;
   return o;
 }
 
@@ -95,8 +98,17 @@ absl::StatusOr<StepResult> Zero3Optimizer::Step() {
   Communicator* comm = &params_->comm();
   ZT_ASSIGN_OR_RETURN(const double norm,
                       GlobalNorm(SquaredNormFp64(grads), comm, params_->Deadline()));
-  const double divisor = UnscaleAndClipDivisor(norm, 1.0, options_.gradient_clipping);
   result.grad_norm = norm;
+  if (options_.check_grad_overflow && !std::isfinite(norm) &&
+      params_->param(ids_[0]).dtype == at::kBFloat16) {
+    // bf16.check_grad_overflow: every rank sees the same global norm, so all skip together.
+    result.grad_norm = -1.0;
+    for (int id : ids_) params_->mutable_param(id).partition.mutable_grad().reset();
+    ++skipped_steps_;
+    ZT_RETURN_IF_ERROR(params_->PartitionsUpdated());
+    return result;
+  }
+  const double divisor = UnscaleAndClipDivisor(norm, 1.0, options_.gradient_clipping);
   const int64_t k = applied_steps_ + 1;
   AdamWHyper hyper = AdamWHyperFromConfig(options_.optimizer);
   hyper.step = k;
@@ -109,7 +121,7 @@ absl::StatusOr<StepResult> Zero3Optimizer::Step() {
   for (size_t i = 0; i < ids_.size(); ++i) {
     Zero3Parameter& p = params_->mutable_param(ids_[i]);
     AdamWHyper param_hyper = hyper;
-    if (options_.hf_decay_groups && !HasWeightDecay(p.names[0])) param_hyper.weight_decay = 0.0;
+    param_hyper.weight_decay = WeightDecayOf(static_cast<int>(i));
     partitions_[i]->StageGradChunk(0, grads[i], result.phases);
     ZT_RETURN_IF_ERROR(partitions_[i]->StepChunk(0, 1.0 / divisor, param_hyper,
                                                  p.partition.detach(), result.phases));
@@ -121,6 +133,13 @@ absl::StatusOr<StepResult> Zero3Optimizer::Step() {
   ZT_RETURN_IF_ERROR(params_->PartitionsUpdated());
   return result;
 }
+
+double Zero3Optimizer::WeightDecayOf(int index) const {
+  const bool decays = !options_.hf_decay_groups || HasWeightDecay(params_->param(ids_[index]).names[0]);
+  return decays ? options_.optimizer.weight_decay : 0.0;
+}
+
+std::string Zero3Optimizer::OptimizerName() const { return partitions_[0]->optimizer_name(); }
 
 int64_t Zero3Optimizer::OptimizerStateBytes() const {
   int64_t bytes = 0;

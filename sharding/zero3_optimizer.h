@@ -9,8 +9,9 @@
 // all-gathered: the next forward gathers them just in time (Zero3Parameters::PartitionsUpdated
 // drops stale gathers and refreshes the persistent tensors).
 //
-// Precision: fp32/fp64 parameters, and bf16 without overflow check; fp16 (dynamic loss scaling)
-// is rejected. Weight decay: the optimizer's for the parameters the HF Trainer decays, 0 for
+// Precision: fp32/fp64 and bf16 parameters; with bf16 and check_grad_overflow a step whose
+// gradients are not finite on any rank is skipped (DeepSpeed's bf16.check_grad_overflow);
+// fp16 (dynamic loss scaling) is rejected. Weight decay: the optimizer's for the parameters the HF Trainer decays, 0 for
 // biases and norms (parameter_groups.h, the stage 0-2 engine's DecayParameterGroups), or the
 // optimizer's for all with hf_decay_groups = false. Not thread-safe.
 #pragma once
@@ -25,7 +26,7 @@
 #include "sharding/lr_scheduler.h"
 #include "sharding/optimizer_offload.h"
 #include "sharding/zero3_parameters.h"
-#include "sharding/zero_engine.h"
+#include "sharding/training_engine.h"
 
 namespace zt::sharding {
 
@@ -36,6 +37,7 @@ struct Zero3OptimizerOptions {
   OffloadOptions offload;                        // offload_optimizer
   std::shared_ptr<const LrScheduler> scheduler;  // null: constant optimizer.lr
   bool hf_decay_groups = true;
+  bool check_grad_overflow = true;  // bf16 parameters only
 };
 
 // The options a resolved ds_config asks for at stage 3. InvalidArgument naming the key for what
@@ -43,27 +45,44 @@ struct Zero3OptimizerOptions {
 absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
     const configs::DsConfig& config);
 
-class Zero3Optimizer {
+class Zero3Optimizer final : public TrainingEngine {
  public:
   // `params` must outlive the optimizer. InvalidArgument for gradient_accumulation_steps < 1,
   // no trainable parameter, or an fp16 one (naming it).
   static absl::StatusOr<std::unique_ptr<Zero3Optimizer>> Create(Zero3Parameters* params,
                                                                 const Zero3OptimizerOptions& options);
 
-  bool AtAccumulationBoundary() const;
+  bool AtAccumulationBoundary() const override;
   // loss / gradient_accumulation_steps.
   at::Tensor ScaleLoss(const at::Tensor& loss) const;
   // ScaleLoss(loss).backward(); a failed collective inside backward comes back as Internal
   // carrying its message.
-  absl::Status Backward(const at::Tensor& loss);
-  // Every micro-step; the optimizer step at the boundary (StepResult as zero_engine.h).
-  absl::StatusOr<StepResult> Step();
+  absl::Status Backward(const at::Tensor& loss) override;
+  // Every micro-step; the optimizer step at the boundary.
+  absl::StatusOr<StepResult> Step() override;
+  int stage() const override { return 3; }
+  bool offloads_optimizer() const override { return options_.offload.offload; }
+  std::string OptimizerName() const override;
+  int64_t skipped_steps() const { return skipped_steps_; }
+
+  // Checkpoint state (training_engine.h; zero3_optimizer_state.cc): one group per weight decay
+  // (HF Trainer's decay group first), parameters in first-use order, each cut in ceil(n / W)
+  // pieces (bucket_numel 0); a tied parameter is named by its first slot.
+  std::vector<StateGroupLayout> StateLayout() const override;
+  std::vector<ParamPiece> PartitionPieces(int group, int partition_rank) const override;
+  StateCounters StateCountersNow() const override;
+  absl::StatusOr<std::vector<StateSlice>> StateSlices() override;
+  // Also refreshes Zero3Parameters (PartitionsUpdated: persistent tensors, stale gathers).
+  absl::Status ImportState(const StateCounters& counters, const StateSliceFill& fill) override;
 
   // Bytes of masters, moments and master-dtype gradients this rank holds.
   int64_t OptimizerStateBytes() const;
 
  private:
   Zero3Optimizer(Zero3Parameters* params, Zero3OptimizerOptions options);
+  double WeightDecayOf(int index) const;  // index into ids_
+  // ids_ indices per StateLayout group.
+  std::vector<std::vector<int>> StateGroups() const;
 
   Zero3Parameters* params_;
   Zero3OptimizerOptions options_;
@@ -71,6 +90,7 @@ class Zero3Optimizer {
   std::vector<std::unique_ptr<OptimizerPartition>> partitions_;
   int64_t micro_steps_ = 0;
   int64_t applied_steps_ = 0;
+  int64_t skipped_steps_ = 0;
 };
 
 }  // namespace zt::sharding

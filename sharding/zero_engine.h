@@ -81,6 +81,7 @@
 #include "sharding/lr_scheduler.h"
 #include "sharding/optimizer_offload.h"
 #include "sharding/partition.h"
+#include "sharding/training_engine.h"
 
 namespace zt::sharding {
 
@@ -126,17 +127,8 @@ struct ZeroEngineOptions {
 // this engine does not run: stage 3, a non-Adam optimizer).
 absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::DsConfig& config);
 
-struct StepResult {
-  bool boundary = false;       // false: a micro-step inside the accumulation window, nothing ran
-  bool applied = false;        // false at a boundary: overflow, step skipped
-  double grad_norm = 0.0;      // global norm of the unscaled mean gradient (-1: not finite)
-  double loss_scale = 1.0;     // the scale this step's gradients carried
-  double lr = 0.0;             // the learning rate used (applied steps)
-  int64_t optimizer_step = 0;  // applied steps so far
-  StepPhaseTimes phases;
-};
 
-class ZeroEngine {
+class ZeroEngine final : public TrainingEngine {
  public:
   static absl::StatusOr<std::unique_ptr<ZeroEngine>> Create(std::vector<ParameterGroup> groups,
                                                             const ZeroEngineOptions& options,
@@ -144,16 +136,18 @@ class ZeroEngine {
   ~ZeroEngine();
 
   // Whether the next Step() is an optimizer step.
-  bool AtAccumulationBoundary() const;
+  bool AtAccumulationBoundary() const override;
   double loss_scale() const { return loss_scaler_.scale(); }
   // loss * loss_scale / gradient_accumulation_steps.
   at::Tensor ScaleLoss(const at::Tensor& loss) const;
 
-  absl::Status Backward(const at::Tensor& loss);
+  absl::Status Backward(const at::Tensor& loss) override;
   void BeginBackward();
   absl::Status FinishBackward();
 
-  absl::StatusOr<StepResult> Step();
+  absl::StatusOr<StepResult> Step() override;
+  int stage() const override { return options_.stage; }
+  bool offloads_optimizer() const override { return options_.offload.offload; }
 
   // Gradient bytes held at most (accumulators + staging + param.grad) since the last reset,
   // sampled in every gradient hook (options.track_gradient_bytes).
@@ -185,64 +179,18 @@ class ZeroEngine {
   int64_t BucketUpdateSequence(int update_bucket) const;
   const LossScaler& loss_scaler() const { return loss_scaler_; }
   int64_t skipped_steps() const { return skipped_steps_; }
-  std::string OptimizerName() const;
+  std::string OptimizerName() const override;
 
-  // ---- Checkpoint state: export and import (zero_engine_state.cc; issue #8) ------------------
-  // The engine's training state as tensors plus layout facts. sharding/ knows no files: the
-  // checkpoint format (per-parameter "universal" slices, deepspeed.md §10.4) is worker/train/.
-  // Both directions run only at an accumulation boundary (before the first micro-step or after
-  // a Step() that ended a window; FailedPrecondition otherwise), on every rank in the same order,
-  // and first wait for an asynchronous offload step still in flight (WaitForAllParameters).
-  //
-  // What a checkpoint needs to continue bitwise: per trainable parameter, the fp32 (fp64 for
-  // fp64 parameters) master and both Adam moments (each rank holds one contiguous piece of a
-  // parameter, or none, in its partition: StateSlices), the step counters and the loss scaler
-  // (StateCounters). The parameters themselves are the master rounded to the parameter dtype
-  // and are rebuilt from it; the learning rate of step k comes from the stateless schedule.
-  struct StateGroupLayout {
-    std::vector<std::string> names;  // forward order
-    std::vector<std::vector<int64_t>> shapes;
-    at::ScalarType param_dtype = at::kFloat;
-    at::ScalarType master_dtype = at::kFloat;
-    double weight_decay = 0.0;
-    FlatLayoutOptions layout;  // world_size: the ranks the partitions are cut for (1 at stage 0)
-    int64_t flat_numel = 0;
-    int64_t partition_numel = 0;
-  };
-  struct StateSlice {
-    int group = 0;
-    int param = 0;  // index inside the group (forward order)
-    std::string name;
-    int64_t offset = 0;  // first element inside the flattened parameter
-    int64_t numel = 0;
-    // 1-D views of `numel` elements into this rank's partitions (the engine's device, or the
-    // host under offload): writing them writes the engine's state.
-    at::Tensor master, exp_avg, exp_avg_sq;
-  };
-  struct StateCounters {
-    int stage = 0;
-    int world_size = 1;
-    int partition_world = 1;  // 1 at stage 0: every rank holds the whole state
-    int partition_rank = 0;   // which partition this rank holds (0 at stage 0)
-    int64_t micro_steps = 0;
-    int64_t applied_steps = 0;  // also Adam's step count and the schedule position
-    int64_t skipped_steps = 0;
-    LossScalerState loss_scaler;
-  };
-  using StateSliceFill = std::function<absl::Status(const StateSlice& slice)>;
-
-  std::vector<StateGroupLayout> StateLayout() const;
-  StateCounters StateCountersNow() const;
+  // ---- Checkpoint state (training_engine.h; zero_engine_state.cc) ----------------------------
+  // Both directions first wait for an asynchronous offload step still in flight
+  // (WaitForAllParameters). Each rank holds one contiguous piece of a parameter, or none, in its
+  // partition; the parameters are all-gathered after an import at stages 1-2.
+  std::vector<StateGroupLayout> StateLayout() const override;
+  std::vector<ParamPiece> PartitionPieces(int group, int partition_rank) const override;
+  StateCounters StateCountersNow() const override;
   // This rank's piece of every trainable parameter, group by group, in partition order.
-  absl::StatusOr<std::vector<StateSlice>> StateSlices();
-  // Restores a saved state, possibly cut for another partition world: zeroes this rank's
-  // partitions (padding stays zero, as at initialisation), calls `fill` for every slice of the
-  // current layout (it writes the saved values of elements [offset, offset + numel) of the
-  // parameter into slice.master / exp_avg / exp_avg_sq), writes the master, rounded to the
-  // parameter dtype, back into the model's parameters (all-gathered at stages 1-2), clears
-  // gradients, and takes the counters' steps and loss scaler (stage and world sizes in
-  // `counters` are the saved ones, for the caller's checks; they need not match). Collective.
-  absl::Status ImportState(const StateCounters& counters, const StateSliceFill& fill);
+  absl::StatusOr<std::vector<StateSlice>> StateSlices() override;
+  absl::Status ImportState(const StateCounters& counters, const StateSliceFill& fill) override;
   // ---- end of checkpoint state -------------------------------------------------------------
 
  private:

@@ -43,6 +43,10 @@ std::vector<ZeroEngine::StateGroupLayout> ZeroEngine::StateLayout() const {
   return out;
 }
 
+std::vector<ParamPiece> ZeroEngine::PartitionPieces(int group, int partition_rank) const {
+  return groups_.at(group)->buffer.layout().PartitionPieces(partition_rank);
+}
+
 ZeroEngine::StateCounters ZeroEngine::StateCountersNow() const {
   StateCounters c;
   c.stage = options_.stage;

@@ -254,12 +254,20 @@ at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attent
 
 at::Tensor Decoder::Logits(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                            const ForwardOptions& options, KvCache* cache) const {
+  return ApplyHead(Hidden(input_ids, attention_mask, options, cache), options,
+                   [](const at::Tensor& hidden, const at::Tensor& lm_head) {
+                     return at::linear(hidden, lm_head);
+                   });
+}
+
+at::Tensor Decoder::ApplyHead(const at::Tensor& hidden, const ForwardOptions& options,
+                              const HeadFunction& head) const {
   ParameterHook* const hook = options.parameter_hook;
-  if (hook == nullptr) return at::linear(Hidden(input_ids, attention_mask, options, cache), lm_head_);
+  if (hook == nullptr) return head(hidden, lm_head_);
   const int unit = static_cast<int>(layers_.size()) + 2;
-  const at::Tensor hidden = hook->UnitInput(unit, Hidden(input_ids, attention_mask, options, cache));
-  at::Tensor out = hook->UnitOutput(
-      unit, at::linear(hidden, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0)));
+  const at::Tensor input = hook->UnitInput(unit, hidden);
+  at::Tensor out =
+      hook->UnitOutput(unit, head(input, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0)));
   hook->Release(unit);
   return out;
 }

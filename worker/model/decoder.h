@@ -6,6 +6,7 @@
 // gradients are taken.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,6 +93,12 @@ class Decoder {
   // Logits [B, S, V] in the model dtype (as HF).
   at::Tensor Logits(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                     const ForwardOptions& options = {}, KvCache* cache = nullptr) const;
+  // `head`(hidden, lm_head weight [V, h]) as the last unit of the forward: with a parameter
+  // hook the weight is fetched for it and released after (a loss that needs logits only at
+  // some positions computes them here). Logits = ApplyHead(Hidden(...), options, linear).
+  using HeadFunction = std::function<at::Tensor(const at::Tensor& hidden, const at::Tensor& lm_head)>;
+  at::Tensor ApplyHead(const at::Tensor& hidden, const ForwardOptions& options,
+                       const HeadFunction& head) const;
 
   // Every tensor under its HF / PEFT-inner name ("model.layers.0.self_attn.q_proj.lora_A.weight"
   // for adapters), lm_head only when untied. Pointers stay valid while the Decoder lives.

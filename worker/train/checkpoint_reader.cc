@@ -15,7 +15,7 @@
 namespace zt::worker::train {
 
 using nlohmann::json;
-using sharding::ZeroEngine;
+using sharding::TrainingEngine;
 
 namespace {
 
@@ -24,10 +24,10 @@ std::string Shape(const std::vector<int64_t>& shape) {
 }
 
 // The engine trains exactly the saved parameters, with the same shapes and master dtype.
-absl::Status CheckSameParameters(const CheckpointManifest& m, const ZeroEngine& engine,
+absl::Status CheckSameParameters(const CheckpointManifest& m, const TrainingEngine& engine,
                                  const std::string& source) {
   std::set<std::string> current;
-  for (const ZeroEngine::StateGroupLayout& g : engine.StateLayout()) {
+  for (const TrainingEngine::StateGroupLayout& g : engine.StateLayout()) {
     ZT_ASSIGN_OR_RETURN(io::SafetensorsDtype master, io::ToSafetensorsDtype(g.master_dtype));
     for (size_t i = 0; i < g.names.size(); ++i) {
       current.insert(g.names[i]);
@@ -65,10 +65,10 @@ struct OpenedState {
 
 // Verifies and opens every saved state file that overlaps this rank's slices.
 absl::Status OpenNeededFiles(const CheckpointManifest& m, const std::string& dir,
-                             const std::vector<ZeroEngine::StateSlice>& slices,
+                             const std::vector<TrainingEngine::StateSlice>& slices,
                              OpenedState& opened) {
   std::set<int> needed;
-  for (const ZeroEngine::StateSlice& s : slices) {
+  for (const TrainingEngine::StateSlice& s : slices) {
     for (const ManifestPiece& piece : m.FindParam(s.name)->pieces) {
       if (piece.offset < s.offset + s.numel && s.offset < piece.offset + piece.numel) {
         needed.insert(piece.rank);
@@ -102,7 +102,7 @@ absl::Status OpenNeededFiles(const CheckpointManifest& m, const std::string& dir
 
 // Copies the saved elements [slice.offset, + numel) of the slice's parameter into it.
 absl::Status Fill(const CheckpointManifest& m, const OpenedState& opened, const std::string& dir,
-                  const ZeroEngine::StateSlice& slice) {
+                  const TrainingEngine::StateSlice& slice) {
   for (const ManifestPiece& piece : m.FindParam(slice.name)->pieces) {
     const int64_t lo = std::max(slice.offset, piece.offset);
     const int64_t hi = std::min(slice.offset + slice.numel, piece.offset + piece.numel);
@@ -141,7 +141,7 @@ absl::StatusOr<json> ReadVerifiedJson(const CheckpointManifest& m, const std::st
 
 }  // namespace
 
-absl::StatusOr<LoadedCheckpoint> Checkpointer::Load(ZeroEngine& engine, const std::string& dir) {
+absl::StatusOr<LoadedCheckpoint> Checkpointer::Load(TrainingEngine& engine, const std::string& dir) {
   ZT_RETURN_IF_ERROR(LearnNodes());
   LoadedCheckpoint out;
   out.dir = dir;
@@ -157,7 +157,7 @@ absl::StatusOr<LoadedCheckpoint> Checkpointer::Load(ZeroEngine& engine, const st
           fingerprint, "); resume against the base it was saved with"));
     }
     ZT_RETURN_IF_ERROR(CheckSameParameters(m, engine, absl::StrCat(dir, "/", kManifestFileName)));
-    ZT_ASSIGN_OR_RETURN(std::vector<ZeroEngine::StateSlice> slices, engine.StateSlices());
+    ZT_ASSIGN_OR_RETURN(std::vector<TrainingEngine::StateSlice> slices, engine.StateSlices());
     ZT_RETURN_IF_ERROR(OpenNeededFiles(m, dir, slices, opened));
     // The leader files of this rank's node (node 0's when the layout changed).
     const bool same_nodes = m.rank_nodes == rank_nodes_;
@@ -171,7 +171,7 @@ absl::StatusOr<LoadedCheckpoint> Checkpointer::Load(ZeroEngine& engine, const st
   // Every rank checked before the collective import, so a refusal never hangs the others.
   ZT_RETURN_IF_ERROR(sync_.AllOk("load_checked", checked));
   const CheckpointManifest& m = out.manifest;
-  ZeroEngine::StateCounters counters;
+  TrainingEngine::StateCounters counters;
   counters.stage = m.stage;
   counters.world_size = m.world_size;
   counters.partition_world = m.partition_world;
@@ -180,7 +180,7 @@ absl::StatusOr<LoadedCheckpoint> Checkpointer::Load(ZeroEngine& engine, const st
   counters.skipped_steps = m.skipped_steps;
   counters.loss_scaler = m.loss_scaler;
   absl::Status imported = engine.ImportState(
-      counters, [&](const ZeroEngine::StateSlice& s) { return Fill(m, opened, dir, s); });
+      counters, [&](const TrainingEngine::StateSlice& s) { return Fill(m, opened, dir, s); });
   ZT_RETURN_IF_ERROR(sync_.AllOk("load_imported", imported));
   return out;
 }

@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "sharding/partition.h"
 #include "worker/io/safetensors_file.h"
 #include "worker/train/checkpoint_files.h"
 #include "worker/train/checkpoint_rotation.h"
@@ -16,7 +15,7 @@ namespace zt::worker::train {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using sharding::ZeroEngine;
+using sharding::TrainingEngine;
 
 namespace {
 
@@ -36,10 +35,10 @@ absl::Status Record(const std::string& dir, const std::string& relative, json& f
 
 // This rank's partition of the optimizer state: "<name>/fp32|exp_avg|exp_avg_sq" + "step".
 absl::Status WriteStateFile(const std::string& dir, int partition_rank,
-                            const std::vector<ZeroEngine::StateSlice>& slices,
+                            const std::vector<TrainingEngine::StateSlice>& slices,
                             int64_t step, json& files) {
   io::NamedTensors tensors;
-  for (const ZeroEngine::StateSlice& s : slices) {
+  for (const TrainingEngine::StateSlice& s : slices) {
     tensors.emplace_back(StateTensorName(s.name, "fp32"), s.master);
     tensors.emplace_back(StateTensorName(s.name, "exp_avg"), s.exp_avg);
     tensors.emplace_back(StateTensorName(s.name, "exp_avg_sq"), s.exp_avg_sq);
@@ -66,7 +65,7 @@ absl::Status WriteLeaderFiles(const std::string& dir, const SaveRequest& request
 
 }  // namespace
 
-absl::StatusOr<std::string> Checkpointer::Save(ZeroEngine& engine, const SaveRequest& request) {
+absl::StatusOr<std::string> Checkpointer::Save(TrainingEngine& engine, const SaveRequest& request) {
   ZT_RETURN_IF_ERROR(LearnNodes());
   const std::string name = absl::StrCat("checkpoint-", request.step);
   const std::string final_dir = absl::StrCat(options_.output_dir, "/", name);
@@ -85,10 +84,10 @@ absl::StatusOr<std::string> Checkpointer::Save(ZeroEngine& engine, const SaveReq
   ZT_RETURN_IF_ERROR(sync_.AllOk("save_prepared", prepared));
 
   // 2. Every rank its state partition; the leaders the caller's files.
-  const ZeroEngine::StateCounters counters = engine.StateCountersNow();
+  const TrainingEngine::StateCounters counters = engine.StateCountersNow();
   json files = json::object();
   absl::Status written = [&]() -> absl::Status {
-    ZT_ASSIGN_OR_RETURN(std::vector<ZeroEngine::StateSlice> slices, engine.StateSlices());
+    ZT_ASSIGN_OR_RETURN(std::vector<TrainingEngine::StateSlice> slices, engine.StateSlices());
     if (options_.rank < counters.partition_world) {
       ZT_RETURN_IF_ERROR(WriteStateFile(tmp, counters.partition_rank, slices,
                                         counters.applied_steps, files));
@@ -135,9 +134,9 @@ absl::StatusOr<std::string> Checkpointer::Save(ZeroEngine& engine, const SaveReq
       m.applied_steps = counters.applied_steps;
       m.skipped_steps = counters.skipped_steps;
       m.loss_scaler = counters.loss_scaler;
-      const std::vector<ZeroEngine::StateGroupLayout> layout = engine.StateLayout();
+      const std::vector<TrainingEngine::StateGroupLayout> layout = engine.StateLayout();
       for (int g = 0; g < static_cast<int>(layout.size()); ++g) {
-        const ZeroEngine::StateGroupLayout& gl = layout[g];
+        const TrainingEngine::StateGroupLayout& gl = layout[g];
         ManifestGroup group;
         group.params = gl.names;
         ZT_ASSIGN_OR_RETURN(group.param_dtype, DtypeName(gl.param_dtype));
@@ -148,17 +147,12 @@ absl::StatusOr<std::string> Checkpointer::Save(ZeroEngine& engine, const SaveReq
         group.flat_numel = gl.flat_numel;
         group.partition_numel = gl.partition_numel;
         m.groups.push_back(group);
-        std::vector<int64_t> numels;
         const size_t first = m.params.size();
         for (size_t i = 0; i < gl.names.size(); ++i) {
-          int64_t numel = 1;
-          for (int64_t d : gl.shapes[i]) numel *= d;
-          numels.push_back(numel);
           m.params.push_back(ManifestParam{gl.names[i], g, gl.shapes[i], {}});
         }
-        ZT_ASSIGN_OR_RETURN(sharding::FlatLayout flat, sharding::FlatLayout::Create(numels, gl.layout));
         for (int r = 0; r < counters.partition_world; ++r) {
-          for (const sharding::ParamPiece& p : flat.PartitionPieces(r)) {
+          for (const sharding::ParamPiece& p : engine.PartitionPieces(g, r)) {
             m.params[first + p.param].pieces.push_back(ManifestPiece{r, p.param_offset, p.numel});
           }
         }

@@ -36,7 +36,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "sharding/store.h"
-#include "sharding/zero_engine.h"
+#include "sharding/training_engine.h"
 #include "worker/io/peft_adapter.h"
 #include "worker/io/safetensors_file.h"
 #include "worker/train/checkpoint_manifest.h"
@@ -100,9 +100,9 @@ class Checkpointer {
   // checkpoint-<step> in its own output_dir (FailedPrecondition naming both otherwise).
   absl::StatusOr<std::optional<std::string>> ResolveResume(const std::string& arg);
 
-  absl::StatusOr<std::string> Save(sharding::ZeroEngine& engine, const SaveRequest& request);
+  absl::StatusOr<std::string> Save(sharding::TrainingEngine& engine, const SaveRequest& request);
 
-  absl::StatusOr<LoadedCheckpoint> Load(sharding::ZeroEngine& engine, const std::string& dir);
+  absl::StatusOr<LoadedCheckpoint> Load(sharding::TrainingEngine& engine, const std::string& dir);
 
  private:
   // The lowest rank on each rank's node (leader per rank), gathered once.

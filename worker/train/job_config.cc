@@ -24,10 +24,18 @@ absl::StatusOr<JobConfig> ResolveJobConfig(const configs::TrainingArguments& arg
   out.ds = configs::ResolveDsConfig(raw, options, diag);
   const std::string source = args.deepspeed.empty() ? "training arguments" : args.deepspeed;
   if (diag.has_errors()) return diag.ToStatus(source);
-  ZT_ASSIGN_OR_RETURN(out.engine, sharding::ZeroEngineOptionsFromDsConfig(out.ds));
-  ZT_ASSIGN_OR_RETURN(std::unique_ptr<sharding::LrScheduler> schedule,
+  ZT_ASSIGN_OR_RETURN(std::unique_ptr<sharding::LrScheduler> made,
                       sharding::MakeJobScheduler(out.ds, args, total_steps));
-  out.engine.scheduler = std::move(schedule);
+  std::shared_ptr<const sharding::LrScheduler> schedule = std::move(made);
+  if (out.stage() == 3) {
+    out.zero3_params = sharding::Zero3ParameterOptionsFromDsConfig(out.ds);
+    ZT_ASSIGN_OR_RETURN(out.zero3_optimizer,
+                        sharding::Zero3OptimizerOptionsFromDsConfig(out.ds));
+    out.zero3_optimizer.scheduler = schedule;
+  } else {
+    ZT_ASSIGN_OR_RETURN(out.engine, sharding::ZeroEngineOptionsFromDsConfig(out.ds));
+    out.engine.scheduler = schedule;
+  }
   return out;
 }
 

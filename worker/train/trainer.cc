@@ -11,7 +11,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "worker/train/model_output.h"
 
 namespace zt::worker::train {
 namespace {
@@ -76,8 +75,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   ZT_ASSIGN_OR_RETURN(t->job_, ResolveJobConfig(a, t->comm_->Size(),
                                                 t->model_.decoder->config().hidden_size,
                                                 t->plan_->total_steps()));
-  ZT_ASSIGN_OR_RETURN(t->engine_,
-                      sharding::ZeroEngine::Create(t->model_.groups, t->job_.engine, t->comm_));
+  ZT_RETURN_IF_ERROR(t->BuildEngine());
   CheckpointerOptions checkpoints;
   checkpoints.output_dir = a.output_dir;
   checkpoints.rank = t->comm_->Rank();
@@ -116,16 +114,11 @@ absl::StatusOr<sharding::StepResult> Trainer::RunStep(int64_t step, StepTotals& 
     ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({targets}));
     global_targets = sums[0];
   }
-  model::ForwardOptions forward;
-  forward.training = true;
-  forward.gradient_checkpointing = args_.gradient_checkpointing;
+  const model::ForwardOptions forward = Forward(/*training=*/true);
   const double world = comm_->Size();
   const double accumulation = static_cast<double>(batches.size());
   for (const Batch& batch : batches) {
-    const at::Tensor hidden =
-        model_.decoder->Hidden(batch.input_ids, batch.attention_mask, forward);
-    const at::Tensor summed =
-        SummedCausalLmLossOnTargets(hidden, model_.decoder->lm_head(), batch.labels);
+    const at::Tensor summed = BatchLoss(batch, forward);
     at::Tensor loss;
     if (per_token) {
       loss = global_targets > 0 ? summed * (world * accumulation / global_targets) : summed * 0.0;
@@ -148,13 +141,22 @@ absl::StatusOr<double> Trainer::Evaluate() {
   double loss_sum = 0, targets = 0;
   std::vector<int64_t> shard;
   for (int64_t i = comm_->Rank(); i < n; i += comm_->Size()) shard.push_back(i);
-  for (size_t begin = 0; begin < shard.size(); begin += batch) {
-    const std::vector<int64_t> indices(
-        shard.begin() + begin, shard.begin() + std::min<size_t>(shard.size(), begin + batch));
+  // Every rank runs the same number of forwards (stage 3 gathers are collectives): a rank whose
+  // shard is short runs sample 0 and drops its loss.
+  const int64_t per_rank = (n + comm_->Size() - 1) / comm_->Size();
+  const int64_t forwards = (per_rank + batch - 1) / batch;
+  const model::ForwardOptions forward = Forward(/*training=*/false);
+  for (int64_t f = 0; f < forwards; ++f) {
+    const size_t begin = static_cast<size_t>(f * batch);
+    const bool filler = begin >= shard.size();
+    const std::vector<int64_t> indices =
+        filler ? std::vector<int64_t>{0}
+               : std::vector<int64_t>(shard.begin() + begin,
+                                      shard.begin() + std::min<size_t>(shard.size(), begin + batch));
     const Batch b = CollateBatch(data_.eval, indices, data_.pad_id);
-    const at::Tensor hidden = model_.decoder->Hidden(b.input_ids, b.attention_mask);
-    loss_sum +=
-        SummedCausalLmLossOnTargets(hidden, model_.decoder->lm_head(), b.labels).item<double>();
+    const double summed = BatchLoss(b, forward).item<double>();
+    if (filler) continue;
+    loss_sum += summed;
     targets += static_cast<double>(b.target_tokens);
   }
   ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({loss_sum, targets}));
@@ -175,14 +177,17 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   Log(absl::StrCat("training: ", data_.train.size(), " samples, ", comm_->Size(), " ranks, ",
                    plan_->micro_batches_per_step(), " micro-batches of ",
                    args_.per_device_train_batch_size, " per step, ", total, " steps (",
-                   plan_->steps_per_epoch(), " per epoch), ZeRO stage ", job_.engine.stage,
-                   job_.engine.offload.offload ? " with CPU offload" : "", ", optimizer ",
-                   engine_->OptimizerName()));
+                   plan_->steps_per_epoch(), " per epoch), ZeRO stage ", engine_->stage(),
+                   engine_->offloads_optimizer() ? " with CPU offload" : "",
+                   job_.zero3_params.offload_param && engine_->stage() == 3
+                       ? " and parameter offload" : "",
+                   ", optimizer ", engine_->OptimizerName()));
   ZT_RETURN_IF_ERROR(checkpointer_->CheckSharedOutputDir());
   ZT_RETURN_IF_ERROR(Resume(result));
   ZT_RETURN_IF_ERROR(OpenReports());
   StepTotals window;
   absl::Time window_start = absl::Now();
+  bool checkpointed = false;  // at the last step run
   for (int64_t step = completed_steps_ + 1; step <= total; ++step) {
     observer_->OnStep(step);
     ZT_ASSIGN_OR_RETURN(sharding::StepResult r, RunStep(step, window));
@@ -242,16 +247,15 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     ZT_ASSIGN_OR_RETURN(std::vector<double> stop,
                         AllReduceSum({stop_at.has_value() && step >= *stop_at ? 1.0 : 0.0}));
     result.preempted = stop[0] > 0 && !last;
-    if ((save_steps && step % args_.save_steps == 0) || result.preempted) {
-      ZT_RETURN_IF_ERROR(SaveCheckpoint(step));
-    }
+    checkpointed = (save_steps && step % args_.save_steps == 0) || result.preempted;
+    if (checkpointed) ZT_RETURN_IF_ERROR(SaveCheckpoint(step));
     if (result.preempted) {
       Log(absl::StrCat("checkpointed at step ", step, " for the coordinated stop"));
       return result;
     }
     if (result.stopped_early) break;
   }
-  if (comm_->Rank() == 0) ZT_RETURN_IF_ERROR(WriteTrainedModel(args_.output_dir, model_, args_));
+  ZT_RETURN_IF_ERROR(WriteFinalModel(completed_steps_, checkpointed));
   return result;
 }
 

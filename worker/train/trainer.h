@@ -9,7 +9,9 @@
 //      then every micro-batch's summed token loss is scaled by world * GAS / count, so after the
 //      engine's 1/GAS and the ranks' mean the gradient is d(sum of losses)/d(theta) / count;
 //      with per_micro_batch (DeepSpeed): each micro-batch's mean loss;
-//   3. engine Backward per micro-batch, Step at the boundary;
+//   3. engine Backward per micro-batch, Step at the boundary (stages 0-2: sharding/zero_engine.h;
+//      stage 3: the decoder runs with sharding/zero3_parameters.h as its parameter hook and
+//      sharding/zero3_optimizer.h steps; trainer_engine.cc);
 //   4. every logging_steps: the window's loss (summed token losses / tokens, over all ranks),
 //      learning rate, grad norm, loss scale, tokens/s and peak memory go to the coordinator
 //      (rank 0; the coordinator writes metrics.jsonl/csv and trainer_state.json);
@@ -37,7 +39,8 @@
 #include "nlohmann/json.hpp"
 #include "sharding/communicator.h"
 #include "sharding/store.h"
-#include "sharding/zero_engine.h"
+#include "sharding/training_engine.h"
+#include "sharding/zero3_parameters.h"
 #include "worker/train/checkpointer.h"
 #include "worker/train/tensorboard_writer.h"
 #include "worker/train/job_config.h"
@@ -93,7 +96,7 @@ class Trainer {
 
   TrainableModel& model() { return model_; }
   const TrainingPlan& plan() const { return *plan_; }
-  sharding::ZeroEngine& engine() { return *engine_; }
+  sharding::TrainingEngine& engine() { return *engine_; }
 
  private:
   Trainer(configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
@@ -105,6 +108,18 @@ class Trainer {
     double tokens = 0;     // input tokens (this rank)
   };
   absl::StatusOr<sharding::StepResult> RunStep(int64_t step, StepTotals& totals);
+  // trainer_engine.cc: the stage 0-2 engine, or at stage 3 the partitioned parameters and
+  // their optimizer; the forward options that use them; the trainable (or all) tensors put
+  // back whole into the model while `use` runs (stage 3 gathers them: collective, every rank).
+  absl::Status BuildEngine();
+  model::ForwardOptions Forward(bool training) const;
+  absl::Status WithFullTensors(bool trainable_only, const std::function<absl::Status()>& use);
+  // Summed token loss of `batch` (its logits computed only where labels are trained).
+  at::Tensor BatchLoss(const Batch& batch, const model::ForwardOptions& forward) const;
+  // The adapter (LoRA) or the HF model folder (full fine-tuning) into output_dir, rank 0
+  // writing; at stage 3 a full model needs stage3_gather_16bit_weights_on_model_save, else the
+  // final checkpoint stands for it (as DeepSpeed's save_16bit_model).
+  absl::Status WriteFinalModel(int64_t step, bool checkpointed);
   absl::StatusOr<std::vector<double>> AllReduceSum(std::vector<double> values);
   void Log(const std::string& line) const;
   // trainer_checkpoint.cc: resume at start, save at a step.
@@ -124,7 +139,8 @@ class Trainer {
   TrainableModel model_;
   std::optional<TrainingPlan> plan_;
   JobConfig job_;
-  std::unique_ptr<sharding::ZeroEngine> engine_;
+  std::unique_ptr<sharding::Zero3Parameters> zero3_;  // stage 3; outlives engine_
+  std::unique_ptr<sharding::TrainingEngine> engine_;
   std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;
   // What a checkpoint carries besides the engine: the loop's own state.

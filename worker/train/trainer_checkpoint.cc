@@ -64,12 +64,16 @@ absl::Status Trainer::SaveCheckpoint(int64_t step) {
       {"evals_without_improvement", evals_without_improvement_},
   };
   request.rank_state = {{"cpu_rng", CpuRngState()}};
-  if (model_.use_lora) {
-    request.adapter_config =
-        model::PeftConfigFor(*model_.decoder, model_.lora, args_.model_name_or_path);
-    request.adapter_tensors = model::LoraStateDict(*model_.decoder);
-  }
-  ZT_ASSIGN_OR_RETURN(std::string dir, checkpointer_->Save(*engine_, request));
+  std::string dir;
+  ZT_RETURN_IF_ERROR(WithFullTensors(/*trainable_only=*/true, [&]() -> absl::Status {
+    if (model_.use_lora) {
+      request.adapter_config =
+          model::PeftConfigFor(*model_.decoder, model_.lora, args_.model_name_or_path);
+      request.adapter_tensors = model::LoraStateDict(*model_.decoder);
+    }
+    ZT_ASSIGN_OR_RETURN(dir, checkpointer_->Save(*engine_, request));
+    return absl::OkStatus();
+  }));
   Log(absl::StrCat("saved ", dir));
   return absl::OkStatus();
 }

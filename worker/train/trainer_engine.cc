@@ -1,0 +1,83 @@
+// Trainer's ZeRO glue: which engine a stage gets, the forward that uses it, the loss head, and
+// the whole tensors a save needs (stage 3 gathers them first).
+#include <ATen/ATen.h>
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "sharding/zero3_optimizer.h"
+#include "sharding/zero_engine.h"
+#include "worker/train/model_output.h"
+#include "worker/train/trainer.h"
+
+namespace zt::worker::train {
+
+absl::Status Trainer::BuildEngine() {
+  if (job_.stage() != 3) {
+    ZT_ASSIGN_OR_RETURN(engine_, sharding::ZeroEngine::Create(model_.groups, job_.engine, comm_));
+    return absl::OkStatus();
+  }
+  // The engine groups hold references to the full trainable tensors; stage 3 replaces them.
+  model_.groups.clear();
+  ZT_ASSIGN_OR_RETURN(zero3_, sharding::Zero3Parameters::ForDecoder(*model_.decoder,
+                                                                    job_.zero3_params, comm_));
+  ZT_ASSIGN_OR_RETURN(engine_, sharding::Zero3Optimizer::Create(zero3_.get(), job_.zero3_optimizer));
+  return absl::OkStatus();
+}
+
+model::ForwardOptions Trainer::Forward(bool training) const {
+  model::ForwardOptions forward;
+  forward.training = training;
+  forward.gradient_checkpointing = training && args_.gradient_checkpointing;
+  forward.parameter_hook = zero3_.get();
+  return forward;
+}
+
+at::Tensor Trainer::BatchLoss(const Batch& batch, const model::ForwardOptions& forward) const {
+  const at::Tensor hidden = model_.decoder->Hidden(batch.input_ids, batch.attention_mask, forward);
+  return model_.decoder->ApplyHead(
+      hidden, forward, [&batch](const at::Tensor& h, const at::Tensor& lm_head) {
+        return SummedCausalLmLossOnTargets(h, lm_head, batch.labels);
+      });
+}
+
+absl::Status Trainer::WithFullTensors(bool trainable_only,
+                                      const std::function<absl::Status()>& use) {
+  if (zero3_ == nullptr) return use();
+  ZT_ASSIGN_OR_RETURN(auto gathered, zero3_->GatherNamedTensors(trainable_only));
+  std::map<std::string, at::Tensor*> slots;
+  for (auto& [name, slot] : model_.decoder->TensorSlots()) slots[name] = slot;
+  std::vector<std::pair<at::Tensor*, at::Tensor>> placeholders;
+  for (auto& [name, full] : gathered) {
+    at::Tensor* slot = slots.at(name);
+    placeholders.emplace_back(slot, *slot);
+    *slot = full;
+  }
+  const absl::Status status = use();
+  for (auto& [slot, placeholder] : placeholders) *slot = placeholder;
+  return status;
+}
+
+absl::Status Trainer::WriteFinalModel(int64_t step, bool checkpointed) {
+  const bool leader = comm_->Rank() == 0;
+  auto write = [&]() -> absl::Status {
+    return leader ? WriteTrainedModel(args_.output_dir, model_, args_) : absl::OkStatus();
+  };
+  if (zero3_ == nullptr || model_.use_lora) return WithFullTensors(/*trainable_only=*/true, write);
+  if (job_.ds.zero.gather_16bit_weights_on_model_save) {
+    return WithFullTensors(/*trainable_only=*/false, write);
+  }
+  // DeepSpeed's save_16bit_model saves nothing here; the HF Trainer then saves the ZeRO
+  // checkpoint instead. The same: the final checkpoint holds every parameter's fp32 master.
+  if (!checkpointed) ZT_RETURN_IF_ERROR(SaveCheckpoint(step));
+  Log(absl::StrCat(
+      "ZeRO stage 3: did not write the full model to ", args_.output_dir,
+      " because zero_optimization.stage3_gather_16bit_weights_on_model_save is false; its "
+      "weights are in ", args_.output_dir, "/checkpoint-", step,
+      " (zerotune-worker export --checkpoint ", args_.output_dir, "/checkpoint-", step,
+      " --out DIR writes the HF folder), or set the key to true"));
+  return absl::OkStatus();
+}
+
+}  // namespace zt::worker::train
