@@ -225,7 +225,16 @@ TEST_F(TrainE2eTest, FullFineTuningAtStageTwoExportsAModelThatReloads) {
 // from checkpoint-4 to the same bits as the uninterrupted run.
 TEST_F(TrainE2eTest, TwoRankZero3OffloadEqualsStageZeroAndResumesBitwise) {
   const std::string zero3 = Out("zero3"), stage0 = Out("zero3-stage0"), killed = Out("zero3-killed");
-  const std::string common = " --lora_dropout 0 --max_steps 6 --save_steps 2";
+  // 5 eval samples on 2 ranks in batches of 2: rank 1 pads its second forward (lockstep).
+  const std::string eval = Out("eval5.jsonl");
+  {
+    std::ifstream in(Source("examples/identity.jsonl"));
+    std::ofstream five(eval);
+    std::string line;
+    for (int i = 0; i < 5 && std::getline(in, line); ++i) five << line << "\n";
+  }
+  const std::string common = " --lora_dropout 0 --max_steps 6 --save_steps 2 --gradient_checkpointing"
+                             " --eval_data_path " + eval + " --eval_steps 3 --per_device_eval_batch_size 2";
   const std::string ds = " --deepspeed " + Source("configs/ds/zero3_offload.json");
   const CommandRun two = Launch(2, LoraArgs(zero3) + common + " --per_device_train_batch_size 4" + ds);
   ASSERT_EQ(two.exit_code, 0) << two.output;
@@ -235,6 +244,17 @@ TEST_F(TrainE2eTest, TwoRankZero3OffloadEqualsStageZeroAndResumesBitwise) {
   ASSERT_EQ(one.exit_code, 0) << one.output;
   const Tensors trained = ReadAdapter(zero3);
   EXPECT_LE(RelativeDifference(trained, ReadAdapter(stage0)), 1e-5);
+  std::vector<double> eval_losses[2];
+  for (int run = 0; run < 2; ++run) {
+    std::ifstream state((run == 0 ? zero3 : stage0) + "/checkpoint-6/trainer_state.json");
+    const nlohmann::json parsed = nlohmann::json::parse(state);
+    for (const nlohmann::json& row : parsed["log_history"]) {
+      if (row.contains("eval_loss")) eval_losses[run].push_back(row["eval_loss"].get<double>());
+    }
+  }
+  ASSERT_EQ(eval_losses[0].size(), 2u) << two.output;
+  ASSERT_EQ(eval_losses[1].size(), 2u) << one.output;
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(eval_losses[0][i], eval_losses[1][i], 1e-5);
 
   // DeepSpeed's ZeRO-3 + LoRA complaint (deepspeed.md §13 #4): no empty adapter tensors.
   const Tensors saved = ReadAdapter(zero3 + "/checkpoint-4");
