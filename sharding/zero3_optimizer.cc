@@ -3,13 +3,12 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
-#include <cmath>
-
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "sharding/grad_norm.h"
 #include "sharding/loss_scaler.h"
 #include "sharding/parameter_groups.h"
+#include "sharding/zero_engine.h"
 
 namespace zt::sharding {
 
@@ -18,10 +17,6 @@ absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
   if (c.zero.stage != 3) {
     return absl::InvalidArgumentError(absl::StrCat("zero_optimization.stage is ", c.zero.stage,
                                                    "; the stage-3 optimizer runs stage 3"));
-  }
-  if (c.fp16.enabled) {
-    return absl::InvalidArgumentError(
-        "fp16.enabled is true; ZeRO stage 3 runs fp32 and bf16 (fp16 loss scaling is stages 0-2)");
   }
   if (c.optimizer.type != "Adam" && c.optimizer.type != "AdamW") {
     return absl::InvalidArgumentError(absl::StrCat("optimizer.type is \"", c.optimizer.type,
@@ -34,11 +29,24 @@ absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
   o.offload.offload = c.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
   o.offload.pin_memory = c.zero.offload_optimizer.pin_memory;
   o.check_grad_overflow = c.bf16.check_grad_overflow;
+  o.fp16 = c.fp16.enabled;
+  if (o.fp16) o.loss_scaler = LossScalerOptionsFromDsConfig(c);
   return o;
 }
 
+namespace {
+
+LossScalerOptions ScalerFor(const Zero3OptimizerOptions& o) {
+  if (o.fp16) return o.loss_scaler;
+  LossScalerOptions fixed;
+  fixed.static_scale = 1.0;
+  return fixed;
+}
+
+}  // namespace
+
 Zero3Optimizer::Zero3Optimizer(Zero3Parameters* params, Zero3OptimizerOptions options)
-    : params_(params), options_(std::move(options)) {}
+    : params_(params), options_(std::move(options)), loss_scaler_(ScalerFor(options_)) {}
 
 absl::StatusOr<std::unique_ptr<Zero3Optimizer>> Zero3Optimizer::Create(
     Zero3Parameters* params, const Zero3OptimizerOptions& options) {
@@ -54,11 +62,10 @@ absl::StatusOr<std::unique_ptr<Zero3Optimizer>> Zero3Optimizer::Create(
   }
   for (int id : out->ids_) {
     const Zero3Parameter& p = params->param(id);
-    if (p.dtype == at::kHalf) {
+    if ((p.dtype == at::kHalf) != options.fp16) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "zero3: parameter \"", p.names[0],
-          "\" is float16; stage 3 runs fp32, fp64 and bf16 parameters (fp16 loss scaling is "
-          "stages 0-2 only)"));
+          "zero3: parameter \"", p.names[0], "\" is ", c10::toString(p.dtype), " but fp16.enabled is ",
+          options.fp16 ? "true (expected Half parameters)" : "false (Half parameters need fp16 loss scaling)"));
     }
     out->partitions_.push_back(
         std::make_unique<OptimizerPartition>(p.partition.detach(), options.offload));
@@ -71,7 +78,7 @@ bool Zero3Optimizer::AtAccumulationBoundary() const {
 }
 
 at::Tensor Zero3Optimizer::ScaleLoss(const at::Tensor& loss) const {
-  return loss / static_cast<double>(options_.gradient_accumulation_steps);
+  return loss * (loss_scaler_.scale() / static_cast<double>(options_.gradient_accumulation_steps));
 }
 
 absl::Status Zero3Optimizer::Backward(const at::Tensor& loss) {
@@ -96,19 +103,25 @@ absl::StatusOr<StepResult> Zero3Optimizer::Step() {
     grads.push_back(partition.grad().defined() ? partition.grad() : at::zeros_like(partition));
   }
   Communicator* comm = &params_->comm();
-  ZT_ASSIGN_OR_RETURN(const double norm,
+  // Reduce-scatter spreads any rank's inf/NaN into the partitions, and the norm sums them all:
+  // every rank sees the same non-finite norm (-1), so all skip together.
+  ZT_ASSIGN_OR_RETURN(const double scaled_norm,
                       GlobalNorm(SquaredNormFp64(grads), comm, params_->Deadline()));
-  result.grad_norm = norm;
-  if (options_.check_grad_overflow && !std::isfinite(norm) &&
-      params_->param(ids_[0]).dtype == at::kBFloat16) {
-    // bf16.check_grad_overflow: every rank sees the same global norm, so all skip together.
+  result.loss_scale = loss_scaler_.scale();
+  const bool check = options_.fp16 || (options_.check_grad_overflow &&
+                                       params_->param(ids_[0]).dtype == at::kBFloat16);
+  if (check && scaled_norm < 0) {
     result.grad_norm = -1.0;
     for (int id : ids_) params_->mutable_param(id).partition.mutable_grad().reset();
     ++skipped_steps_;
+    if (options_.fp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(true));
     ZT_RETURN_IF_ERROR(params_->PartitionsUpdated());
     return result;
   }
-  const double divisor = UnscaleAndClipDivisor(norm, 1.0, options_.gradient_clipping);
+  result.grad_norm = scaled_norm < 0 ? -1.0 : scaled_norm / result.loss_scale;
+  const double divisor =
+      UnscaleAndClipDivisor(scaled_norm, result.loss_scale, options_.gradient_clipping);
+  if (options_.fp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(false));
   const int64_t k = applied_steps_ + 1;
   AdamWHyper hyper = AdamWHyperFromConfig(options_.optimizer);
   hyper.step = k;

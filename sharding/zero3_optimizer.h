@@ -11,7 +11,9 @@
 //
 // Precision: fp32/fp64 and bf16 parameters; with bf16 and check_grad_overflow a step whose
 // gradients are not finite on any rank is skipped (DeepSpeed's bf16.check_grad_overflow);
-// fp16 (dynamic loss scaling) is rejected. Weight decay: the optimizer's for the parameters the HF Trainer decays, 0 for
+// fp16 parameters with fp16.enabled: the loss is multiplied by the loss scale, a step whose
+// gradients overflowed on any rank is skipped and the scale follows DeepSpeed's dynamic
+// algorithm (loss_scaler.h), unscaling divides by the scale the gradients carried. Weight decay: the optimizer's for the parameters the HF Trainer decays, 0 for
 // biases and norms (parameter_groups.h, the stage 0-2 engine's DecayParameterGroups), or the
 // optimizer's for all with hf_decay_groups = false. Not thread-safe.
 #pragma once
@@ -23,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "configs/ds_config.h"
+#include "sharding/loss_scaler.h"
 #include "sharding/lr_scheduler.h"
 #include "sharding/optimizer_offload.h"
 #include "sharding/zero3_parameters.h"
@@ -38,10 +41,12 @@ struct Zero3OptimizerOptions {
   std::shared_ptr<const LrScheduler> scheduler;  // null: constant optimizer.lr
   bool hf_decay_groups = true;
   bool check_grad_overflow = true;  // bf16 parameters only
+  bool fp16 = false;                // fp16.enabled: Half parameters, loss scaling
+  LossScalerOptions loss_scaler;    // fp16 only
 };
 
 // The options a resolved ds_config asks for at stage 3. InvalidArgument naming the key for what
-// this optimizer does not run: a stage other than 3, fp16, a non-Adam optimizer.
+// this optimizer does not run: a stage other than 3, a non-Adam optimizer.
 absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
     const configs::DsConfig& config);
 
@@ -53,7 +58,7 @@ class Zero3Optimizer final : public TrainingEngine {
                                                                 const Zero3OptimizerOptions& options);
 
   bool AtAccumulationBoundary() const override;
-  // loss / gradient_accumulation_steps.
+  // loss * loss_scale / gradient_accumulation_steps.
   at::Tensor ScaleLoss(const at::Tensor& loss) const;
   // ScaleLoss(loss).backward(); a failed collective inside backward comes back as Internal
   // carrying its message.
@@ -64,6 +69,7 @@ class Zero3Optimizer final : public TrainingEngine {
   bool offloads_optimizer() const override { return options_.offload.offload; }
   std::string OptimizerName() const override;
   int64_t skipped_steps() const { return skipped_steps_; }
+  double loss_scale() const { return loss_scaler_.scale(); }
 
   // Checkpoint state (training_engine.h; zero3_optimizer_state.cc): one group per weight decay
   // (HF Trainer's decay group first), parameters in first-use order, each cut in ceil(n / W)
@@ -91,6 +97,7 @@ class Zero3Optimizer final : public TrainingEngine {
   int64_t micro_steps_ = 0;
   int64_t applied_steps_ = 0;
   int64_t skipped_steps_ = 0;
+  LossScaler loss_scaler_;
 };
 
 }  // namespace zt::sharding

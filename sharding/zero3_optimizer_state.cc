@@ -77,6 +77,7 @@ TrainingEngine::StateCounters Zero3Optimizer::StateCountersNow() const {
   c.micro_steps = micro_steps_;
   c.applied_steps = applied_steps_;
   c.skipped_steps = skipped_steps_;
+  c.loss_scaler = loss_scaler_.state();
   return c;
 }
 
@@ -125,6 +126,7 @@ absl::Status Zero3Optimizer::ImportState(const StateCounters& counters,
   micro_steps_ = counters.micro_steps;
   applied_steps_ = counters.applied_steps;
   skipped_steps_ = counters.skipped_steps;
+  if (options_.fp16) loss_scaler_.Restore(counters.loss_scaler);
   return params_->PartitionsUpdated();
 }
 

@@ -94,6 +94,17 @@ std::vector<ParameterGroup> DecayParameterGroups(const std::vector<NamedParamete
   return groups;
 }
 
+LossScalerOptions LossScalerOptionsFromDsConfig(const configs::DsConfig& c) {
+  LossScalerOptions o;
+  o.static_scale = c.fp16.loss_scale;
+  o.initial_scale_power = static_cast<int>(c.fp16.initial_scale_power);
+  o.loss_scale_window = c.fp16.loss_scale_window;
+  o.hysteresis = static_cast<int>(c.fp16.hysteresis);
+  o.consecutive_hysteresis = c.fp16.consecutive_hysteresis;
+  o.min_loss_scale = static_cast<double>(c.fp16.min_loss_scale);
+  return o;
+}
+
 absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::DsConfig& c) {
   ZeroEngineOptions o;
   o.stage = c.zero.stage;
@@ -106,12 +117,7 @@ absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::D
   o.optimizer = c.optimizer;
   if (c.fp16.enabled) {
     o.precision = Precision::kFp16;
-    o.loss_scaler.static_scale = c.fp16.loss_scale;
-    o.loss_scaler.initial_scale_power = static_cast<int>(c.fp16.initial_scale_power);
-    o.loss_scaler.loss_scale_window = c.fp16.loss_scale_window;
-    o.loss_scaler.hysteresis = static_cast<int>(c.fp16.hysteresis);
-    o.loss_scaler.consecutive_hysteresis = c.fp16.consecutive_hysteresis;
-    o.loss_scaler.min_loss_scale = static_cast<double>(c.fp16.min_loss_scale);
+    o.loss_scaler = LossScalerOptionsFromDsConfig(c);
   } else if (c.bf16.enabled) {
     o.precision = Precision::kBf16;
     o.check_grad_overflow = c.bf16.check_grad_overflow;

@@ -123,6 +123,9 @@ struct ZeroEngineOptions {
   bool async_offload_step = false;
 };
 
+// The fp16 block's loss scaling (fp16.loss_scale, initial_scale_power, ...).
+LossScalerOptions LossScalerOptionsFromDsConfig(const configs::DsConfig& config);
+
 // The engine options a resolved ds_config asks for (InvalidArgument naming the key for what
 // this engine does not run: stage 3, a non-Adam optimizer).
 absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::DsConfig& config);

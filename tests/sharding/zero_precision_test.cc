@@ -2,16 +2,19 @@
 // algorithm when one rank's gradients overflow in a fixed pattern (every rank skips the same
 // steps, the scale follows the exact sequence, hysteresis included, skipped steps leave the
 // parameters and Adam's step count alone), and bf16 parameters with fp32 masters
-// (check_grad_overflow skips a step whose gradients hold inf).
+// (check_grad_overflow skips a step whose gradients hold inf); the same two at ZeRO stage 3.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "sharding/gloo_communicator.h"
+#include "sharding/zero3_optimizer.h"
+#include "sharding/zero3_parameters.h"
 #include "sharding/zero_engine.h"
 #include "tests/sharding/zero_test_model.h"
 #include "tests/sharding/gloo_test_ranks.h"
@@ -31,20 +34,74 @@ at::Tensor FlatCopy(const std::vector<NamedParameter>& params) {
 
 at::Tensor Mse(const at::Tensor& pred, const at::Tensor& y) { return (pred - y).pow(2).mean(); }
 
+using Forward = std::function<at::Tensor(const at::Tensor& x)>;
+
 // One micro-step per optimizer step; `poison` turns this rank's loss into inf, so every one of
 // its gradients is inf or NaN.
-absl::StatusOr<StepResult> TrainStep(ZeroEngine& engine, const std::vector<NamedParameter>& params,
+absl::StatusOr<StepResult> TrainStep(TrainingEngine& engine, const Forward& forward,
                                      const MlpSpec& spec, const TrainSpec& train, int step,
                                      int rank, int world, bool poison) {
   testing::Batch batch = testing::GlobalBatch(spec, train, world, step);
   at::Tensor x = batch.x.narrow(0, rank * train.micro_batch, train.micro_batch);
   at::Tensor y = batch.y.narrow(0, rank * train.micro_batch, train.micro_batch);
-  at::Tensor loss = Mse(testing::MlpForward(params, x), y);
+  at::Tensor loss = Mse(forward(x), y);
   if (poison) loss = loss * std::numeric_limits<double>::infinity();
   absl::Status backward = engine.Backward(loss);
   if (!backward.ok()) return backward;
   return engine.Step();
 }
+
+Forward MlpOf(const std::vector<NamedParameter>& params) {
+  return [&params](const at::Tensor& x) { return testing::MlpForward(params, x); };
+}
+
+// The MLP at ZeRO stage 3: each layer (weight, bias) one unit, every tensor partitioned.
+struct Zero3Mlp {
+  std::vector<NamedParameter> params;  // placeholders once partitioned
+  std::unique_ptr<Zero3Parameters> zero3;
+  std::unique_ptr<Zero3Optimizer> optimizer;
+
+  Zero3Mlp(const MlpSpec& spec, Zero3OptimizerOptions options, std::shared_ptr<Communicator> comm)
+      : params(testing::MakeMlp(spec)) {
+    std::vector<std::pair<std::string, at::Tensor*>> slots;
+    std::vector<std::vector<std::string>> units;
+    for (size_t i = 0; i < params.size(); ++i) {
+      slots.emplace_back(params[i].name, &params[i].tensor);
+      if (i % 2 == 0) units.emplace_back();
+      units.back().push_back(params[i].name);
+    }
+    absl::StatusOr<std::unique_ptr<Zero3Parameters>> z =
+        Zero3Parameters::Create(slots, units, Zero3ParameterOptions(), std::move(comm));
+    EXPECT_TRUE(z.ok()) << z.status();
+    zero3 = std::move(*z);
+    options.hf_decay_groups = false;
+    absl::StatusOr<std::unique_ptr<Zero3Optimizer>> o = Zero3Optimizer::Create(zero3.get(), options);
+    EXPECT_TRUE(o.ok()) << o.status();
+    optimizer = std::move(*o);
+  }
+  Forward forward() {
+    return [this](const at::Tensor& x) {
+      std::vector<NamedParameter> full;
+      for (int u = 0; u < zero3->num_units(); ++u) {
+        for (const at::Tensor& t : zero3->Fetch(u, zero3->TrainableInputs(u))) {
+          full.push_back({"", t});
+        }
+      }
+      at::Tensor out = testing::MlpForward(full, x);
+      for (int u = 0; u < zero3->num_units(); ++u) zero3->Release(u);
+      return out;
+    };
+  }
+  // The whole parameters (collective).
+  std::vector<NamedParameter> Gathered() {
+    std::vector<NamedParameter> out;
+    absl::StatusOr<std::vector<std::pair<std::string, at::Tensor>>> named =
+        zero3->GatherNamedTensors(/*trainable_only=*/true);
+    EXPECT_TRUE(named.ok()) << named.status();
+    for (auto& [name, t] : *named) out.push_back({name, t});
+    return out;
+  }
+};
 
 // DeepSpeed's DynamicLossScaler with scale 2^4, window 2, hysteresis 2 over this overflow
 // pattern (deepspeed.md §6.1), worked by hand: the first overflow only spends hysteresis, the
@@ -83,8 +140,9 @@ TEST(ZeroPrecisionTest, Fp16LossScalingSkipsOneRanksOverflowsOnEveryRank) {
         SCOPED_TRACE(absl::StrCat("step ", step));
         const bool overflow = kOverflowOnRank1[step];
         at::Tensor before = FlatCopy(params);
-        absl::StatusOr<StepResult> result = TrainStep(**engine, params, spec, train, step, *rank,
-                                                      comm->Size(), overflow && *rank == 1);
+        absl::StatusOr<StepResult> result =
+            TrainStep(**engine, MlpOf(params), spec, train, step, *rank, comm->Size(),
+                      overflow && *rank == 1);
         ASSERT_TRUE(result.ok()) << result.status();
         EXPECT_TRUE(result->boundary);
         EXPECT_EQ(result->loss_scale, kScaleUsed[step]);
@@ -145,8 +203,9 @@ TEST(ZeroPrecisionTest, Bf16ParametersWithFp32MastersTrackFp32Training) {
       EXPECT_EQ((*engine)->OptimizerStateBytes(),
                 (*engine)->PartitionNumel() * (16 + (offload ? 2 : 0)));
       for (int step = 0; step < train.steps; ++step) {
-        absl::StatusOr<StepResult> result = TrainStep(**engine, params, spec, train, step, *rank,
-                                                      comm->Size(), step == 2 && *rank == 0);
+        absl::StatusOr<StepResult> result =
+            TrainStep(**engine, MlpOf(params), spec, train, step, *rank, comm->Size(),
+                      step == 2 && *rank == 0);
         ASSERT_TRUE(result.ok()) << result.status();
         EXPECT_EQ(result->applied, step != 2);
         EXPECT_EQ(result->loss_scale, 1.0);
@@ -159,6 +218,90 @@ TEST(ZeroPrecisionTest, Bf16ParametersWithFp32MastersTrackFp32Training) {
       EXPECT_LE(error, 1e-2);
       EXPECT_GT(error, 0.0);
     }
+    return;
+  }
+  testing::RunGlooRanks(2, absl::Seconds(300));
+}
+
+TEST(ZeroPrecisionTest, Fp16LossScalingAtStage3SkipsTheSameSteps) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-precision-test");
+    ASSERT_NE(comm, nullptr);
+    MlpSpec spec;
+    spec.dtype = at::kHalf;
+    TrainSpec train;
+    train.optimizer.lr = 1e-2;
+    Zero3OptimizerOptions options;
+    options.optimizer = train.optimizer;
+    options.gradient_clipping = 1.0;
+    options.fp16 = true;
+    options.loss_scaler.initial_scale_power = 4;
+    options.loss_scaler.loss_scale_window = 2;
+    options.loss_scaler.hysteresis = 2;
+    Zero3Mlp mlp(spec, options, comm);
+    int64_t applied = 0;
+    for (int step = 0; step < 12; ++step) {
+      SCOPED_TRACE(absl::StrCat("step ", step));
+      const bool overflow = kOverflowOnRank1[step];
+      const at::Tensor before = FlatCopy(mlp.Gathered());
+      absl::StatusOr<StepResult> result = TrainStep(*mlp.optimizer, mlp.forward(), spec, train,
+                                                    step, *rank, comm->Size(), overflow && *rank == 1);
+      ASSERT_TRUE(result.ok()) << result.status();
+      EXPECT_EQ(result->loss_scale, kScaleUsed[step]);
+      EXPECT_EQ(result->applied, !overflow);
+      if (!overflow) ++applied;
+      EXPECT_EQ(result->optimizer_step, applied);
+      EXPECT_EQ(at::equal(before, FlatCopy(mlp.Gathered())), overflow);
+    }
+    EXPECT_EQ(mlp.optimizer->loss_scale(), kScaleAfter);
+    EXPECT_EQ(mlp.optimizer->skipped_steps(), 6);
+    EXPECT_EQ(mlp.optimizer->StateCountersNow().loss_scaler.cur_scale, kScaleAfter);
+    MlpSpec fp32 = spec;
+    fp32.dtype = at::kFloat;
+    TrainSpec reference = train;
+    reference.steps = 12;
+    reference.gradient_clipping = 1.0;
+    for (int step = 0; step < 12; ++step) {
+      if (kOverflowOnRank1[step]) reference.skipped_steps.push_back(step);
+    }
+    EXPECT_LE(testing::RelativeError(mlp.Gathered(),
+                                     testing::ReferenceTrain(fp32, reference, comm->Size())),
+              5e-3);
+    return;
+  }
+  testing::RunGlooRanks(2, absl::Seconds(300));
+}
+
+TEST(ZeroPrecisionTest, Bf16AtStage3SkipsAStepWithInfAndTracksFp32Training) {
+  if (std::optional<int> rank = zt::testing::ChildRank()) {
+    std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-precision-test");
+    ASSERT_NE(comm, nullptr);
+    MlpSpec spec;
+    spec.dtype = at::kBFloat16;
+    TrainSpec train;
+    train.steps = 6;
+    train.optimizer.lr = 1e-2;
+    train.optimizer.weight_decay = 0.01;
+    train.gradient_clipping = 1.0;
+    train.skipped_steps = {2};  // rank 0 poisons step 2: check_grad_overflow skips it
+    Zero3OptimizerOptions options;
+    options.optimizer = train.optimizer;
+    options.gradient_clipping = train.gradient_clipping;
+    Zero3Mlp mlp(spec, options, comm);
+    for (int step = 0; step < train.steps; ++step) {
+      absl::StatusOr<StepResult> result = TrainStep(*mlp.optimizer, mlp.forward(), spec, train,
+                                                    step, *rank, comm->Size(), step == 2 && *rank == 0);
+      ASSERT_TRUE(result.ok()) << result.status();
+      EXPECT_EQ(result->applied, step != 2);
+      EXPECT_EQ(result->loss_scale, 1.0);
+    }
+    EXPECT_EQ(mlp.optimizer->skipped_steps(), 1);
+    MlpSpec fp32 = spec;
+    fp32.dtype = at::kFloat;
+    const double error = testing::RelativeError(
+        mlp.Gathered(), testing::ReferenceTrain(fp32, train, comm->Size()));
+    EXPECT_LE(error, 1e-2);
+    EXPECT_GT(error, 0.0);
     return;
   }
   testing::RunGlooRanks(2, absl::Seconds(300));
