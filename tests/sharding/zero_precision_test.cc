@@ -16,6 +16,7 @@
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero3_parameters.h"
 #include "sharding/zero_engine.h"
+#include "tests/sharding/zero3_test_model.h"
 #include "tests/sharding/zero_test_model.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
@@ -55,52 +56,23 @@ Forward MlpOf(const std::vector<NamedParameter>& params) {
   return [&params](const at::Tensor& x) { return testing::MlpForward(params, x); };
 }
 
-// The MLP at ZeRO stage 3: each layer (weight, bias) one unit, every tensor partitioned.
+// The MLP at ZeRO stage 3 (zero3_test_model.h) and its optimizer.
 struct Zero3Mlp {
   std::vector<NamedParameter> params;  // placeholders once partitioned
   std::unique_ptr<Zero3Parameters> zero3;
   std::unique_ptr<Zero3Optimizer> optimizer;
 
   Zero3Mlp(const MlpSpec& spec, Zero3OptimizerOptions options, std::shared_ptr<Communicator> comm)
-      : params(testing::MakeMlp(spec)) {
-    std::vector<std::pair<std::string, at::Tensor*>> slots;
-    std::vector<std::vector<std::string>> units;
-    for (size_t i = 0; i < params.size(); ++i) {
-      slots.emplace_back(params[i].name, &params[i].tensor);
-      if (i % 2 == 0) units.emplace_back();
-      units.back().push_back(params[i].name);
-    }
-    absl::StatusOr<std::unique_ptr<Zero3Parameters>> z =
-        Zero3Parameters::Create(slots, units, Zero3ParameterOptions(), std::move(comm));
-    EXPECT_TRUE(z.ok()) << z.status();
-    zero3 = std::move(*z);
+      : params(testing::MakeMlp(spec)), zero3(testing::PartitionMlp(params, std::move(comm))) {
     options.hf_decay_groups = false;
     absl::StatusOr<std::unique_ptr<Zero3Optimizer>> o = Zero3Optimizer::Create(zero3.get(), options);
     EXPECT_TRUE(o.ok()) << o.status();
-    optimizer = std::move(*o);
+    if (o.ok()) optimizer = std::move(*o);
   }
   Forward forward() {
-    return [this](const at::Tensor& x) {
-      std::vector<NamedParameter> full;
-      for (int u = 0; u < zero3->num_units(); ++u) {
-        for (const at::Tensor& t : zero3->Fetch(u, zero3->TrainableInputs(u))) {
-          full.push_back({"", t});
-        }
-      }
-      at::Tensor out = testing::MlpForward(full, x);
-      for (int u = 0; u < zero3->num_units(); ++u) zero3->Release(u);
-      return out;
-    };
+    return [this](const at::Tensor& x) { return testing::Zero3MlpForward(*zero3, x); };
   }
-  // The whole parameters (collective).
-  std::vector<NamedParameter> Gathered() {
-    std::vector<NamedParameter> out;
-    absl::StatusOr<std::vector<std::pair<std::string, at::Tensor>>> named =
-        zero3->GatherNamedTensors(/*trainable_only=*/true);
-    EXPECT_TRUE(named.ok()) << named.status();
-    for (auto& [name, t] : *named) out.push_back({name, t});
-    return out;
-  }
+  std::vector<NamedParameter> Gathered() { return testing::GatheredMlp(*zero3); }
 };
 
 // DeepSpeed's DynamicLossScaler with scale 2^4, window 2, hysteresis 2 over this overflow

@@ -11,6 +11,7 @@
 #include "sharding/file_store.h"
 #include "sharding/in_memory_store.h"
 #include "sharding/prefix_store.h"
+#include "tests/sharding/zero3_test_model.h"
 #include "worker/io/safetensors_file.h"
 
 namespace zt::worker::train::testing {
@@ -37,6 +38,21 @@ Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t buck
             std::shared_ptr<sharding::Communicator> comm, bool offload, bool async_step) {
   Run run;
   run.params = sharding::testing::MakeMlp(spec);
+  if (stage == 3) {
+    run.zero3 = sharding::testing::PartitionMlp(run.params, std::move(comm));
+    sharding::Zero3OptimizerOptions options;
+    options.gradient_accumulation_steps = train.gradient_accumulation_steps;
+    options.gradient_clipping = train.gradient_clipping;
+    options.optimizer = train.optimizer;
+    options.scheduler = train.scheduler;
+    options.offload.offload = offload;
+    options.hf_decay_groups = false;
+    absl::StatusOr<std::unique_ptr<sharding::Zero3Optimizer>> optimizer =
+        sharding::Zero3Optimizer::Create(run.zero3.get(), options);
+    EXPECT_TRUE(optimizer.ok()) << optimizer.status();
+    if (optimizer.ok()) run.zero3_optimizer = std::move(*optimizer);
+    return run;
+  }
   sharding::ZeroEngineOptions options;
   options.stage = stage;
   options.reduce_bucket_numel = bucket;
@@ -63,12 +79,18 @@ std::vector<sharding::StepResult> TrainSteps(Run& run, const MlpSpec& spec, cons
     for (int64_t g = 0; g < train.gradient_accumulation_steps; ++g) {
       const int64_t start = (g * world + rank) * mb;
       at::Tensor x = batch.x.narrow(0, start, mb), y = batch.y.narrow(0, start, mb);
-      absl::Status ready = run.engine->WaitForAllParameters();
-      EXPECT_TRUE(ready.ok()) << ready;
-      at::Tensor loss = (sharding::testing::MlpForward(run.params, x) - y).pow(2).mean();
-      absl::Status backward = run.engine->Backward(loss);
+      at::Tensor prediction;
+      if (run.zero3 != nullptr) {
+        prediction = sharding::testing::Zero3MlpForward(*run.zero3, x);
+      } else {
+        absl::Status ready = run.engine->WaitForAllParameters();
+        EXPECT_TRUE(ready.ok()) << ready;
+        prediction = sharding::testing::MlpForward(run.params, x);
+      }
+      at::Tensor loss = (prediction - y).pow(2).mean();
+      absl::Status backward = run.training().Backward(loss);
       EXPECT_TRUE(backward.ok()) << backward;
-      absl::StatusOr<sharding::StepResult> r = run.engine->Step();
+      absl::StatusOr<sharding::StepResult> r = run.training().Step();
       EXPECT_TRUE(r.ok()) << r.status();
       if (!backward.ok() || !r.ok()) return out;
       if (r->boundary) out.push_back(*r);
@@ -77,10 +99,15 @@ std::vector<sharding::StepResult> TrainSteps(Run& run, const MlpSpec& spec, cons
   return out;
 }
 
-std::map<std::string, at::Tensor> GatherState(ZeroEngine& engine, sharding::Communicator& comm) {
+std::vector<NamedParameter> Run::FullParams() {
+  return zero3 != nullptr ? sharding::testing::GatheredMlp(*zero3) : params;
+}
+
+std::map<std::string, at::Tensor> GatherState(sharding::TrainingEngine& engine,
+                                              sharding::Communicator& comm) {
   std::map<std::string, at::Tensor> out;
   std::map<std::string, std::vector<int64_t>> shapes;
-  for (const ZeroEngine::StateGroupLayout& g : engine.StateLayout()) {
+  for (const sharding::TrainingEngine::StateGroupLayout& g : engine.StateLayout()) {
     for (size_t i = 0; i < g.names.size(); ++i) {
       int64_t numel = 1;
       for (int64_t d : g.shapes[i]) numel *= d;
@@ -89,11 +116,11 @@ std::map<std::string, at::Tensor> GatherState(ZeroEngine& engine, sharding::Comm
       }
     }
   }
-  absl::StatusOr<std::vector<ZeroEngine::StateSlice>> slices = engine.StateSlices();
+  absl::StatusOr<std::vector<sharding::TrainingEngine::StateSlice>> slices = engine.StateSlices();
   EXPECT_TRUE(slices.ok()) << slices.status();
   // At stage 0 every rank holds everything: only rank 0 contributes.
   const bool contribute = engine.StateCountersNow().partition_world > 1 || comm.Rank() == 0;
-  for (const ZeroEngine::StateSlice& s : *slices) {
+  for (const sharding::TrainingEngine::StateSlice& s : *slices) {
     if (!contribute) break;
     out[s.name + "/fp32"].narrow(0, s.offset, s.numel).copy_(s.master);
     out[s.name + "/exp_avg"].narrow(0, s.offset, s.numel).copy_(s.exp_avg);

@@ -13,6 +13,9 @@
 #include "nlohmann/json.hpp"
 #include "sharding/communicator.h"
 #include "sharding/store.h"
+#include "sharding/training_engine.h"
+#include "sharding/zero3_optimizer.h"
+#include "sharding/zero3_parameters.h"
 #include "sharding/zero_engine.h"
 #include "tests/sharding/zero_test_model.h"
 #include "worker/train/checkpointer.h"
@@ -23,11 +26,19 @@ using sharding::testing::MlpSpec;
 using sharding::testing::TrainSpec;
 
 struct Run {
-  std::vector<sharding::NamedParameter> params;
-  std::unique_ptr<sharding::ZeroEngine> engine;
+  std::vector<sharding::NamedParameter> params;  // stage 3: placeholders
+  std::unique_ptr<sharding::ZeroEngine> engine;  // stages 0-2
+  std::unique_ptr<sharding::Zero3Parameters> zero3;  // stage 3
+  std::unique_ptr<sharding::Zero3Optimizer> zero3_optimizer;
+  sharding::TrainingEngine& training() {
+    return engine != nullptr ? static_cast<sharding::TrainingEngine&>(*engine) : *zero3_optimizer;
+  }
+  // The whole parameters (stage 3: gathered, collective).
+  std::vector<sharding::NamedParameter> FullParams();
 };
 
-// The MLP (seeded, identical on every rank) under a ZeRO engine; a bucket of `bucket` elements
+// The MLP (seeded, identical on every rank) under a ZeRO engine (stage 3: zero3_test_model.h,
+// weight decay on every tensor as the one-group engine); a bucket of `bucket` elements
 // gives several buckets; a WarmupLR schedule makes the lr depend on the step. bf16 parameters
 // train with bf16.enabled; `offload` puts the optimizer state on the host (CPU AdamW kernel),
 // `async_step` runs its step on the engine's worker thread.
@@ -44,7 +55,7 @@ std::vector<sharding::StepResult> TrainSteps(Run& run, const MlpSpec& spec, cons
 
 // Every parameter's full master / exp_avg / exp_avg_sq: each rank's slices placed into zeros
 // and all-reduced (x + 0 is exact), keys "<name>/fp32" etc.
-std::map<std::string, at::Tensor> GatherState(sharding::ZeroEngine& engine,
+std::map<std::string, at::Tensor> GatherState(sharding::TrainingEngine& engine,
                                               sharding::Communicator& comm);
 
 // Bitwise equality of two gathered states (same keys, equal bits); a failure names the key.
