@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "sharding/host_pages.h"
 
 namespace zt::sharding {
 namespace {
@@ -208,6 +209,8 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
       if (p.trainable) p.partition.requires_grad_(true);
     }
     if (p.persistent) p.full = t.detach().clone();
+    // Only this rank's piece stays; a checkpoint mapping's pages need not (host_pages.h).
+    if (!p.persistent) ReleaseHostPages(flat);
     params_.push_back(std::move(p));
   }
   for (size_t u = 0; u < units.size(); ++u) {
