@@ -86,12 +86,13 @@ absl::StatusOr<StageEstimate> EngineStage(int stage, const std::vector<DecoderTe
   return e;
 }
 
-// Stage 3 as DeepSpeed partitions it (partition_parameters.py, parameter_offload.py).
+// Stage 3 as DeepSpeed partitions it (partition_parameters.py, parameter_offload.py) and the
+// stage-3 engine allocates it (zero3_parameters.h): a persistent frozen tensor is kept whole
+// only, a persistent trainable one whole and as a partition (its optimizer state is cut).
 StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const configs::DsConfig& ds,
                      int world_size) {
   StageEstimate e;
   e.stage = 3;
-  e.planned = true;
   e.offload = ds.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
   const int64_t pb = ParamBytes(ds);
   int64_t persistent_total = 0;
@@ -103,8 +104,9 @@ StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const configs::D
       persistent = true;
       persistent_total += t.numel;
     }
+    const bool partitioned = t.trainable || !persistent;
     const int64_t bytes = t.quantized ? CeilDiv(Nf4Bytes(t.numel), world_size)
-                                      : part * pb + (persistent ? t.numel * pb : 0);
+                                      : (partitioned ? part * pb : 0) + (persistent ? t.numel * pb : 0);
     if (!t.trainable) {
       e.base_weights.bytes += bytes;
       continue;
@@ -113,6 +115,7 @@ StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const configs::D
     e.trainable.bytes += bytes;
     e.gradients.bytes += part * pb;
     e.optimizer.bytes += 4 * part * kMasterBytes;
+    if (e.offload && pb != kMasterBytes) e.optimizer.bytes += part * pb;  // host staging
   }
   e.base_weights.on_host = e.trainable.on_host =
       ds.zero.offload_param.device == configs::OffloadDevice::kCpu;
@@ -246,12 +249,11 @@ std::string FormatEstimateTable(const ModelStateEstimate& e) {
   for (const StageEstimate& s : e.stages) {
     std::string title = absl::StrCat("ZeRO stage ", s.stage);
     if (s.stage == e.configured_stage) absl::StrAppend(&title, " (configured)");
-    if (s.planned) absl::StrAppend(&title, " (planned: DeepSpeed's partitioning, not run yet)");
     absl::StrAppendFormat(&out, "\n%s\n  %-24s %12s %16s  %s\n", title, "per rank", "size",
                           "bytes", "where");
     for (const auto& [name, row] : Rows(s)) {
       if (s.stage == 0 && row == &s.update_buffer) continue;
-      if (s.planned && row == &s.update_buffer) continue;
+      if (s.stage == 3 && row == &s.update_buffer) continue;  // gathered lazily, no buffer
       absl::StrAppendFormat(&out, "  %-24s %12s %16s  %s\n", name, HumanBytes(row->bytes),
                             Grouped(row->bytes), row->on_host ? "host" : "device");
     }
@@ -277,7 +279,6 @@ nlohmann::json EstimateToJson(const ModelStateEstimate& e) {
                                       "optimizer_state", "update_buffer"};
   for (const StageEstimate& s : e.stages) {
     nlohmann::json stage = {{"stage", s.stage},
-                            {"planned", s.planned},
                             {"offload_optimizer", s.offload},
                             {"partition_numel", s.partition_numel},
                             {"device_bytes", s.DeviceBytes()},

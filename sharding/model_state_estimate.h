@@ -7,12 +7,12 @@
 //
 // Stages 0-2 are exact: the bytes equal what ZeroEngine allocates on each rank
 // (ParameterBufferBytes, GradientAccumulatorBytes, OptimizerStateBytes, UpdateBufferBytes), and
-// base weights are the frozen tensors' bytes (replicated below stage 3). Stage 3 is "planned"
-// (the engine does not run it): DeepSpeed's per-parameter partitioning, ceil(n / W) elements of
-// every parameter on every rank, and a parameter of at most stage3_param_persistence_threshold
-// elements held whole as well (while the persistent total stays within
-// stage3_model_persistence_threshold); gradients and fp32 optimizer state partitioned the same
-// way. Transient buffers (bucket staging during backward, activations) are not model state and
+// base weights are the frozen tensors' bytes (replicated below stage 3). Stage 3 is exact too
+// (Zero3Parameters::ResidentBytes, Zero3Optimizer's bytes): DeepSpeed's per-parameter
+// partitioning, ceil(n / W) elements of every parameter on every rank, a parameter of at most
+// stage3_param_persistence_threshold elements held whole instead (frozen) or as well
+// (trainable), while the persistent total stays within stage3_model_persistence_threshold;
+// gradients and fp32 optimizer state partitioned the same way. Transient buffers (bucket staging during backward, activations) are not model state and
 // are not counted.
 //
 // Units: bytes, except *_numel (elements).
@@ -59,7 +59,6 @@ struct StateBytes {
 
 struct StageEstimate {
   int stage = 0;
-  bool planned = false;  // stage 3: DeepSpeed's partitioning, not run by this engine
   bool offload = false;  // offload_optimizer.device = "cpu" applies (stages 1-3)
   int64_t partition_numel = 0;  // trainable elements this rank's partition holds (with padding)
   StateBytes base_weights;      // frozen tensors
@@ -91,7 +90,7 @@ absl::StatusOr<ModelStateEstimate> EstimateModelStates(const configs::ModelConfi
 
 // "1.50 GiB (1610612736 B)"-style table, one column per stage, a device and a host total.
 std::string FormatEstimateTable(const ModelStateEstimate& estimate);
-// The same numbers for scripts: {"world_size", ..., "stages": [{"stage", "planned",
+// The same numbers for scripts: {"world_size", ..., "stages": [{"stage",
 // "base_weights": {"bytes", "location"}, ...}]}.
 nlohmann::json EstimateToJson(const ModelStateEstimate& estimate);
 

@@ -2,8 +2,9 @@
 // engine allocates, on real Gloo ranks at world sizes 1, 2 and 4: the tiny Qwen2 preset written
 // by init-model, read back as config.json on one side and loaded as a Decoder on the other,
 // LoRA (every linear, r 8) and full fine-tuning, fp32 and bf16, stages 0-2 with and without
-// optimizer offload (full fine-tuning: offload at stage 1 only), the ds_config resolved for the world size (reduce_bucket_size "auto" =
-// hidden_size^2, so many buckets). Every figure must be equal, byte for byte, on every rank.
+// optimizer offload (full fine-tuning: offload at stage 1 only), and stage 3 with and without,
+// the ds_config resolved for the world size (reduce_bucket_size "auto" = hidden_size^2, so many
+// buckets). Every figure must be equal, byte for byte, on every rank.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -13,6 +14,8 @@
 #include "configs/ds_config.h"
 #include "configs/model_config.h"
 #include "sharding/model_state_estimate.h"
+#include "sharding/zero3_optimizer.h"
+#include "sharding/zero3_parameters.h"
 #include "sharding/zero_engine.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
@@ -36,6 +39,8 @@ configs::DsConfig Resolve(int stage, bool offload, bool bf16, int world, int64_t
        {{"stage", stage},
         {"reduce_bucket_size", "auto"},
         {"offload_optimizer", {{"device", offload ? "cpu" : "none"}}}}}};
+  // 10 x hidden: the tiny model's norms and LoRA A factors persist, its larger tensors do not.
+  if (stage == 3) raw["zero_optimization"]["stage3_param_persistence_threshold"] = "auto";
   configs::TrainingArguments args;
   args.weight_decay = 0.01;
   configs::DsResolveOptions options;
@@ -137,6 +142,33 @@ void ExpectEstimateEqualsEngine(std::shared_ptr<Communicator> comm) {
           // Several buckets, so the padding per bucket is what is being checked.
           EXPECT_GT((*engine)->NumUpdateBuckets(), 1);
         }
+      }
+      for (bool offload : {false, true}) {
+        SCOPED_TRACE(absl::StrCat("stage 3 offload ", offload));
+        const configs::DsConfig ds = Resolve(3, offload, bf16, world, config->hidden_size);
+        absl::StatusOr<ModelStateEstimate> estimate = EstimateModelStates(*config, setup, ds, world);
+        ASSERT_TRUE(estimate.ok()) << estimate.status();
+        const StageEstimate& e = estimate->stages[3];
+        worker::model::Decoder partitioned =
+            LoadTrainable(init.out, lora, bf16 ? at::kBFloat16 : at::kFloat);
+        absl::StatusOr<std::unique_ptr<Zero3Parameters>> zero3 = Zero3Parameters::ForDecoder(
+            partitioned, Zero3ParameterOptionsFromDsConfig(ds), comm);
+        ASSERT_TRUE(zero3.ok()) << zero3.status();
+        absl::StatusOr<Zero3OptimizerOptions> options = Zero3OptimizerOptionsFromDsConfig(ds);
+        ASSERT_TRUE(options.ok()) << options.status();
+        absl::StatusOr<std::unique_ptr<Zero3Optimizer>> optimizer =
+            Zero3Optimizer::Create(zero3->get(), *options);
+        ASSERT_TRUE(optimizer.ok()) << optimizer.status();
+        int64_t partition_numel = 0, persistent = 0;
+        for (int id : (*zero3)->TrainableIds()) partition_numel += (*zero3)->param(id).partition_numel;
+        for (int id = 0; id < (*zero3)->num_params(); ++id) persistent += (*zero3)->param(id).persistent;
+        EXPECT_GT(persistent, 0);
+        EXPECT_LT(persistent, (*zero3)->num_params());
+        EXPECT_EQ(e.partition_numel, partition_numel);
+        EXPECT_EQ(e.base_weights.bytes, (*zero3)->ResidentBytes(/*trainable=*/false));
+        EXPECT_EQ(e.trainable.bytes, (*zero3)->ResidentBytes(/*trainable=*/true));
+        EXPECT_EQ(e.optimizer.bytes, (*optimizer)->OptimizerStateBytes());
+        EXPECT_EQ(e.optimizer.on_host, offload);
       }
     }
   }
