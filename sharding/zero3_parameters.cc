@@ -119,6 +119,7 @@ void AdoptStorage(const at::Tensor& t, const at::Tensor& source) {
 Zero3ParameterOptions Zero3ParameterOptionsFromDsConfig(const configs::DsConfig& config) {
   Zero3ParameterOptions options;
   options.persistence_threshold = config.zero.param_persistence_threshold_numel;
+  options.model_persistence_numel = config.zero.model_persistence_threshold_numel;
   options.prefetch_bucket_numel = config.zero.prefetch_bucket_numel;
   options.max_live_numel = config.zero.max_live_parameters_numel;
   options.offload_param = config.zero.offload_param.device == configs::OffloadDevice::kCpu;
@@ -172,6 +173,7 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
   const int rank = comm_->Rank();
   std::unordered_map<const void*, int> by_impl;
   std::unordered_map<std::string, int> by_name;
+  int64_t persistent_numel = 0;
   for (auto& [name, slot] : slots) {
     const at::Tensor& t = *slot;
     if (!t.defined() || t.numel() == 0) {
@@ -191,7 +193,9 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     p.dtype = t.scalar_type();
     p.numel = t.numel();
     p.partition_numel = (p.numel + world - 1) / world;
-    p.persistent = p.numel <= options_.persistence_threshold;
+    p.persistent = p.numel <= options_.persistence_threshold &&
+                   persistent_numel + p.numel <= options_.model_persistence_numel;
+    if (p.persistent) persistent_numel += p.numel;
     p.trainable = t.requires_grad();
     p.device = t.device();
     if (p.trainable && !at::isFloatingType(p.dtype)) {

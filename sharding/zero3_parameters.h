@@ -30,6 +30,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,9 @@ namespace zt::sharding {
 
 struct Zero3ParameterOptions {
   int64_t persistence_threshold = 0;          // stage3_param_persistence_threshold
+  // stage3_model_persistence_threshold: persistent tensors, in slot order, while their total
+  // stays within it.
+  int64_t model_persistence_numel = std::numeric_limits<int64_t>::max();
   int64_t prefetch_bucket_numel = 50000000;   // stage3_prefetch_bucket_size
   int64_t max_live_numel = 1000000000;        // stage3_max_live_parameters
   absl::Duration collective_timeout = absl::Minutes(5);

@@ -39,8 +39,12 @@ configs::DsConfig Resolve(int stage, bool offload, bool bf16, int world, int64_t
        {{"stage", stage},
         {"reduce_bucket_size", "auto"},
         {"offload_optimizer", {{"device", offload ? "cpu" : "none"}}}}}};
-  // 10 x hidden: the tiny model's norms and LoRA A factors persist, its larger tensors do not.
-  if (stage == 3) raw["zero_optimization"]["stage3_param_persistence_threshold"] = "auto";
+  // 10 x hidden: the tiny model's norms and LoRA A factors may persist, its larger tensors do
+  // not; the model-wide cap stops persisting after the first 4,000 elements.
+  if (stage == 3) {
+    raw["zero_optimization"]["stage3_param_persistence_threshold"] = "auto";
+    raw["zero_optimization"]["stage3_model_persistence_threshold"] = 4000;
+  }
   configs::TrainingArguments args;
   args.weight_decay = 0.01;
   configs::DsResolveOptions options;
