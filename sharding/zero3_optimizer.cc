@@ -99,8 +99,8 @@ absl::StatusOr<StepResult> Zero3Optimizer::Step() {
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> grads;
   for (int id : ids_) {
-    const at::Tensor& partition = params_->param(id).partition;
-    grads.push_back(partition.grad().defined() ? partition.grad() : at::zeros_like(partition));
+    const at::Tensor grad = params_->GradientPartition(id);  // fp32 for 16-bit parameters
+    grads.push_back(grad.defined() ? grad : at::zeros_like(params_->param(id).partition));
   }
   Communicator* comm = &params_->comm();
   // Reduce-scatter spreads any rank's inf/NaN into the partitions, and the norm sums them all:
@@ -112,7 +112,7 @@ absl::StatusOr<StepResult> Zero3Optimizer::Step() {
                                        params_->param(ids_[0]).dtype == at::kBFloat16);
   if (check && scaled_norm < 0) {
     result.grad_norm = -1.0;
-    for (int id : ids_) params_->mutable_param(id).partition.mutable_grad().reset();
+    params_->ZeroGradientPartitions();
     ++skipped_steps_;
     if (options_.fp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(true));
     ZT_RETURN_IF_ERROR(params_->PartitionsUpdated());
@@ -138,8 +138,8 @@ absl::StatusOr<StepResult> Zero3Optimizer::Step() {
     partitions_[i]->StageGradChunk(0, grads[i], result.phases);
     ZT_RETURN_IF_ERROR(partitions_[i]->StepChunk(0, 1.0 / divisor, param_hyper,
                                                  p.partition.detach(), result.phases));
-    p.partition.mutable_grad().reset();
   }
+  params_->ZeroGradientPartitions();
   ++applied_steps_;
   result.applied = true;
   result.optimizer_step = applied_steps_;

@@ -45,7 +45,8 @@ at::Tensor ReduceScatterGrad(Zero3Parameters& owner, int id, const at::Tensor& g
 }
 
 // The gathered tensor of a trainable parameter as a function of its partition: forward hands
-// out the all-gathered value, backward reduce-scatters the gradient into the partition.
+// out the all-gathered value, backward reduce-scatters the gradient and adds this rank's piece
+// to the parameter's gradient partition (Zero3Parameters::GradientPartition).
 class GatherParameter : public torch::autograd::Function<GatherParameter> {
  public:
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& partition,
@@ -58,7 +59,11 @@ class GatherParameter : public torch::autograd::Function<GatherParameter> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto* owner = reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt());
     const int id = static_cast<int>(ctx->saved_data["id"].toInt());
-    return {ReduceScatterGrad(*owner, id, grads[0]), at::Tensor(), at::Tensor(), at::Tensor()};
+    at::Tensor piece = ReduceScatterGrad(*owner, id, grads[0]);
+    if (!owner->AccumulateGradient(id, piece)) {
+      return {piece, at::Tensor(), at::Tensor(), at::Tensor()};  // into partition.grad
+    }
+    return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -95,6 +100,9 @@ class FreeAfterBackward : public torch::autograd::Function<FreeAfterBackward> {
   }
 };
 
+// bf16 / fp16: gradients accumulate in fp32 (DeepSpeed's grad_accum_dtype).
+bool IsSixteenBit(at::ScalarType dtype) { return dtype == at::kBFloat16 || dtype == at::kHalf; }
+
 // The storage every view of `t` shares: released, or allocated again (contents undefined).
 void FreeStorage(const at::Tensor& t) {
   c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
@@ -126,11 +134,24 @@ Zero3ParameterOptions Zero3ParameterOptionsFromDsConfig(const configs::DsConfig&
   return options;
 }
 
+// One coalesced all-gather (deepspeed.md §9.2): the partitions of the parameters of one
+// (dtype, device) group packed into `send` (Σ ps elements, each at its offset), gathered into
+// `received` [W * Σ ps]: rank r's chunk holds [r * ps_j, (r + 1) * ps_j) of each parameter j.
+struct Zero3Parameters::GatherGroup {
+  std::vector<size_t> members;   // indices into Gather::ids
+  std::vector<int64_t> offsets;  // each member's offset within a rank's chunk
+  int64_t chunk_numel = 0;       // Σ ps
+  at::Tensor send;
+  at::Tensor received;
+  std::unique_ptr<Work> work;
+};
+
 struct Zero3Parameters::Gather {
   int unit = 0;
   int64_t numel = 0;
-  std::vector<at::Tensor> buffers;  // per unit parameter; undefined for persistent ones
-  std::vector<std::unique_ptr<Work>> works;
+  std::vector<int> ids;             // the non-persistent parameters gathered, in unit order
+  std::vector<GatherGroup> groups;  // in order of first appearance: the same on every rank
+  std::vector<at::Tensor> buffers;  // per id, [W * ps]: filled by WaitCoalesced
 };
 
 Zero3Parameters::Zero3Parameters(Zero3ParameterOptions options, std::shared_ptr<Communicator> comm)
@@ -139,7 +160,9 @@ Zero3Parameters::Zero3Parameters(Zero3ParameterOptions options, std::shared_ptr<
 Zero3Parameters::~Zero3Parameters() {
   // Buffers must outlive the collectives writing into them.
   for (auto& [unit, gather] : in_flight_) {
-    for (auto& work : gather->works) (void)work->Wait(Deadline());
+    for (GatherGroup& group : gather->groups) {
+      if (group.work != nullptr) (void)group.work->Wait(Deadline());
+    }
   }
 }
 
@@ -232,6 +255,7 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     units_.push_back(std::move(ids));
     unit_numel_.push_back(numel);
   }
+  grad_accumulators_.resize(params_.size());
   // Only now: aliasing slots must all be seen before any is replaced.
   for (auto& [name, slot] : slots) *slot = at::empty({0}, slot->options().requires_grad(false));
   return absl::OkStatus();
@@ -243,6 +267,33 @@ std::vector<int> Zero3Parameters::TrainableIds() const {
     if (params_[i].trainable) ids.push_back(i);
   }
   return ids;
+}
+
+bool Zero3Parameters::AccumulateGradient(int id, const at::Tensor& piece) {
+  const Zero3Parameter& p = params_[id];
+  if (!IsSixteenBit(p.dtype)) return false;
+  at::NoGradGuard no_grad;
+  at::Tensor& accumulator = grad_accumulators_[id];
+  if (accumulator.defined()) {
+    accumulator.add_(piece);  // bf16 / fp16 piece, fp32 sum
+  } else {
+    accumulator = piece.to(at::kFloat);
+  }
+  return true;
+}
+
+at::Tensor Zero3Parameters::GradientPartition(int id) const {
+  const Zero3Parameter& p = params_[id];
+  if (!p.trainable) return at::Tensor();
+  return IsSixteenBit(p.dtype) ? grad_accumulators_[id] : p.partition.grad();
+}
+
+void Zero3Parameters::ZeroGradientPartitions() {
+  for (int id = 0; id < num_params(); ++id) {
+    if (!params_[id].trainable) continue;
+    params_[id].partition.mutable_grad().reset();
+    grad_accumulators_[id] = at::Tensor();
+  }
 }
 
 int64_t Zero3Parameters::ResidentBytes(bool trainable) const {
@@ -264,40 +315,99 @@ void Zero3Parameters::Track(int64_t delta) {
   peak_numel_ = std::max(peak_numel_, live_numel_);
 }
 
-absl::StatusOr<std::unique_ptr<Zero3Parameters::Gather>> Zero3Parameters::StartGather(int unit) {
+absl::StatusOr<std::unique_ptr<Zero3Parameters::Gather>> Zero3Parameters::StartCoalesced(
+    int unit, std::vector<int> ids) {
   auto gather = std::make_unique<Gather>();
   gather->unit = unit;
-  const int world = comm_->Size();
-  for (int id : units_[unit]) {
-    const Zero3Parameter& p = params_[id];
-    if (p.persistent) {
-      gather->buffers.emplace_back();
-      continue;
+  gather->ids = std::move(ids);
+  for (size_t k = 0; k < gather->ids.size(); ++k) {
+    const Zero3Parameter& p = params_[gather->ids[k]];
+    GatherGroup* group = nullptr;
+    for (GatherGroup& g : gather->groups) {
+      const Zero3Parameter& first = params_[gather->ids[g.members[0]]];
+      if (first.dtype == p.dtype && first.device == p.device) group = &g;
     }
-    at::Tensor buffer = at::empty({world * p.partition_numel},
-                                  p.partition.options().device(p.device).requires_grad(false));
-    ZT_ASSIGN_OR_RETURN(std::unique_ptr<Work> work,
-                        comm_->AllGather(p.partition.detach().to(p.device), buffer));
-    gather->buffers.push_back(buffer);
-    gather->works.push_back(std::move(work));
+    if (group == nullptr) group = &gather->groups.emplace_back();
+    group->members.push_back(k);
+    group->offsets.push_back(group->chunk_numel);
+    group->chunk_numel += p.partition_numel;
     gather->numel += p.numel;
   }
+  const int world = comm_->Size();
+  for (GatherGroup& group : gather->groups) {
+    const Zero3Parameter& first = params_[gather->ids[group.members[0]]];
+    const at::TensorOptions options =
+        first.partition.options().device(first.device).requires_grad(false);
+    if (group.members.size() == 1) {
+      // Nothing to pack; the received [W * ps] is the parameter's gather buffer itself.
+      group.send = first.partition.detach().to(first.device);
+    } else {
+      group.send = at::empty({group.chunk_numel}, options);
+      for (size_t m = 0; m < group.members.size(); ++m) {
+        const Zero3Parameter& p = params_[gather->ids[group.members[m]]];
+        group.send.narrow(0, group.offsets[m], p.partition_numel).copy_(p.partition.detach());
+      }
+    }
+    group.received = at::empty({world * group.chunk_numel}, options);
+    absl::StatusOr<std::unique_ptr<Work>> work = comm_->AllGather(group.send, group.received);
+    if (!work.ok()) {
+      (void)WaitCoalesced(*gather, /*copy_out=*/false);  // buffers outlive what is in flight
+      return work.status();
+    }
+    group.work = std::move(*work);
+  }
+  return gather;
+}
+
+absl::Status Zero3Parameters::WaitCoalesced(Gather& gather, bool copy_out) {
+  absl::Status status;
+  for (GatherGroup& group : gather.groups) {
+    if (group.work != nullptr) status.Update(group.work->Wait(Deadline()));
+    group.work.reset();
+  }
+  if (!status.ok() || !copy_out) {
+    gather.groups.clear();
+    if (status.ok()) return status;
+    const std::string& name = params_[gather.ids[0]].names[0];
+    return absl::Status(status.code(), absl::StrCat("all-gather of unit ", gather.unit, " (\"",
+                                                    name, "\", ...): ", status.message()));
+  }
+  const int world = comm_->Size();
+  gather.buffers.assign(gather.ids.size(), at::Tensor());
+  for (GatherGroup& group : gather.groups) {
+    group.send = at::Tensor();
+    if (group.members.size() == 1) {
+      gather.buffers[group.members[0]] = std::move(group.received);
+      continue;
+    }
+    // Rank-major [W, Σ ps] -> each parameter's own [W * ps] (its full tensor, then padding).
+    const at::Tensor by_rank = group.received.view({world, group.chunk_numel});
+    for (size_t m = 0; m < group.members.size(); ++m) {
+      const int64_t ps = params_[gather.ids[group.members[m]]].partition_numel;
+      at::Tensor buffer = at::empty({world * ps}, group.received.options());
+      buffer.view({world, ps}).copy_(by_rank.narrow(1, group.offsets[m], ps));
+      gather.buffers[group.members[m]] = std::move(buffer);
+    }
+    group.received = at::Tensor();  // the unit is held once again
+  }
+  gather.groups.clear();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Zero3Parameters::Gather>> Zero3Parameters::StartGather(int unit) {
+  std::vector<int> ids;
+  for (int id : units_[unit]) {
+    if (!params_[id].persistent) ids.push_back(id);
+  }
+  ZT_ASSIGN_OR_RETURN(std::unique_ptr<Gather> gather, StartCoalesced(unit, std::move(ids)));
   in_flight_numel_ += gather->numel;
   Track(gather->numel);
   return gather;
 }
 
-absl::Status Zero3Parameters::WaitGather(Gather& gather) {
-  absl::Status status;
-  for (auto& work : gather.works) status.Update(work->Wait(Deadline()));
-  gather.works.clear();
+absl::Status Zero3Parameters::WaitGather(Gather& gather, bool copy_out) {
   in_flight_numel_ -= gather.numel;
-  if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat("all-gather of unit ", gather.unit, " (\"",
-                                                    params_[units_[gather.unit][0]].names[0],
-                                                    "\", ...): ", status.message()));
-  }
-  return status;
+  return WaitCoalesced(gather, copy_out);
 }
 
 void Zero3Parameters::Prefetch(int unit, int direction) {
@@ -341,24 +451,25 @@ std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
     ThrowIfError(started.status());
     gather = std::move(*started);
   }
-  ThrowIfError(WaitGather(*gather));
+  ThrowIfError(WaitGather(*gather, /*copy_out=*/true));
   fetched_numel_[unit] += gather->numel;
   Prefetch(unit, direction);
   Parked& last = last_fetch_[unit];
   last = Parked();
-  for (size_t j = 0; j < units_[unit].size(); ++j) {
-    if (!gather->buffers[j].defined()) continue;
-    last.ids.push_back(units_[unit][j]);
-    last.buffers.push_back(gather->buffers[j]);
-  }
+  last.unit = unit;
+  last.ids = gather->ids;
+  last.buffers = gather->buffers;
   last.numel = gather->numel;
 
   std::vector<at::Tensor> out;
   size_t k = 0;
+  size_t gathered = 0;
   for (size_t j = 0; j < units_[unit].size(); ++j) {
     const int id = units_[unit][j];
     const Zero3Parameter& p = params_[id];
-    at::Tensor full = p.persistent ? p.full : gather->buffers[j].narrow(0, 0, p.numel).view(p.shape);
+    at::Tensor full = p.persistent
+                          ? p.full
+                          : gather->buffers[gathered++].narrow(0, 0, p.numel).view(p.shape);
     if (!p.trainable) {
       out.push_back(full);
       continue;
@@ -413,18 +524,16 @@ void Zero3Parameters::RegatherParked(int64_t token) {
   auto it = parked_.find(token);
   if (it == parked_.end() || it->second.resident) return;
   Parked& parked = it->second;
+  // One coalesced all-gather per (dtype, device) group, as the unit's Fetch did; the gathered
+  // memory moves into the buffers autograd's saved views share.
+  absl::StatusOr<std::unique_ptr<Gather>> gather = StartCoalesced(parked.unit, parked.ids);
+  ThrowIfError(gather.status());
+  const absl::Status waited = WaitCoalesced(**gather, /*copy_out=*/true);
+  ThrowIfError(waited.ok() ? waited
+                           : absl::Status(waited.code(),
+                                          absl::StrCat("backward ", waited.message())));
   for (size_t j = 0; j < parked.ids.size(); ++j) {
-    const Zero3Parameter& p = params_[parked.ids[j]];
-    at::Tensor gathered = at::empty_like(parked.buffers[j]);
-    absl::StatusOr<std::unique_ptr<Work>> work =
-        comm_->AllGather(p.partition.detach().to(p.device), gathered);
-    ThrowIfError(work.status());
-    const absl::Status waited = (*work)->Wait(Deadline());
-    ThrowIfError(waited.ok() ? waited
-                             : absl::Status(waited.code(),
-                                            absl::StrCat("backward all-gather of \"", p.names[0],
-                                                         "\": ", waited.message())));
-    AdoptStorage(parked.buffers[j], gathered);
+    AdoptStorage(parked.buffers[j], (*gather)->buffers[j]);
   }
   parked.resident = true;
   Track(parked.numel);
@@ -444,7 +553,7 @@ void Zero3Parameters::FreeParked(int64_t token, bool forget) {
 absl::Status Zero3Parameters::PartitionsUpdated() {
   absl::Status status;
   for (auto& [unit, gather] : in_flight_) {
-    status.Update(WaitGather(*gather));
+    status.Update(WaitGather(*gather, /*copy_out=*/false));  // stale: dropped
     Track(-gather->numel);
   }
   in_flight_.clear();

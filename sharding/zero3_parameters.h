@@ -9,17 +9,24 @@
 // partitioned as for every other one). Slots aliasing one tensor (tied embeddings) are one
 // parameter with one partition, used by every unit that names any of its slots.
 //
-// The model runs in units (a decoder: embedding, layers, final norm, lm_head) whose tensor
-// names the caller gives in forward order. Fetch(unit) all-gathers the unit's tensors (waiting
-// for a prefetch already in flight), starts the gathers of the following units in the direction
-// of the last two fetches (forward: next units; activation recompute in backward: previous
-// ones) while the elements in flight stay <= prefetch_bucket_numel and gathered + in flight
-// stay <= max_live_numel (stage3_prefetch_bucket_size, stage3_max_live_parameters); Release(unit)
-// drops the gathered tensors (and, for units run without checkpointing, frees the storage
-// autograd saved until backward gathers it again: UnitInput / UnitOutput). A trainable tensor's gathered value is the output of an autograd
-// function of its partition (a leaf requiring grad): its backward divides the full gradient by W
-// and reduce-scatters it, so partition.grad accumulates this rank's piece of the rank-averaged
-// gradient, every micro-step (stage 2 semantics: no rank keeps a full gradient).
+// The model runs in units (a decoder: embedding, layers, final norm, lm_head) whose tensor names
+// the caller gives in forward order. Fetch(unit) all-gathers the unit's tensors (waiting for a
+// prefetch already in flight) coalesced, as DeepSpeed does: the partitions of each (dtype, device)
+// group of the unit's non-persistent tensors are packed into one buffer and gathered by ONE
+// all-gather (one per unit for a single-dtype model), each tensor's full value then copied out into its
+// own buffer (the gathered buffer is dropped right away; a group of one tensor gathers straight
+// into its buffer). Fetch then starts the gathers of the following units in the direction of the
+// last two fetches (forward: next units; activation recompute in backward: previous ones) while the
+// elements in flight stay <= prefetch_bucket_numel and gathered + in flight stay <= max_live_numel
+// (stage3_prefetch_bucket_size, stage3_max_live_parameters); Release(unit) drops the gathered
+// tensors (and, for units run without checkpointing, frees the storage autograd saved until
+// backward gathers it again: UnitInput / UnitOutput). A trainable tensor's gathered value is the
+// output of an autograd function of its partition (a leaf requiring grad): its backward divides the
+// full gradient by W and reduce-scatters it (one collective per parameter use, in the parameter's
+// dtype), and this rank's piece of the rank-averaged gradient is added, every micro-step, into the
+// parameter's gradient partition (GradientPartition: stage 2 semantics, no rank keeps a full
+// gradient), kept in DeepSpeed's grad_accum_dtype: fp32 for bf16 / fp16 parameters (partition.grad
+// stays undefined), partition.grad itself for fp32 / fp64 ones.
 //
 // Collectives: every rank must fetch the same units in the same order (§13 #1); a failed or
 // timed-out collective throws c10::Error naming the parameter (the decoder's forward has no
@@ -112,6 +119,20 @@ class Zero3Parameters final : public worker::model::ParameterHook {
   // `token`: one forward's use of a unit (several forwards may precede one backward).
   void RegatherParked(int64_t token);
   void FreeParked(int64_t token, bool forget);
+  // Backward's side of a trainable parameter's gather: adds this rank's reduce-scattered
+  // `piece` ([partition_numel], the parameter's dtype) into the fp32 gradient partition of a
+  // 16-bit parameter and returns true; false for fp32 / fp64 ones (autograd then adds it into
+  // partition.grad).
+  bool AccumulateGradient(int id, const at::Tensor& piece);
+
+  // This rank's piece of the rank-averaged gradient of trainable parameter `id`, summed over
+  // the micro-steps since ZeroGradientPartitions ([partition_numel]; where the partition lives).
+  // Accumulated in DeepSpeed's grad_accum_dtype: fp32 for bf16 / fp16 parameters (a separate
+  // buffer: partition.grad stays undefined), the parameter's dtype for fp32 / fp64 (then it is
+  // partition.grad). Undefined before any backward reached the parameter, and for frozen ones.
+  at::Tensor GradientPartition(int id) const;
+  // Drops every gradient partition (the optimizer, after its step or a skipped one).
+  void ZeroGradientPartitions();
 
   int num_params() const { return static_cast<int>(params_.size()); }
   int num_units() const { return static_cast<int>(units_.size()); }
@@ -147,13 +168,21 @@ class Zero3Parameters final : public worker::model::ParameterHook {
       bool trainable_only);
 
  private:
-  struct Gather;  // one unit's all-gathers in flight
+  struct GatherGroup;  // one coalesced all-gather of a (dtype, device) group
+  struct Gather;       // one unit's coalesced all-gathers in flight
   Zero3Parameters(Zero3ParameterOptions options, std::shared_ptr<Communicator> comm);
 
   absl::Status Partition(std::vector<std::pair<std::string, at::Tensor*>> slots,
                          const std::vector<std::vector<std::string>>& units);
+  // Starts one all-gather per (dtype, device) group of `ids` (non-persistent; in order of
+  // first appearance, hence the same on every rank). `unit` only names it in errors.
+  absl::StatusOr<std::unique_ptr<Gather>> StartCoalesced(int unit, std::vector<int> ids);
+  // Waits; with `copy_out` copies each parameter's [W * ps] out of its group's gathered buffer
+  // into gather.buffers and drops the gathered buffer.
+  absl::Status WaitCoalesced(Gather& gather, bool copy_out);
+  // StartCoalesced / WaitCoalesced of a unit's Fetch or prefetch, tracking the live elements.
   absl::StatusOr<std::unique_ptr<Gather>> StartGather(int unit);
-  absl::Status WaitGather(Gather& gather);
+  absl::Status WaitGather(Gather& gather, bool copy_out);
   void Prefetch(int unit, int direction);
   void Track(int64_t delta);
 
@@ -163,7 +192,9 @@ class Zero3Parameters final : public worker::model::ParameterHook {
   std::vector<std::vector<int>> units_;   // param ids per unit
   std::vector<int64_t> unit_numel_;       // gathered elements per unit (non-persistent)
   std::map<int, std::unique_ptr<Gather>> in_flight_;
+  std::vector<at::Tensor> grad_accumulators_;  // per parameter: 16-bit trainable ones only
   struct Parked {
+    int unit = -1;
     std::vector<int> ids;             // non-persistent parameters of the unit
     std::vector<at::Tensor> buffers;  // their gather buffers ([W * ps], storage freed or held)
     int64_t numel = 0;
