@@ -178,10 +178,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                    plan_->micro_batches_per_step(), " micro-batches of ",
                    args_.per_device_train_batch_size, " per step, ", total, " steps (",
                    plan_->steps_per_epoch(), " per epoch), ZeRO stage ", engine_->stage(),
-                   engine_->offloads_optimizer() ? " with CPU offload" : "",
-                   job_.zero3_params.offload_param && engine_->stage() == 3
-                       ? " and parameter offload" : "",
-                   ", optimizer ", engine_->OptimizerName()));
+                   OffloadDescription(), ", optimizer ", engine_->OptimizerName()));
   ZT_RETURN_IF_ERROR(checkpointer_->CheckSharedOutputDir());
   ZT_RETURN_IF_ERROR(Resume(result));
   ZT_RETURN_IF_ERROR(OpenReports());

@@ -113,6 +113,8 @@ class Trainer {
   // back whole into the model while `use` runs (stage 3 gathers them: collective, every rank).
   absl::Status BuildEngine();
   model::ForwardOptions Forward(bool training) const;
+  // " with CPU offload", " with CPU offload and parameter offload", ... or "".
+  std::string OffloadDescription() const;
   absl::Status WithFullTensors(bool trainable_only, const std::function<absl::Status()>& use);
   // Summed token loss of `batch` (its logits computed only where labels are trained).
   at::Tensor BatchLoss(const Batch& batch, const model::ForwardOptions& forward) const;

@@ -65,7 +65,7 @@ absl::Status Trainer::SaveCheckpoint(int64_t step) {
   };
   request.rank_state = {{"cpu_rng", CpuRngState()}};
   std::string dir;
-  ZT_RETURN_IF_ERROR(WithFullTensors(/*trainable_only=*/true, [&]() -> absl::Status {
+  auto save = [&]() -> absl::Status {
     if (model_.use_lora) {
       request.adapter_config =
           model::PeftConfigFor(*model_.decoder, model_.lora, args_.model_name_or_path);
@@ -73,7 +73,9 @@ absl::Status Trainer::SaveCheckpoint(int64_t step) {
     }
     ZT_ASSIGN_OR_RETURN(dir, checkpointer_->Save(*engine_, request));
     return absl::OkStatus();
-  }));
+  };
+  // The adapter is gathered whole (stage 3); full fine-tuning's checkpoint is the zero/ state.
+  ZT_RETURN_IF_ERROR(model_.use_lora ? WithFullTensors(/*trainable_only=*/true, save) : save());
   Log(absl::StrCat("saved ", dir));
   return absl::OkStatus();
 }

@@ -34,6 +34,15 @@ model::ForwardOptions Trainer::Forward(bool training) const {
   return forward;
 }
 
+std::string Trainer::OffloadDescription() const {
+  const bool optimizer = engine_->offloads_optimizer();
+  const bool parameters = zero3_ != nullptr && job_.zero3_params.offload_param;
+  if (optimizer && parameters) return " with CPU offload and parameter offload";
+  if (optimizer) return " with CPU offload";
+  if (parameters) return " with parameter offload";
+  return "";
+}
+
 at::Tensor Trainer::BatchLoss(const Batch& batch, const model::ForwardOptions& forward) const {
   const at::Tensor hidden = model_.decoder->Hidden(batch.input_ids, batch.attention_mask, forward);
   return model_.decoder->ApplyHead(
