@@ -13,9 +13,9 @@
 // the caller gives in forward order. Fetch(unit) all-gathers the unit's tensors (waiting for a
 // prefetch already in flight) coalesced, as DeepSpeed does: the partitions of each (dtype, device)
 // group of the unit's non-persistent tensors are packed into one buffer and gathered by ONE
-// all-gather (one per unit for a single-dtype model), each tensor's full value then copied out into its
-// own buffer (the gathered buffer is dropped right away; a group of one tensor gathers straight
-// into its buffer). Fetch then starts the gathers of the following units in the direction of the
+// all-gather (one per unit for a single-dtype model), each tensor's full value then copied out
+// into its own buffer (the gathered buffer is dropped right away; a group of one tensor gathers
+// straight into its buffer). Fetch then starts the gathers of the following units in the direction of the
 // last two fetches (forward: next units; activation recompute in backward: previous ones) while the
 // elements in flight stay <= prefetch_bucket_numel and gathered + in flight stay <= max_live_numel
 // (stage3_prefetch_bucket_size, stage3_max_live_parameters); Release(unit) drops the gathered

@@ -1,6 +1,7 @@
 // ZeRO stage 3 across real processes (Gloo): per-rank resident bytes of the frozen tensors are
 // exactly Σ ceil(n / W) elements (uint8 storage included) at W = 2 and 4, ranks fetching units
-// in different orders are reported (W = 2), and training the tiny
+// in different orders are reported (W = 2), a unit's fetch is one coalesced all-gather per
+// dtype (W = 2, counted), and training the tiny
 // Qwen2 decoder (LoRA with the frozen base partitioned too, and full fine-tuning; tied and
 // untied embeddings; gradient checkpointing on and off; optimizer and parameter offload on and
 // off) matches a
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <torch/optim/adamw.h>
 
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -221,6 +223,107 @@ void ExpectResidentBytes(std::shared_ptr<Communicator> comm) {
   (*params)->Release((*params)->num_units() - 1);
 }
 
+// Forwards every collective to `inner`, counting the all-gathers and reduce-scatters.
+class CountingCommunicator final : public Communicator {
+ public:
+  explicit CountingCommunicator(std::shared_ptr<Communicator> inner) : inner_(std::move(inner)) {}
+  int Rank() const override { return inner_->Rank(); }
+  int Size() const override { return inner_->Size(); }
+  std::string BackendName() const override { return inner_->BackendName(); }
+  absl::StatusOr<std::unique_ptr<Work>> AllReduce(at::Tensor tensor, ReduceOp op) override {
+    return inner_->AllReduce(tensor, op);
+  }
+  absl::StatusOr<std::unique_ptr<Work>> ReduceScatter(at::Tensor input, at::Tensor output,
+                                                      ReduceOp op) override {
+    ++reduce_scatters;
+    return inner_->ReduceScatter(input, output, op);
+  }
+  absl::StatusOr<std::unique_ptr<Work>> AllGather(at::Tensor input, at::Tensor output) override {
+    ++all_gathers;
+    return inner_->AllGather(input, output);
+  }
+  absl::StatusOr<std::unique_ptr<Work>> Broadcast(at::Tensor tensor, int root) override {
+    return inner_->Broadcast(tensor, root);
+  }
+  absl::StatusOr<std::unique_ptr<Work>> Barrier() override { return inner_->Barrier(); }
+  void Abort(absl::Status reason) override { inner_->Abort(std::move(reason)); }
+
+  int64_t all_gathers = 0;
+  int64_t reduce_scatters = 0;
+
+ private:
+  std::shared_ptr<Communicator> inner_;
+};
+
+// Coalesced gathers (deepspeed.md §9.2): a unit's fetch is one all-gather per (dtype, device)
+// group of its partitioned tensors, whatever their sizes (padding: numel not a multiple of W)
+// and storage dtypes; a decoder's forward issues one per unit holding partitioned tensors, its
+// backward (no checkpointing) one per unit re-gathered and one reduce-scatter per trainable
+// tensor use.
+void ExpectOneAllGatherPerUnit(std::shared_ptr<Communicator> comm) {
+  const int world = comm->Size(), rank = comm->Rank();
+  auto counting = std::make_shared<CountingCommunicator>(comm);
+  at::manual_seed(21);  // every rank builds the same tensors
+  const std::vector<at::Tensor> originals = {
+      at::randn({7}, at::kDouble), at::randint(0, 256, {11}, at::kByte),
+      at::randn({3, 5}, at::kDouble), at::randn({2, 3}, at::kDouble),
+      at::randint(0, 256, {3}, at::kByte)};
+  std::vector<at::Tensor> tensors;
+  for (const at::Tensor& t : originals) tensors.push_back(t.clone());
+  std::vector<std::pair<std::string, at::Tensor*>> slots;
+  std::vector<std::string> unit;
+  for (size_t j = 0; j < tensors.size(); ++j) {
+    slots.emplace_back(absl::StrCat("t", j), &tensors[j]);
+    unit.push_back(absl::StrCat("t", j));
+  }
+  {
+    auto mixed = Zero3Parameters::Create(slots, {unit}, {}, counting);
+    ASSERT_TRUE(mixed.ok()) << mixed.status();
+    const std::vector<at::Tensor> gathered = (*mixed)->Fetch(0, {});
+    EXPECT_EQ(counting->all_gathers, 2);  // fp64 and uint8
+    ASSERT_EQ(gathered.size(), originals.size());
+    for (size_t j = 0; j < originals.size(); ++j) {
+      EXPECT_TRUE(at::equal(gathered[j], originals[j])) << "t" << j;
+    }
+    (*mixed)->Release(0);
+  }
+
+  std::unique_ptr<Decoder> decoder = MakeDecoder({/*lora=*/false, /*tied=*/true});
+  const std::vector<std::vector<std::string>> units = decoder->ParameterUnits();
+  Zero3ParameterOptions options;
+  options.persistence_threshold = 32;  // norms and biases stay whole
+  auto params = Zero3Parameters::ForDecoder(*decoder, options, counting);
+  ASSERT_TRUE(params.ok()) << params.status();
+  std::map<std::string, int> ids;
+  for (int id = 0; id < (*params)->num_params(); ++id) {
+    for (const std::string& name : (*params)->param(id).names) ids[name] = id;
+  }
+  int64_t gathering_units = 0, partitioned_uses = 0, trainable_uses = 0;
+  for (size_t u = 0; u < units.size(); ++u) {
+    int64_t partitioned = 0;
+    for (const std::string& name : units[u]) {
+      partitioned += (*params)->param(ids.at(name)).persistent ? 0 : 1;
+    }
+    gathering_units += partitioned > 0 ? 1 : 0;
+    partitioned_uses += partitioned;
+    trainable_uses += static_cast<int64_t>((*params)->TrainableInputs(static_cast<int>(u)).size());
+  }
+  EXPECT_GT(partitioned_uses, 2 * gathering_units);  // a layer holds several tensors
+  worker::model::ForwardOptions forward;
+  forward.parameter_hook = params->get();
+  counting->all_gathers = 0;
+  counting->reduce_scatters = 0;
+  const at::Tensor loss = Loss(*decoder, Tokens(world, 0).narrow(0, rank * kMicroBatch, kMicroBatch),
+                               forward);
+  EXPECT_EQ(counting->all_gathers, gathering_units);
+  counting->all_gathers = 0;
+  loss.backward();
+  // Every unit but the embedding (its gradient reads no weight) is gathered again.
+  EXPECT_EQ(counting->all_gathers, gathering_units - 1);
+  EXPECT_EQ(counting->reduce_scatters, trainable_uses);
+  EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
+}
+
 // Ranks that fetch the two (equally shaped) layers in different orders: the gathers match in
 // size, so nothing hangs, and the next PartitionsUpdated reports the divergence on every rank.
 void ExpectDivergenceDetected(std::shared_ptr<Communicator> comm) {
@@ -253,6 +356,7 @@ TEST(Zero3MultirankTest, ResidentBytesAndEquivalenceAtWorldSize2) {
     ASSERT_NE(comm, nullptr);
     ExpectResidentBytes(comm);
     ExpectDivergenceDetected(comm);
+    ExpectOneAllGatherPerUnit(comm);
     for (const Variant& v : Variants(comm->Size())) ExpectEquivalence(comm, v);
     return;
   }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <memory>
 
 #include "sharding/self_communicator.h"
@@ -222,6 +223,69 @@ TEST(Zero3ParametersTest, BackwardRegathersWithinTheLiveBudget) {
       if (!checkpointing) EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
     }
   }
+}
+
+// bf16 gradients accumulate in fp32 (DeepSpeed's grad_accum_dtype): of four micro-steps' pieces
+// (exact in bf16), the first in [1, 1.5), the other three in [2^-10, 2^-9), each below half a
+// bf16 ulp of the running sum. Summed in fp32 the result is the exact sum, within one final bf16
+// rounding (<= 2^-8 here); summed in bf16 every small piece is rounded away, an error above
+// 2^-8. The optimizer reads the fp32 sum at the boundary and drops it after its step.
+TEST(Zero3ParametersTest, SixteenBitGradientsAccumulateInFp32) {
+  constexpr int64_t kNumel = 256;
+  constexpr int kMicroSteps = 4;
+  at::manual_seed(5);
+  at::Tensor w = at::randn({kNumel}, at::kFloat).to(at::kBFloat16).requires_grad_(true);
+  std::vector<at::Tensor> pieces = {(at::rand({kNumel}, at::kDouble) * 0.5 + 1).to(at::kBFloat16)};
+  for (int k = 1; k < kMicroSteps; ++k) {
+    pieces.push_back(((at::rand({kNumel}, at::kDouble) + 1) * std::ldexp(1.0, -10)).to(at::kBFloat16));
+  }
+  at::Tensor exact = at::zeros({kNumel}, at::kDouble);
+  at::Tensor in_bf16 = at::zeros({kNumel}, at::kBFloat16);
+  for (const at::Tensor& piece : pieces) {
+    exact += piece.to(at::kDouble);
+    in_bf16 = in_bf16 + piece;  // what accumulating in the parameter dtype gives
+  }
+  auto params = Zero3Parameters::Create({{"w", &w}}, {{"w"}}, {},
+                                        std::make_shared<SelfCommunicator>());
+  ASSERT_TRUE(params.ok()) << params.status();
+  Zero3OptimizerOptions options;
+  options.gradient_accumulation_steps = kMicroSteps;
+  auto optimizer = Zero3Optimizer::Create(params->get(), options);
+  ASSERT_TRUE(optimizer.ok()) << optimizer.status();
+  EXPECT_FALSE((*params)->GradientPartition(0).defined());
+  for (int k = 0; k < kMicroSteps; ++k) {
+    const at::Tensor full = (*params)->Fetch(0, (*params)->TrainableInputs(0)).at(0);
+    // d(loss)/d(full) = pieces[k] * gradient_accumulation_steps: the optimizer divides the loss.
+    const at::Tensor loss = (full * (pieces[k] * kMicroSteps)).sum();
+    ASSERT_TRUE((*optimizer)->Backward(loss).ok());
+    (*params)->Release(0);
+    if (k + 1 < kMicroSteps) ASSERT_TRUE((*optimizer)->Step().ok());
+  }
+  const Zero3Parameter& p = (*params)->param(0);
+  EXPECT_FALSE(p.partition.grad().defined());  // no bf16 copy of the gradient
+  const at::Tensor accumulated = (*params)->GradientPartition(0);
+  ASSERT_TRUE(accumulated.defined());
+  EXPECT_EQ(accumulated.scalar_type(), at::kFloat);
+  const at::Tensor error = (accumulated.to(at::kDouble) - exact).abs();
+  const at::Tensor one_rounding = (exact.to(at::kBFloat16).to(at::kDouble) - exact).abs();
+  EXPECT_TRUE(at::all(error <= one_rounding).item<bool>());
+  EXPECT_LE(error.max().item<double>(), std::ldexp(1.0, -8));
+  const double bf16_error = (in_bf16.to(at::kDouble) - exact).abs().max().item<double>();
+  EXPECT_GT(bf16_error, std::ldexp(1.0, -8));
+  EXPECT_GT(bf16_error, error.max().item<double>());
+  absl::StatusOr<StepResult> step = (*optimizer)->Step();
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_TRUE(step->applied);
+  EXPECT_FALSE((*params)->GradientPartition(0).defined());
+  // fp64 parameters keep accumulating into partition.grad, which GradientPartition returns.
+  at::Tensor v = at::ones({5}, at::kDouble).requires_grad_(true);
+  auto fp64 = Zero3Parameters::Create({{"v", &v}}, {{"v"}}, {},
+                                      std::make_shared<SelfCommunicator>());
+  ASSERT_TRUE(fp64.ok()) << fp64.status();
+  (*fp64)->Fetch(0, (*fp64)->TrainableInputs(0)).at(0).sum().backward();
+  EXPECT_TRUE((*fp64)->GradientPartition(0).is_same((*fp64)->param(0).partition.grad()));
+  (*fp64)->ZeroGradientPartitions();
+  EXPECT_FALSE((*fp64)->param(0).partition.grad().defined());
 }
 
 TEST(Zero3ParametersTest, OptionsFromDsConfig) {
