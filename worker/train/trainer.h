@@ -109,8 +109,9 @@ class Trainer {
   };
   absl::StatusOr<sharding::StepResult> RunStep(int64_t step, StepTotals& totals);
   // trainer_engine.cc: the stage 0-2 engine, or at stage 3 the partitioned parameters and
-  // their optimizer; the forward options that use them; the trainable (or all) tensors put
-  // back whole into the model while `use` runs (stage 3 gathers them: collective, every rank).
+  // their optimizer; the forward options that use them; the trainable tensors (every rank) or
+  // all of them (rank 0) put back whole into the model while `use` runs (stage 3 gathers them
+  // one by one: collective, every rank calls it).
   absl::Status BuildEngine();
   model::ForwardOptions Forward(bool training) const;
   // " with CPU offload", " with CPU offload and parameter offload", ... or "".

@@ -54,17 +54,32 @@ at::Tensor Trainer::BatchLoss(const Batch& batch, const model::ForwardOptions& f
 absl::Status Trainer::WithFullTensors(bool trainable_only,
                                       const std::function<absl::Status()>& use) {
   if (zero3_ == nullptr) return use();
-  ZT_ASSIGN_OR_RETURN(auto gathered, zero3_->GatherNamedTensors(trainable_only));
   std::map<std::string, at::Tensor*> slots;
   for (auto& [name, slot] : model_.decoder->TensorSlots()) slots[name] = slot;
+  // The adapter goes to every rank (node leaders write it too); the whole model only to rank 0
+  // (the others hold one tensor at a time), as DeepSpeed's save_16bit_model gathers it.
+  const bool keep = trainable_only || comm_->Rank() == 0;
   std::vector<std::pair<at::Tensor*, at::Tensor>> placeholders;
-  for (auto& [name, full] : gathered) {
-    at::Tensor* slot = slots.at(name);
-    placeholders.emplace_back(slot, *slot);
-    *slot = full;
+  auto restore = [&placeholders]() {
+    for (auto& [slot, placeholder] : placeholders) *slot = placeholder;
+  };
+  for (int id = 0; id < zero3_->num_params(); ++id) {
+    const sharding::Zero3Parameter& p = zero3_->param(id);
+    if (trainable_only && !p.trainable) continue;
+    absl::StatusOr<at::Tensor> full = zero3_->GatherFull(id);
+    if (!full.ok()) {
+      restore();
+      return full.status();
+    }
+    if (!keep) continue;
+    for (const std::string& name : p.names) {
+      at::Tensor* slot = slots.at(name);
+      placeholders.emplace_back(slot, *slot);
+      *slot = *full;
+    }
   }
   const absl::Status status = use();
-  for (auto& [slot, placeholder] : placeholders) *slot = placeholder;
+  restore();
   return status;
 }
 
