@@ -113,7 +113,7 @@ StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const configs::D
     }
     e.partition_numel += part;
     e.trainable.bytes += bytes;
-    e.gradients.bytes += part * pb;
+    e.gradients.bytes += part * kMasterBytes;  // accumulated in fp32 (grad_accum_dtype)
     e.optimizer.bytes += 4 * part * kMasterBytes;
     if (e.offload && pb != kMasterBytes) e.optimizer.bytes += part * pb;  // host staging
   }

@@ -121,8 +121,8 @@ absl::Status Zero3Optimizer::ImportState(const StateCounters& counters,
   for (size_t i = 0; i < ids_.size(); ++i) {
     Zero3Parameter& p = params_->mutable_param(ids_[i]);
     p.partition.detach().copy_(partitions_[i]->master());
-    p.partition.mutable_grad().reset();
   }
+  params_->ZeroGradientPartitions();
   micro_steps_ = counters.micro_steps;
   applied_steps_ = counters.applied_steps;
   skipped_steps_ = counters.skipped_steps;

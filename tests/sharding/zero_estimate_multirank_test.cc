@@ -173,6 +173,18 @@ void ExpectEstimateEqualsEngine(std::shared_ptr<Communicator> comm) {
         EXPECT_EQ(e.trainable.bytes, (*zero3)->ResidentBytes(/*trainable=*/true));
         EXPECT_EQ(e.optimizer.bytes, (*optimizer)->OptimizerStateBytes());
         EXPECT_EQ(e.optimizer.on_host, offload);
+        // Gradient partitions exist once backward reached every trainable tensor.
+        worker::model::ForwardOptions forward;
+        forward.parameter_hook = zero3->get();
+        const at::Tensor ids = at::arange(6, at::kLong).view({1, 6});
+        partitioned.Logits(ids, at::Tensor(), forward).to(at::kFloat).pow(2).mean().backward();
+        int64_t gradient_bytes = 0;
+        for (int id : (*zero3)->TrainableIds()) {
+          const at::Tensor grad = (*zero3)->GradientPartition(id);
+          ASSERT_TRUE(grad.defined()) << (*zero3)->param(id).names[0];
+          gradient_bytes += grad.nbytes();
+        }
+        EXPECT_EQ(e.gradients.bytes, gradient_bytes);
       }
     }
   }
