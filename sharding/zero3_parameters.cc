@@ -103,6 +103,26 @@ class FreeAfterBackward : public torch::autograd::Function<FreeAfterBackward> {
 // bf16 / fp16: gradients accumulate in fp32 (DeepSpeed's grad_accum_dtype).
 bool IsSixteenBit(at::ScalarType dtype) { return dtype == at::kBFloat16 || dtype == at::kHalf; }
 
+// `ids` (indices into `params`) grouped by (dtype, device), groups in order of first appearance
+// and members in order: the same on every rank. Each group lists indices into `ids`.
+std::vector<std::vector<size_t>> GroupByDtypeAndDevice(const std::vector<Zero3Parameter>& params,
+                                                       const std::vector<int>& ids) {
+  std::vector<std::vector<size_t>> groups;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const Zero3Parameter& p = params[ids[k]];
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& g) {
+      const Zero3Parameter& first = params[ids[g[0]]];
+      return first.dtype == p.dtype && first.device == p.device;
+    });
+    if (group == groups.end()) {
+      groups.emplace_back();
+      group = groups.end() - 1;
+    }
+    group->push_back(k);
+  }
+  return groups;
+}
+
 // The storage every view of `t` shares: released, or allocated again (contents undefined).
 void FreeStorage(const at::Tensor& t) {
   c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
@@ -256,6 +276,35 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     unit_numel_.push_back(numel);
   }
   grad_accumulators_.resize(params_.size());
+  // A unit's partitions of one (dtype, device) group live side by side in one flat buffer (the
+  // first unit naming them), so its coalesced all-gather sends that buffer without packing.
+  std::vector<bool> placed(params_.size(), false);
+  unit_flats_.resize(units_.size());
+  for (size_t u = 0; u < units_.size(); ++u) {
+    std::vector<int> ids;
+    for (int id : units_[u]) {
+      if (!params_[id].persistent) ids.push_back(id);
+    }
+    for (const std::vector<size_t>& group : GroupByDtypeAndDevice(params_, ids)) {
+      at::Tensor& flat = unit_flats_[u].emplace_back();
+      bool fresh = group.size() > 1;
+      for (size_t k : group) fresh = fresh && !placed[ids[k]];
+      if (!fresh) continue;  // shared with an earlier unit: packed when gathered
+      int64_t numel = 0;
+      for (size_t k : group) numel += params_[ids[k]].partition_numel;
+      flat = at::empty({numel}, params_[ids[group[0]]].partition.options().requires_grad(false));
+      int64_t offset = 0;
+      for (size_t k : group) {
+        Zero3Parameter& p = params_[ids[k]];
+        at::Tensor view = flat.narrow(0, offset, p.partition_numel);
+        view.copy_(p.partition.detach());
+        p.partition = view.detach();  // a leaf (requiring grad when trainable)
+        if (p.trainable) p.partition.requires_grad_(true);
+        placed[ids[k]] = true;
+        offset += p.partition_numel;
+      }
+    }
+  }
   // Only now: aliasing slots must all be seen before any is replaced.
   for (auto& [name, slot] : slots) *slot = at::empty({0}, slot->options().requires_grad(false));
   return absl::OkStatus();
@@ -320,27 +369,32 @@ absl::StatusOr<std::unique_ptr<Zero3Parameters::Gather>> Zero3Parameters::StartC
   auto gather = std::make_unique<Gather>();
   gather->unit = unit;
   gather->ids = std::move(ids);
-  for (size_t k = 0; k < gather->ids.size(); ++k) {
-    const Zero3Parameter& p = params_[gather->ids[k]];
-    GatherGroup* group = nullptr;
-    for (GatherGroup& g : gather->groups) {
-      const Zero3Parameter& first = params_[gather->ids[g.members[0]]];
-      if (first.dtype == p.dtype && first.device == p.device) group = &g;
-    }
-    if (group == nullptr) group = &gather->groups.emplace_back();
-    group->members.push_back(k);
-    group->offsets.push_back(group->chunk_numel);
-    group->chunk_numel += p.partition_numel;
-    gather->numel += p.numel;
-  }
+  const std::vector<std::vector<size_t>> groups = GroupByDtypeAndDevice(params_, gather->ids);
   const int world = comm_->Size();
-  for (GatherGroup& group : gather->groups) {
+  for (size_t g = 0; g < groups.size(); ++g) {
+    GatherGroup& group = gather->groups.emplace_back();
+    group.members = groups[g];
+    for (size_t k : group.members) {
+      const Zero3Parameter& p = params_[gather->ids[k]];
+      group.offsets.push_back(group.chunk_numel);
+      group.chunk_numel += p.partition_numel;
+      gather->numel += p.numel;
+    }
     const Zero3Parameter& first = params_[gather->ids[group.members[0]]];
     const at::TensorOptions options =
         first.partition.options().device(first.device).requires_grad(false);
+    const at::Tensor flat = unit >= 0 && g < unit_flats_[unit].size() ? unit_flats_[unit][g]
+                                                                       : at::Tensor();
+    bool in_flat = flat.defined() && flat.numel() == group.chunk_numel;
+    for (size_t m = 0; in_flat && m < group.members.size(); ++m) {
+      in_flat = params_[gather->ids[group.members[m]]].partition.data_ptr() ==
+                static_cast<char*>(flat.data_ptr()) + group.offsets[m] * flat.element_size();
+    }
     if (group.members.size() == 1) {
       // Nothing to pack; the received [W * ps] is the parameter's gather buffer itself.
       group.send = first.partition.detach().to(first.device);
+    } else if (in_flat) {
+      group.send = flat.to(first.device);  // the partitions side by side already
     } else {
       group.send = at::empty({group.chunk_numel}, options);
       for (size_t m = 0; m < group.members.size(); ++m) {

@@ -193,6 +193,9 @@ class Zero3Parameters final : public worker::model::ParameterHook {
   std::vector<int64_t> unit_numel_;       // gathered elements per unit (non-persistent)
   std::map<int, std::unique_ptr<Gather>> in_flight_;
   std::vector<at::Tensor> grad_accumulators_;  // per parameter: 16-bit trainable ones only
+  // Per unit, per (dtype, device) group of StartGather: the flat buffer its partitions are
+  // views of, or undefined (one tensor, or one placed by an earlier unit).
+  std::vector<std::vector<at::Tensor>> unit_flats_;
   struct Parked {
     int unit = -1;
     std::vector<int> ids;             // non-persistent parameters of the unit
