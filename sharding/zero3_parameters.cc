@@ -24,49 +24,6 @@ void ThrowIfError(const absl::Status& status) {
   TORCH_CHECK(status.ok(), "ZeRO stage 3: ", status.ToString());
 }
 
-// This rank's piece of the rank-averaged full gradient `grad` of parameter `id`: zero-padded to
-// W * ps elements, divided by W, reduce-scattered (deepspeed.md §9.3).
-at::Tensor ReduceScatterGrad(Zero3Parameters& owner, int id, const at::Tensor& grad) {
-  const Zero3Parameter& p = owner.param(id);
-  const int world = owner.comm().Size();
-  at::Tensor input = at::zeros({world * p.partition_numel}, grad.options());
-  input.narrow(0, 0, p.numel).copy_(grad.reshape({-1}));
-  input.div_(world);
-  at::Tensor output = at::empty({p.partition_numel}, grad.options());
-  absl::StatusOr<std::unique_ptr<Work>> work =
-      owner.comm().ReduceScatter(input, output, ReduceOp::kSum);
-  ThrowIfError(work.status());
-  const absl::Status waited = (*work)->Wait(owner.Deadline());
-  ThrowIfError(waited.ok() ? waited
-                           : absl::Status(waited.code(), absl::StrCat("reduce-scatter of the gradient of \"",
-                                                                  p.names[0], "\": ",
-                                                                  waited.message())));
-  return output.to(p.partition.device());
-}
-
-// The gathered tensor of a trainable parameter as a function of its partition: forward hands
-// out the all-gathered value, backward reduce-scatters the gradient and adds this rank's piece
-// to the parameter's gradient partition (Zero3Parameters::GradientPartition).
-class GatherParameter : public torch::autograd::Function<GatherParameter> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& partition,
-                            Zero3Parameters* owner, int64_t id, const at::Tensor& gathered) {
-    ctx->saved_data["owner"] = reinterpret_cast<int64_t>(owner);
-    ctx->saved_data["id"] = id;
-    (void)partition;  // the value comes from the all-gather of every rank's partition
-    return gathered;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto* owner = reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt());
-    const int id = static_cast<int>(ctx->saved_data["id"].toInt());
-    at::Tensor piece = ReduceScatterGrad(*owner, id, grads[0]);
-    if (!owner->AccumulateGradient(id, piece)) {
-      return {piece, at::Tensor(), at::Tensor(), at::Tensor()};  // into partition.grad
-    }
-    return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
-  }
-};
-
 // Identity; backward first all-gathers the unit's parked tensors again (pre-backward hook).
 class RegatherBeforeBackward : public torch::autograd::Function<RegatherBeforeBackward> {
  public:
@@ -103,15 +60,15 @@ class FreeAfterBackward : public torch::autograd::Function<FreeAfterBackward> {
 // bf16 / fp16: gradients accumulate in fp32 (DeepSpeed's grad_accum_dtype).
 bool IsSixteenBit(at::ScalarType dtype) { return dtype == at::kBFloat16 || dtype == at::kHalf; }
 
-// `ids` (indices into `params`) grouped by (dtype, device), groups in order of first appearance
+// `ids` (parameter ids) grouped by (dtype, device), groups in order of first appearance
 // and members in order: the same on every rank. Each group lists indices into `ids`.
-std::vector<std::vector<size_t>> GroupByDtypeAndDevice(const std::vector<Zero3Parameter>& params,
+std::vector<std::vector<size_t>> GroupByDtypeAndDevice(const Zero3Parameters& owner,
                                                        const std::vector<int>& ids) {
   std::vector<std::vector<size_t>> groups;
   for (size_t k = 0; k < ids.size(); ++k) {
-    const Zero3Parameter& p = params[ids[k]];
+    const Zero3Parameter& p = owner.param(ids[k]);
     auto group = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& g) {
-      const Zero3Parameter& first = params[ids[g[0]]];
+      const Zero3Parameter& first = owner.param(ids[g[0]]);
       return first.dtype == p.dtype && first.device == p.device;
     });
     if (group == groups.end()) {
@@ -122,6 +79,84 @@ std::vector<std::vector<size_t>> GroupByDtypeAndDevice(const std::vector<Zero3Pa
   }
   return groups;
 }
+
+// This rank's pieces of the rank-averaged full gradients `grads` of the parameters `ids` (one
+// use each in a unit; undefined: zero), with one reduce-scatter per (dtype, device) group
+// (deepspeed.md §9.3, reduce_scatter_coalesced): each gradient zero-padded to W * ps elements
+// and cut in W chunks, rank r's chunks of every parameter side by side, divided by W. Each piece
+// is added to the parameter's gradient partition: returned for fp32 / fp64 (autograd adds it to
+// partition.grad), undefined for 16-bit ones (accumulated in fp32 already).
+variable_list ReduceScatterUnit(Zero3Parameters& owner, const std::vector<int>& ids,
+                                const variable_list& grads) {
+  const int world = owner.comm().Size();
+  variable_list pieces(ids.size());
+  for (const std::vector<size_t>& group : GroupByDtypeAndDevice(owner, ids)) {
+    const Zero3Parameter& first = owner.param(ids[group[0]]);
+    int64_t chunk = 0;
+    for (size_t k : group) chunk += owner.param(ids[k]).partition_numel;
+    const at::TensorOptions options = at::TensorOptions().dtype(first.dtype).device(first.device);
+    at::Tensor input = at::zeros({world * chunk}, options);
+    const at::Tensor by_rank = input.view({world, chunk});
+    int64_t offset = 0;
+    for (size_t k : group) {
+      const Zero3Parameter& p = owner.param(ids[k]);
+      const int64_t ps = p.partition_numel;
+      if (k < grads.size() && grads[k].defined()) {
+        // [W, ps] of the flat gradient: the full rows, then the last one's head.
+        const at::Tensor flat = grads[k].reshape({-1});
+        const at::Tensor rows = by_rank.narrow(1, offset, ps);
+        const int64_t full_rows = p.numel / ps, tail = p.numel % ps;
+        rows.narrow(0, 0, full_rows).copy_(flat.narrow(0, 0, full_rows * ps).view({full_rows, ps}));
+        if (tail != 0) {
+          rows[full_rows].narrow(0, 0, tail).copy_(flat.narrow(0, full_rows * ps, tail));
+        }
+      }
+      offset += ps;
+    }
+    input.div_(world);
+    at::Tensor output = at::empty({chunk}, options);
+    absl::StatusOr<std::unique_ptr<Work>> work =
+        owner.comm().ReduceScatter(input, output, ReduceOp::kSum);
+    ThrowIfError(work.status());
+    const absl::Status waited = (*work)->Wait(owner.Deadline());
+    ThrowIfError(waited.ok() ? waited
+                             : absl::Status(waited.code(),
+                                            absl::StrCat("reduce-scatter of the gradients of \"",
+                                                         first.names[0], "\", ...: ",
+                                                         waited.message())));
+    offset = 0;
+    for (size_t k : group) {
+      const Zero3Parameter& p = owner.param(ids[k]);
+      at::Tensor piece = output.narrow(0, offset, p.partition_numel).to(p.partition.device());
+      offset += p.partition_numel;
+      if (!owner.AccumulateGradient(ids[k], piece)) pieces[k] = piece;
+    }
+  }
+  return pieces;
+}
+
+// The gathered tensors of a unit's trainable parameters as one function of their partitions:
+// forward hands out the all-gathered values, backward (once the gradients of all of them are
+// in) reduce-scatters them together (ReduceScatterUnit).
+class GatherUnit : public torch::autograd::Function<GatherUnit> {
+ public:
+  static variable_list forward(AutogradContext* ctx, at::TensorList partitions,
+                               Zero3Parameters* owner, std::vector<int64_t> ids,
+                               std::vector<at::Tensor> gathered) {
+    ctx->saved_data["owner"] = reinterpret_cast<int64_t>(owner);
+    ctx->saved_data["ids"] = ids;
+    (void)partitions;  // the values come from the all-gather of every rank's partitions
+    return gathered;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto* owner = reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt());
+    const std::vector<int64_t> ids64 = ctx->saved_data["ids"].toIntVector();
+    variable_list out = ReduceScatterUnit(*owner, std::vector<int>(ids64.begin(), ids64.end()),
+                                          grads);
+    out.resize(out.size() + 3);  // owner, ids, gathered
+    return out;
+  }
+};
 
 // The storage every view of `t` shares: released, or allocated again (contents undefined).
 void FreeStorage(const at::Tensor& t) {
@@ -285,7 +320,7 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     for (int id : units_[u]) {
       if (!params_[id].persistent) ids.push_back(id);
     }
-    for (const std::vector<size_t>& group : GroupByDtypeAndDevice(params_, ids)) {
+    for (const std::vector<size_t>& group : GroupByDtypeAndDevice(*this, ids)) {
       at::Tensor& flat = unit_flats_[u].emplace_back();
       bool fresh = group.size() > 1;
       for (size_t k : group) fresh = fresh && !placed[ids[k]];
@@ -369,7 +404,7 @@ absl::StatusOr<std::unique_ptr<Zero3Parameters::Gather>> Zero3Parameters::StartC
   auto gather = std::make_unique<Gather>();
   gather->unit = unit;
   gather->ids = std::move(ids);
-  const std::vector<std::vector<size_t>> groups = GroupByDtypeAndDevice(params_, gather->ids);
+  const std::vector<std::vector<size_t>> groups = GroupByDtypeAndDevice(*this, gather->ids);
   const int world = comm_->Size();
   for (size_t g = 0; g < groups.size(); ++g) {
     GatherGroup& group = gather->groups.emplace_back();
@@ -516,7 +551,9 @@ std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
   last.numel = gather->numel;
 
   std::vector<at::Tensor> out;
-  size_t k = 0;
+  std::vector<size_t> trainable_slots;  // positions in `out`
+  std::vector<int64_t> trainable_ids;
+  std::vector<at::Tensor> trainable_full;
   size_t gathered = 0;
   for (size_t j = 0; j < units_[unit].size(); ++j) {
     const int id = units_[unit][j];
@@ -524,16 +561,20 @@ std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
     at::Tensor full = p.persistent
                           ? p.full
                           : gather->buffers[gathered++].narrow(0, 0, p.numel).view(p.shape);
-    if (!p.trainable) {
-      out.push_back(full);
-      continue;
+    if (p.trainable) {
+      trainable_slots.push_back(out.size());
+      trainable_ids.push_back(id);
+      // A persistent tensor is handed out as a copy: autograd must not own the resident one.
+      trainable_full.push_back(p.persistent ? full.clone() : full);
     }
-    TORCH_CHECK(k < trainable_inputs.size(), "zero3: unit ", unit, " got ",
-                trainable_inputs.size(), " trainable inputs, needs more");
-    // A persistent tensor is handed out as a copy: autograd must not own the resident one.
-    out.push_back(GatherParameter::apply(trainable_inputs[k++], this, static_cast<int64_t>(id),
-                                         p.persistent ? full.clone() : full));
+    out.push_back(full);
   }
+  if (trainable_ids.empty()) return out;
+  TORCH_CHECK(trainable_inputs.size() == trainable_ids.size(), "zero3: unit ", unit, " got ",
+              trainable_inputs.size(), " trainable inputs, expected ", trainable_ids.size());
+  const variable_list outputs = GatherUnit::apply(at::TensorList(trainable_inputs), this,
+                                                  trainable_ids, trainable_full);
+  for (size_t k = 0; k < trainable_slots.size(); ++k) out[trainable_slots[k]] = outputs[k];
   return out;
 }
 

@@ -11,22 +11,28 @@
 //
 // The model runs in units (a decoder: embedding, layers, final norm, lm_head) whose tensor names
 // the caller gives in forward order. Fetch(unit) all-gathers the unit's tensors (waiting for a
-// prefetch already in flight) coalesced, as DeepSpeed does: the partitions of each (dtype, device)
-// group of the unit's non-persistent tensors are packed into one buffer and gathered by ONE
-// all-gather (one per unit for a single-dtype model), each tensor's full value then copied out
-// into its own buffer (the gathered buffer is dropped right away; a group of one tensor gathers
-// straight into its buffer). Fetch then starts the gathers of the following units in the direction of the
-// last two fetches (forward: next units; activation recompute in backward: previous ones) while the
-// elements in flight stay <= prefetch_bucket_numel and gathered + in flight stay <= max_live_numel
-// (stage3_prefetch_bucket_size, stage3_max_live_parameters); Release(unit) drops the gathered
-// tensors (and, for units run without checkpointing, frees the storage autograd saved until
-// backward gathers it again: UnitInput / UnitOutput). A trainable tensor's gathered value is the
-// output of an autograd function of its partition (a leaf requiring grad): its backward divides the
-// full gradient by W and reduce-scatters it (one collective per parameter use, in the parameter's
-// dtype), and this rank's piece of the rank-averaged gradient is added, every micro-step, into the
-// parameter's gradient partition (GradientPartition: stage 2 semantics, no rank keeps a full
-// gradient), kept in DeepSpeed's grad_accum_dtype: fp32 for bf16 / fp16 parameters (partition.grad
-// stays undefined), partition.grad itself for fp32 / fp64 ones.
+// prefetch already in flight) coalesced, as DeepSpeed does (deepspeed.md §9.2): the partitions of
+// each (dtype, device) group of the unit's non-persistent tensors lie side by side in one flat
+// buffer (the first unit naming them; otherwise they are packed at gather time) and are gathered
+// by ONE all-gather into [W * Σ ps] (one per unit for a single-dtype model); each tensor's full
+// value is then copied out into its own buffer and the gathered one dropped (a group of one
+// tensor gathers straight into its buffer). Fetch then starts the gathers of the following units
+// in the direction of the last two fetches (forward: next units; activation recompute in
+// backward: previous ones) while the elements in flight stay <= prefetch_bucket_numel and
+// gathered + in flight stay <= max_live_numel (stage3_prefetch_bucket_size,
+// stage3_max_live_parameters); Release(unit) drops the gathered tensors (and, for units run
+// without checkpointing, frees the storage autograd saved until backward gathers it again, with
+// one coalesced all-gather as well: UnitInput / UnitOutput).
+//
+// Gradients: the gathered values of a unit's trainable tensors are the outputs of one autograd
+// function of their partitions (leaves requiring grad). Its backward, once all their gradients
+// are in, reduce-scatters them together, one collective per (dtype, device) group (§9.3: each
+// gradient zero-padded to W * ps and divided by W, rank r's chunks of all of them side by side;
+// in the parameters' dtype), and this rank's piece of each rank-averaged gradient is added,
+// every micro-step, into the parameter's gradient partition (GradientPartition; stage 2
+// semantics, no rank keeps a full gradient), kept in DeepSpeed's grad_accum_dtype: fp32 for
+// bf16 / fp16 parameters (partition.grad stays undefined), partition.grad itself for fp32 /
+// fp64 ones. A tensor used by two units (tied embeddings) gets one piece per use.
 //
 // Collectives: every rank must fetch the same units in the same order (§13 #1); a failed or
 // timed-out collective throws c10::Error naming the parameter (the decoder's forward has no
@@ -119,9 +125,9 @@ class Zero3Parameters final : public worker::model::ParameterHook {
   // `token`: one forward's use of a unit (several forwards may precede one backward).
   void RegatherParked(int64_t token);
   void FreeParked(int64_t token, bool forget);
-  // Backward's side of a trainable parameter's gather: adds this rank's reduce-scattered
-  // `piece` ([partition_numel], the parameter's dtype) into the fp32 gradient partition of a
-  // 16-bit parameter and returns true; false for fp32 / fp64 ones (autograd then adds it into
+  // Backward's side of a unit's gather: adds this rank's reduce-scattered `piece` of parameter
+  // `id` ([partition_numel], the parameter's dtype) into the fp32 gradient partition of a 16-bit
+  // parameter and returns true; false for fp32 / fp64 ones (autograd then adds it into
   // partition.grad).
   bool AccumulateGradient(int id, const at::Tensor& piece);
 

@@ -1,7 +1,7 @@
 // ZeRO stage 3 across real processes (Gloo): per-rank resident bytes of the frozen tensors are
 // exactly Σ ceil(n / W) elements (uint8 storage included) at W = 2 and 4, ranks fetching units
 // in different orders are reported (W = 2), a unit's fetch is one coalesced all-gather per
-// dtype (W = 2, counted), and training the tiny
+// dtype and its gradients one coalesced reduce-scatter (W = 2, counted), and training the tiny
 // Qwen2 decoder (LoRA with the frozen base partitioned too, and full fine-tuning; tied and
 // untied embeddings; gradient checkpointing on and off; optimizer and parameter offload on and
 // off) matches a
@@ -258,8 +258,8 @@ class CountingCommunicator final : public Communicator {
 // Coalesced gathers (deepspeed.md §9.2): a unit's fetch is one all-gather per (dtype, device)
 // group of its partitioned tensors, whatever their sizes (padding: numel not a multiple of W)
 // and storage dtypes; a decoder's forward issues one per unit holding partitioned tensors, its
-// backward (no checkpointing) one per unit re-gathered and one reduce-scatter per trainable
-// tensor use.
+// backward (no checkpointing) one per unit re-gathered and one reduce-scatter per unit of
+// trainable tensors (all their gradients at once).
 void ExpectOneAllGatherPerUnit(std::shared_ptr<Communicator> comm) {
   const int world = comm->Size(), rank = comm->Rank();
   auto counting = std::make_shared<CountingCommunicator>(comm);
@@ -298,7 +298,7 @@ void ExpectOneAllGatherPerUnit(std::shared_ptr<Communicator> comm) {
   for (int id = 0; id < (*params)->num_params(); ++id) {
     for (const std::string& name : (*params)->param(id).names) ids[name] = id;
   }
-  int64_t gathering_units = 0, partitioned_uses = 0, trainable_uses = 0;
+  int64_t gathering_units = 0, partitioned_uses = 0, trainable_units = 0, trainable_uses = 0;
   for (size_t u = 0; u < units.size(); ++u) {
     int64_t partitioned = 0;
     for (const std::string& name : units[u]) {
@@ -306,21 +306,24 @@ void ExpectOneAllGatherPerUnit(std::shared_ptr<Communicator> comm) {
     }
     gathering_units += partitioned > 0 ? 1 : 0;
     partitioned_uses += partitioned;
-    trainable_uses += static_cast<int64_t>((*params)->TrainableInputs(static_cast<int>(u)).size());
+    const size_t trainable = (*params)->TrainableInputs(static_cast<int>(u)).size();
+    trainable_units += trainable > 0 ? 1 : 0;
+    trainable_uses += static_cast<int64_t>(trainable);
   }
   EXPECT_GT(partitioned_uses, 2 * gathering_units);  // a layer holds several tensors
+  EXPECT_GT(trainable_uses, 2 * trainable_units);
   worker::model::ForwardOptions forward;
   forward.parameter_hook = params->get();
   counting->all_gathers = 0;
   counting->reduce_scatters = 0;
-  const at::Tensor loss = Loss(*decoder, Tokens(world, 0).narrow(0, rank * kMicroBatch, kMicroBatch),
-                               forward);
+  const at::Tensor tokens = Tokens(world, 0).narrow(0, rank * kMicroBatch, kMicroBatch);
+  const at::Tensor loss = Loss(*decoder, tokens, forward);
   EXPECT_EQ(counting->all_gathers, gathering_units);
   counting->all_gathers = 0;
   loss.backward();
   // Every unit but the embedding (its gradient reads no weight) is gathered again.
   EXPECT_EQ(counting->all_gathers, gathering_units - 1);
-  EXPECT_EQ(counting->reduce_scatters, trainable_uses);
+  EXPECT_EQ(counting->reduce_scatters, trainable_units);
   EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
 }
 

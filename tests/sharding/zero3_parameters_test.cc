@@ -237,7 +237,8 @@ TEST(Zero3ParametersTest, SixteenBitGradientsAccumulateInFp32) {
   at::Tensor w = at::randn({kNumel}, at::kFloat).to(at::kBFloat16).requires_grad_(true);
   std::vector<at::Tensor> pieces = {(at::rand({kNumel}, at::kDouble) * 0.5 + 1).to(at::kBFloat16)};
   for (int k = 1; k < kMicroSteps; ++k) {
-    pieces.push_back(((at::rand({kNumel}, at::kDouble) + 1) * std::ldexp(1.0, -10)).to(at::kBFloat16));
+    const at::Tensor small = (at::rand({kNumel}, at::kDouble) + 1) * std::ldexp(1.0, -10);
+    pieces.push_back(small.to(at::kBFloat16));
   }
   at::Tensor exact = at::zeros({kNumel}, at::kDouble);
   at::Tensor in_bf16 = at::zeros({kNumel}, at::kBFloat16);
@@ -286,6 +287,43 @@ TEST(Zero3ParametersTest, SixteenBitGradientsAccumulateInFp32) {
   EXPECT_TRUE((*fp64)->GradientPartition(0).is_same((*fp64)->param(0).partition.grad()));
   (*fp64)->ZeroGradientPartitions();
   EXPECT_FALSE((*fp64)->param(0).partition.grad().defined());
+}
+
+// A bf16 decoder through the hook (W = 1: the gathers are copies, so the bf16 arithmetic is the
+// reference's): each parameter's fp32 gradient partition holds exactly the reference's bf16
+// gradient, with and without gradient checkpointing (whose recompute hands the gradients to the
+// checkpoint's copies of the partitions).
+TEST(Zero3ParametersTest, Bf16DecoderGradientsArriveInFp32Partitions) {
+  for (bool checkpointing : {false, true}) {
+    SCOPED_TRACE(::testing::Message() << "checkpointing " << checkpointing);
+    auto make = [] {
+      auto decoder = std::make_unique<Decoder>(
+          *Decoder::RandomInit(TinyQwen2(/*tied=*/false), 3, at::kBFloat16));
+      worker::model::SetTrainable(*decoder, /*train_base=*/true);
+      return decoder;
+    };
+    std::unique_ptr<Decoder> reference = make();
+    worker::model::ForwardOptions options;
+    options.gradient_checkpointing = checkpointing;
+    const at::Tensor ids = Ids();
+    worker::model::CausalLmLoss(reference->Logits(ids, at::Tensor(), options), ids).backward();
+
+    std::unique_ptr<Decoder> decoder = make();
+    auto params = Zero3Parameters::ForDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
+    ASSERT_TRUE(params.ok()) << params.status();
+    options.parameter_hook = params->get();
+    worker::model::CausalLmLoss(decoder->Logits(ids, at::Tensor(), options), ids).backward();
+    auto named = reference->NamedTensors();
+    ASSERT_EQ(static_cast<size_t>((*params)->num_params()), named.size());
+    for (int id = 0; id < (*params)->num_params(); ++id) {
+      const at::Tensor grad = (*params)->GradientPartition(id);
+      ASSERT_TRUE(grad.defined()) << named[id].first;
+      EXPECT_EQ(grad.scalar_type(), at::kFloat) << named[id].first;
+      EXPECT_FALSE((*params)->param(id).partition.grad().defined()) << named[id].first;
+      EXPECT_TRUE(at::equal(grad, named[id].second->grad().reshape({-1}).to(at::kFloat)))
+          << named[id].first;
+    }
+  }
 }
 
 TEST(Zero3ParametersTest, OptionsFromDsConfig) {
