@@ -271,6 +271,7 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
   std::unordered_map<const void*, int> by_impl;
   std::unordered_map<std::string, int> by_name;
   int64_t persistent_numel = 0;
+  std::vector<at::Tensor> sources;  // per parameter: the model's tensor, flattened
   for (auto& [name, slot] : slots) {
     const at::Tensor& t = *slot;
     if (!t.defined() || t.numel() == 0) {
@@ -300,18 +301,8 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
           "zero3: tensor \"", name, "\" requires grad but is ", c10::toString(p.dtype),
           ", expected a floating-point dtype for a trainable tensor"));
     }
-    const at::Tensor flat = t.detach().reshape({-1});
-    if (p.trainable || !p.persistent) {
-      const int64_t begin = std::min<int64_t>(rank * p.partition_numel, p.numel);
-      const int64_t end = std::min<int64_t>(begin + p.partition_numel, p.numel);
-      p.partition = at::zeros({p.partition_numel},
-                              flat.options().device(options_.offload_param ? at::kCPU : p.device));
-      p.partition.narrow(0, 0, end - begin).copy_(flat.narrow(0, begin, end - begin));
-      if (p.trainable) p.partition.requires_grad_(true);
-    }
     if (p.persistent) p.full = t.detach().clone();
-    // Only this rank's piece stays; a checkpoint mapping's pages need not (host_pages.h).
-    if (!p.persistent) ReleaseHostPages(flat);
+    sources.push_back(t.detach().reshape({-1}));
     params_.push_back(std::move(p));
   }
   for (size_t u = 0; u < units.size(); ++u) {
@@ -330,8 +321,24 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     unit_numel_.push_back(numel);
   }
   grad_accumulators_.resize(params_.size());
+  // This rank's piece of parameter `id` into `partition` ([partition_numel], tail zeroed); then
+  // only the piece stays: a checkpoint mapping's pages need not (host_pages.h).
+  auto cut = [&](int id, at::Tensor partition) {
+    Zero3Parameter& p = params_[id];
+    const int64_t begin = std::min<int64_t>(rank * p.partition_numel, p.numel);
+    const int64_t end = std::min<int64_t>(begin + p.partition_numel, p.numel);
+    partition.narrow(0, 0, end - begin).copy_(sources[id].narrow(0, begin, end - begin));
+    partition.narrow(0, end - begin, p.partition_numel - (end - begin)).zero_();
+    if (!p.persistent) ReleaseHostPages(sources[id]);
+    sources[id] = at::Tensor();
+    p.partition = p.trainable ? partition.requires_grad_(true) : partition;
+  };
+  auto partition_options = [&](const Zero3Parameter& p) {
+    return at::TensorOptions().dtype(p.dtype).device(options_.offload_param ? at::kCPU : p.device);
+  };
   // A unit's partitions of one (dtype, device) group live side by side in one flat buffer (the
-  // first unit naming them), so its coalesced all-gather sends that buffer without packing.
+  // first unit naming them), so its coalesced all-gather sends that buffer without packing. Cut
+  // straight into it: no per-parameter copy is allocated and freed on the way.
   std::vector<bool> placed(params_.size(), false);
   unit_flats_.resize(units_.size());
   for (size_t u = 0; u < units_.size(); ++u) {
@@ -346,18 +353,20 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
       if (!fresh) continue;  // shared with an earlier unit: packed when gathered
       int64_t numel = 0;
       for (size_t k : group) numel += params_[ids[k]].partition_numel;
-      flat = at::empty({numel}, params_[ids[group[0]]].partition.options().requires_grad(false));
+      flat = at::empty({numel}, partition_options(params_[ids[group[0]]]));
       int64_t offset = 0;
       for (size_t k : group) {
-        Zero3Parameter& p = params_[ids[k]];
-        at::Tensor view = flat.narrow(0, offset, p.partition_numel);
-        view.copy_(p.partition.detach());
-        p.partition = view.detach();  // a leaf (requiring grad when trainable)
-        if (p.trainable) p.partition.requires_grad_(true);
-        placed[ids[k]] = true;
-        offset += p.partition_numel;
+        const int id = ids[k];
+        cut(id, flat.narrow(0, offset, params_[id].partition_numel).detach());
+        placed[id] = true;
+        offset += params_[id].partition_numel;
       }
     }
+  }
+  for (int id = 0; id < num_params(); ++id) {
+    const Zero3Parameter& p = params_[id];
+    if (placed[id] || (p.persistent && !p.trainable)) continue;
+    cut(id, at::empty({p.partition_numel}, partition_options(p)));
   }
   // Only now: aliasing slots must all be seen before any is replaced.
   for (auto& [name, slot] : slots) *slot = at::empty({0}, slot->options().requires_grad(false));
