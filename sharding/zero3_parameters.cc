@@ -1,8 +1,5 @@
 #include "sharding/zero3_parameters.h"
 
-#include <c10/core/StorageImpl.h>
-#include <sys/mman.h>
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
 #include <algorithm>
@@ -12,190 +9,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
-#include "sharding/host_pages.h"
+#include "sharding/tensor_storage.h"
+#include "sharding/zero3_autograd.h"
 
 namespace zt::sharding {
-namespace {
-
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
-
-// Throws c10::Error carrying `status` (the decoder's forward and autograd have no status).
-void ThrowIfError(const absl::Status& status) {
-  TORCH_CHECK(status.ok(), "ZeRO stage 3: ", status.ToString());
-}
-
-// Identity; backward first all-gathers the unit's parked tensors again (pre-backward hook).
-class RegatherBeforeBackward : public torch::autograd::Function<RegatherBeforeBackward> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& output,
-                            Zero3Parameters* owner, int64_t token) {
-    ctx->saved_data["owner"] = reinterpret_cast<int64_t>(owner);
-    ctx->saved_data["token"] = token;
-    return output;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt())
-        ->RegatherParked(ctx->saved_data["token"].toInt());
-    return {grads[0], at::Tensor(), at::Tensor()};
-  }
-};
-
-// Identity; backward frees the unit's parked tensors (post-backward hook: every node of the
-// unit that reads them lies between its output and its input).
-class FreeAfterBackward : public torch::autograd::Function<FreeAfterBackward> {
- public:
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, Zero3Parameters* owner,
-                            int64_t token) {
-    ctx->saved_data["owner"] = reinterpret_cast<int64_t>(owner);
-    ctx->saved_data["token"] = token;
-    return input;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt())
-        ->FreeParked(ctx->saved_data["token"].toInt(), /*forget=*/true);
-    return {grads[0], at::Tensor(), at::Tensor()};
-  }
-};
-
-// bf16 / fp16: gradients accumulate in fp32 (DeepSpeed's grad_accum_dtype).
-bool IsSixteenBit(at::ScalarType dtype) { return dtype == at::kBFloat16 || dtype == at::kHalf; }
-
-// `ids` (parameter ids) grouped by (dtype, device), groups in order of first appearance
-// and members in order: the same on every rank. Each group lists indices into `ids`.
-std::vector<std::vector<size_t>> GroupByDtypeAndDevice(const Zero3Parameters& owner,
-                                                       const std::vector<int>& ids) {
-  std::vector<std::vector<size_t>> groups;
-  for (size_t k = 0; k < ids.size(); ++k) {
-    const Zero3Parameter& p = owner.param(ids[k]);
-    auto group = std::find_if(groups.begin(), groups.end(), [&](const std::vector<size_t>& g) {
-      const Zero3Parameter& first = owner.param(ids[g[0]]);
-      return first.dtype == p.dtype && first.device == p.device;
-    });
-    if (group == groups.end()) {
-      groups.emplace_back();
-      group = groups.end() - 1;
-    }
-    group->push_back(k);
-  }
-  return groups;
-}
-
-// A 1-D CPU tensor of `numel` elements in its own anonymous mapping, unmapped when its storage
-// goes (at::empty off the CPU or below 1 MiB). Gather buffers come and go per unit: in the
-// malloc heap (glibc raises its mmap threshold to each freed mapped block's size, up to 32 MiB,
-// so layer-sized blocks land there) their pattern fragments it, +350 to +600 MiB peak RSS per
-// rank for the 0.5B model at W = 2 without checkpointing; mapped alone they go back to the
-// kernel when freed. (Transparent huge page advice made the steps 25% slower.)
-at::Tensor EmptyOutsideHeap(int64_t numel, const at::TensorOptions& options) {
-  const size_t nbytes = static_cast<size_t>(numel) * options.dtype().itemsize();
-  if (options.device().type() != at::kCPU || nbytes < (size_t{1} << 20)) {
-    return at::empty({numel}, options);
-  }
-  void* data = mmap(nullptr, nbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (data == MAP_FAILED) return at::empty({numel}, options);
-  return at::from_blob(
-      data, {numel}, [nbytes](void* p) { munmap(p, nbytes); }, options);
-}
-
-// This rank's pieces of the rank-averaged full gradients `grads` of the parameters `ids` (one
-// use each in a unit; undefined: zero), with one reduce-scatter per (dtype, device) group
-// (deepspeed.md §9.3, reduce_scatter_coalesced): each gradient zero-padded to W * ps elements
-// and cut in W chunks, rank r's chunks of every parameter side by side, divided by W. Each piece
-// is added to the parameter's gradient partition: returned for fp32 / fp64 (autograd adds it to
-// partition.grad), undefined for 16-bit ones (accumulated in fp32 already).
-variable_list ReduceScatterUnit(Zero3Parameters& owner, const std::vector<int>& ids,
-                                const variable_list& grads) {
-  const int world = owner.comm().Size();
-  variable_list pieces(ids.size());
-  for (const std::vector<size_t>& group : GroupByDtypeAndDevice(owner, ids)) {
-    const Zero3Parameter& first = owner.param(ids[group[0]]);
-    int64_t chunk = 0;
-    for (size_t k : group) chunk += owner.param(ids[k]).partition_numel;
-    const at::TensorOptions options = at::TensorOptions().dtype(first.dtype).device(first.device);
-    at::Tensor input = EmptyOutsideHeap(world * chunk, options).zero_();
-    const at::Tensor by_rank = input.view({world, chunk});
-    int64_t offset = 0;
-    for (size_t k : group) {
-      const Zero3Parameter& p = owner.param(ids[k]);
-      const int64_t ps = p.partition_numel;
-      if (k < grads.size() && grads[k].defined()) {
-        // [W, ps] of the flat gradient: the full rows, then the last one's head.
-        const at::Tensor flat = grads[k].reshape({-1});
-        const at::Tensor rows = by_rank.narrow(1, offset, ps);
-        const int64_t full_rows = p.numel / ps, tail = p.numel % ps;
-        rows.narrow(0, 0, full_rows).copy_(flat.narrow(0, 0, full_rows * ps).view({full_rows, ps}));
-        if (tail != 0) {
-          rows[full_rows].narrow(0, 0, tail).copy_(flat.narrow(0, full_rows * ps, tail));
-        }
-      }
-      offset += ps;
-    }
-    input.div_(world);
-    at::Tensor output = at::empty({chunk}, options);
-    absl::StatusOr<std::unique_ptr<Work>> work =
-        owner.comm().ReduceScatter(input, output, ReduceOp::kSum);
-    ThrowIfError(work.status());
-    const absl::Status waited = (*work)->Wait(owner.Deadline());
-    ThrowIfError(waited.ok() ? waited
-                             : absl::Status(waited.code(),
-                                            absl::StrCat("reduce-scatter of the gradients of \"",
-                                                         first.names[0], "\", ...: ",
-                                                         waited.message())));
-    offset = 0;
-    for (size_t k : group) {
-      const Zero3Parameter& p = owner.param(ids[k]);
-      at::Tensor piece = output.narrow(0, offset, p.partition_numel).to(p.partition.device());
-      offset += p.partition_numel;
-      if (!owner.AccumulateGradient(ids[k], piece)) pieces[k] = piece;
-    }
-  }
-  return pieces;
-}
-
-// The gathered tensors of a unit's trainable parameters as one function of their partitions:
-// forward hands out the all-gathered values, backward (once the gradients of all of them are
-// in) reduce-scatters them together (ReduceScatterUnit).
-class GatherUnit : public torch::autograd::Function<GatherUnit> {
- public:
-  static variable_list forward(AutogradContext* ctx, at::TensorList partitions,
-                               Zero3Parameters* owner, std::vector<int64_t> ids,
-                               std::vector<at::Tensor> gathered) {
-    ctx->saved_data["owner"] = reinterpret_cast<int64_t>(owner);
-    ctx->saved_data["ids"] = ids;
-    (void)partitions;  // the values come from the all-gather of every rank's partitions
-    return gathered;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto* owner = reinterpret_cast<Zero3Parameters*>(ctx->saved_data["owner"].toInt());
-    const std::vector<int64_t> ids64 = ctx->saved_data["ids"].toIntVector();
-    variable_list out = ReduceScatterUnit(*owner, std::vector<int>(ids64.begin(), ids64.end()),
-                                          grads);
-    out.resize(out.size() + 3);  // owner, ids, gathered
-    return out;
-  }
-};
-
-// The storage every view of `t` shares: released, or allocated again (contents undefined).
-void FreeStorage(const at::Tensor& t) {
-  c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
-  impl->set_data_ptr_noswap(at::DataPtr(nullptr, t.device()));
-  impl->set_nbytes(0);
-}
-
-// Moves `source`'s memory into `t`'s storage without touching `t`'s version counter (an
-// in-place write would make autograd reject the views it saved).
-void AdoptStorage(const at::Tensor& t, const at::Tensor& source) {
-  c10::StorageImpl* from = source.storage().unsafeGetStorageImpl();
-  const size_t nbytes = from->nbytes();
-  at::DataPtr data = from->set_data_ptr(at::DataPtr(nullptr, source.device()));
-  from->set_nbytes(0);
-  c10::StorageImpl* impl = t.storage().unsafeGetStorageImpl();
-  impl->set_data_ptr_noswap(std::move(data));
-  impl->set_nbytes(nbytes);
-}
-
-}  // namespace
 
 Zero3ParameterOptions Zero3ParameterOptionsFromDsConfig(const configs::DsConfig& config) {
   Zero3ParameterOptions options;
@@ -322,7 +139,7 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
   }
   grad_accumulators_.resize(params_.size());
   // This rank's piece of parameter `id` into `partition` ([partition_numel], tail zeroed); then
-  // only the piece stays: a checkpoint mapping's pages need not (host_pages.h).
+  // only the piece stays: a checkpoint mapping's pages need not (tensor_storage.h ReleaseHostPages).
   auto cut = [&](int id, at::Tensor partition) {
     Zero3Parameter& p = params_[id];
     const int64_t begin = std::min<int64_t>(rank * p.partition_numel, p.numel);
@@ -565,10 +382,10 @@ std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
     in_flight_.erase(it);
   } else {
     absl::StatusOr<std::unique_ptr<Gather>> started = StartGather(unit);
-    ThrowIfError(started.status());
+    ThrowIfZero3Error(started.status());
     gather = std::move(*started);
   }
-  ThrowIfError(WaitGather(*gather, /*copy_out=*/true));
+  ThrowIfZero3Error(WaitGather(*gather, /*copy_out=*/true));
   fetched_numel_[unit] += gather->numel;
   Prefetch(unit, direction);
   Parked& last = last_fetch_[unit];
@@ -600,8 +417,8 @@ std::vector<at::Tensor> Zero3Parameters::Fetch(int unit,
   if (trainable_ids.empty()) return out;
   TORCH_CHECK(trainable_inputs.size() == trainable_ids.size(), "zero3: unit ", unit, " got ",
               trainable_inputs.size(), " trainable inputs, expected ", trainable_ids.size());
-  const variable_list outputs = GatherUnit::apply(at::TensorList(trainable_inputs), this,
-                                                  trainable_ids, trainable_full);
+  const std::vector<at::Tensor> outputs =
+      GatherUnitTrainable(this, trainable_inputs, trainable_ids, trainable_full);
   for (size_t k = 0; k < trainable_slots.size(); ++k) out[trainable_slots[k]] = outputs[k];
   return out;
 }
@@ -626,7 +443,7 @@ at::Tensor Zero3Parameters::UnitInput(int unit, const at::Tensor& input) {
   if (!torch::autograd::GradMode::is_enabled() || !input.requires_grad()) return input;
   const int64_t token = next_token_++;
   open_token_[unit] = token;
-  return FreeAfterBackward::apply(input, this, token);
+  return FreeAfterBackward(input, this, token);
 }
 
 at::Tensor Zero3Parameters::UnitOutput(int unit, const at::Tensor& output) {
@@ -640,7 +457,7 @@ at::Tensor Zero3Parameters::UnitOutput(int unit, const at::Tensor& output) {
   open_token_[unit] = token;
   parked_[token] = std::move(last->second);
   last_fetch_.erase(last);
-  return RegatherBeforeBackward::apply(output, this, token);
+  return RegatherBeforeBackward(output, this, token);
 }
 
 void Zero3Parameters::RegatherParked(int64_t token) {
@@ -650,9 +467,9 @@ void Zero3Parameters::RegatherParked(int64_t token) {
   // One coalesced all-gather per (dtype, device) group, as the unit's Fetch did; the gathered
   // memory moves into the buffers autograd's saved views share.
   absl::StatusOr<std::unique_ptr<Gather>> gather = StartCoalesced(parked.unit, parked.ids);
-  ThrowIfError(gather.status());
+  ThrowIfZero3Error(gather.status());
   const absl::Status waited = WaitCoalesced(**gather, /*copy_out=*/true);
-  ThrowIfError(waited.ok() ? waited
+  ThrowIfZero3Error(waited.ok() ? waited
                            : absl::Status(waited.code(),
                                           absl::StrCat("backward ", waited.message())));
   for (size_t j = 0; j < parked.ids.size(); ++j) {
