@@ -127,9 +127,8 @@ struct ZeroEngineOptions {
 LossScalerOptions LossScalerOptionsFromDsConfig(const configs::DsConfig& config);
 
 // The engine options a resolved ds_config asks for (InvalidArgument naming the key for what
-// this engine does not run: stage 3, a non-Adam optimizer).
+// this engine does not run: stage 3 (zero3_optimizer.h), a non-Adam optimizer).
 absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::DsConfig& config);
-
 
 class ZeroEngine final : public TrainingEngine {
  public:
