@@ -105,7 +105,9 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     Zero3Parameter p;
     p.names = {name};
     p.shape = t.sizes().vec();
-    p.dtype = t.scalar_type();
+    p.dtype = options_.floating_dtype && at::isFloatingType(t.scalar_type())
+                  ? *options_.floating_dtype
+                  : t.scalar_type();
     p.numel = t.numel();
     p.partition_numel = (p.numel + world - 1) / world;
     p.persistent = p.numel <= options_.persistence_threshold &&
@@ -118,7 +120,7 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
           "zero3: tensor \"", name, "\" requires grad but is ", c10::toString(p.dtype),
           ", expected a floating-point dtype for a trainable tensor"));
     }
-    if (p.persistent) p.full = t.detach().clone();
+    if (p.persistent) p.full = t.detach().to(p.dtype, /*non_blocking=*/false, /*copy=*/true);
     sources.push_back(t.detach().reshape({-1}));
     params_.push_back(std::move(p));
   }
@@ -186,7 +188,9 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     cut(id, at::empty({p.partition_numel}, partition_options(p)));
   }
   // Only now: aliasing slots must all be seen before any is replaced.
-  for (auto& [name, slot] : slots) *slot = at::empty({0}, slot->options().requires_grad(false));
+  for (auto& [name, slot] : slots) {
+    *slot = at::empty({0}, slot->options().dtype(params_[by_name[name]].dtype).requires_grad(false));
+  }
   return absl::OkStatus();
 }
 

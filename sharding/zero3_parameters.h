@@ -45,6 +45,7 @@
 
 #include <limits>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,6 +64,10 @@ struct Zero3ParameterOptions {
   // stage3_model_persistence_threshold: persistent tensors, in slot order, while their total
   // stays within it.
   int64_t model_persistence_numel = std::numeric_limits<int64_t>::max();
+  // When set, floating-point tensors are kept (partitions, persistent copies, placeholders) and
+  // gathered in this dtype, cast piece by piece while partitioning: a model loaded in its
+  // file's dtype (mapped, not copied) never exists whole in the compute dtype on any rank.
+  std::optional<at::ScalarType> floating_dtype;
   int64_t prefetch_bucket_numel = 50000000;   // stage3_prefetch_bucket_size
   int64_t max_live_numel = 1000000000;        // stage3_max_live_parameters
   absl::Duration collective_timeout = absl::Minutes(5);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <memory>
 
 #include "sharding/self_communicator.h"
@@ -64,6 +65,42 @@ TEST(Zero3ParametersTest, EveryTensorBecomesAPlaceholderAndTiedEmbeddingsShareOn
   EXPECT_NE(again.status().message().find("\"model.embed_tokens.weight\" is empty"),
             absl::string_view::npos)
       << again.status();
+}
+
+// A model loaded in its file's dtype is kept and gathered in the compute dtype, cast piece by
+// piece while partitioning: the values are the cast ones, the placeholders carry the new dtype,
+// and non-floating storage is left alone.
+TEST(Zero3ParametersTest, FloatingTensorsAreCastWhilePartitioning) {
+  std::unique_ptr<Decoder> decoder = MakeDecoder(/*tied=*/true);
+  std::map<std::string, at::Tensor> cast;
+  for (auto& [name, t] : decoder->NamedTensors()) cast[name] = t->to(at::kBFloat16);
+  at::Tensor packed = at::randint(0, 256, {40}, at::kByte);
+  std::vector<std::pair<std::string, at::Tensor*>> slots = decoder->TensorSlots();
+  slots.emplace_back("packed", &packed);
+  std::vector<std::vector<std::string>> units = decoder->ParameterUnits();
+  units.push_back({"packed"});
+  const at::Tensor packed_copy = packed.clone();
+  Zero3ParameterOptions options;
+  options.persistence_threshold = 48;  // norms stay whole: their copies are cast too
+  options.floating_dtype = at::kBFloat16;
+  auto params = Zero3Parameters::Create(slots, units, options, std::make_shared<SelfCommunicator>());
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ(decoder->dtype(), at::kBFloat16);
+  EXPECT_EQ(packed.scalar_type(), at::kByte);
+  for (int u = 0; u < (*params)->num_units(); ++u) {
+    const std::vector<at::Tensor> full = (*params)->Fetch(u, (*params)->TrainableInputs(u));
+    for (size_t j = 0; j < full.size(); ++j) {
+      const std::string& name = units[u][j];
+      if (name == "packed") {
+        EXPECT_TRUE(at::equal(full[j], packed_copy));
+        continue;
+      }
+      const std::string key = name == "lm_head.weight" ? "model.embed_tokens.weight" : name;
+      EXPECT_EQ(full[j].scalar_type(), at::kBFloat16) << name;
+      EXPECT_TRUE(at::equal(full[j], cast.at(key))) << name;
+    }
+    (*params)->Release(u);
+  }
 }
 
 TEST(Zero3ParametersTest, PersistentTensorsStayWhole) {

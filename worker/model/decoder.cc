@@ -101,7 +101,8 @@ absl::StatusOr<Decoder> Decoder::Load(const DecoderConfig& config,
           absl::StrJoin(t.sizes(), ", "), "], expected [", absl::StrJoin(slot.shape, ", "),
           "] from config.json (hint: maybe wrong base model or config?)"));
     }
-    *slot.target = t.scalar_type() == dtype ? t : t.to(dtype);
+    const bool keep = dtype == at::ScalarType::Undefined || t.scalar_type() == dtype;
+    *slot.target = keep ? t : t.to(dtype);
     used.insert(slot.name);
   }
   if (config.tie_word_embeddings) d.lm_head_ = d.embed_tokens_;

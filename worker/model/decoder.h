@@ -63,7 +63,8 @@ class Decoder {
  public:
   // Takes every tensor of `config` from `weights` by its HF name (model.layers.{i}.self_attn.
   // q_proj.weight, ...), checking shapes, cast to `dtype` (aliasing the mapping when it already
-  // is `dtype`). For tied models lm_head.weight is ignored if present. NotFound / InvalidArgument
+  // is `dtype`; at::ScalarType::Undefined keeps every tensor as the file holds it). For tied
+  // models lm_head.weight is ignored if present. NotFound / InvalidArgument
   // naming the file, tensor, the shape found and the one expected; InvalidArgument listing
   // tensors the architecture does not use.
   static absl::StatusOr<Decoder> Load(const DecoderConfig& config,

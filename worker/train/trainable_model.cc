@@ -15,7 +15,7 @@ at::ScalarType ComputeDtype(const configs::TrainingArguments& args) {
   return at::kFloat;
 }
 
-absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args) {
+absl::Status CheckModelFolder(const configs::TrainingArguments& args) {
   if (args.model_name_or_path.empty()) {
     return absl::InvalidArgumentError("--model_name_or_path: required (an HF model folder)");
   }
@@ -24,9 +24,17 @@ absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArgumen
                                             ": no such folder (expected an HF model folder with "
                                             "config.json and *.safetensors)"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args,
+                                                  bool keep_file_dtype) {
+  ZT_RETURN_IF_ERROR(CheckModelFolder(args));
   TrainableModel out;
-  ZT_ASSIGN_OR_RETURN(model::Decoder decoder,
-                      model::LoadModelFolder(args.model_name_or_path, ComputeDtype(args)));
+  ZT_ASSIGN_OR_RETURN(
+      model::Decoder decoder,
+      model::LoadModelFolder(args.model_name_or_path,
+                             keep_file_dtype ? at::ScalarType::Undefined : ComputeDtype(args)));
   out.decoder = std::make_unique<model::Decoder>(std::move(decoder));
   out.use_lora = args.use_lora;
   if (args.use_lora) {

@@ -33,9 +33,15 @@ struct TrainableModel {
 // The compute dtype the arguments ask for: bf16, fp16 or fp32.
 at::ScalarType ComputeDtype(const configs::TrainingArguments& args);
 
+// InvalidArgument / NotFound naming --model_name_or_path unless it is a folder.
+absl::Status CheckModelFolder(const configs::TrainingArguments& args);
+
 // Loads --model_name_or_path (NotFound / InvalidArgument naming the folder and file), injects
 // LoRA (seeded by --seed, as PEFT under transformers' set_seed) or makes everything trainable,
-// and forms the groups with --weight_decay for the decay group.
-absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args);
+// and forms the groups with --weight_decay for the decay group. The base comes in the compute
+// dtype, or with `keep_file_dtype` as the files hold it (mapped, not copied: ZeRO-3 casts each
+// rank's pieces while partitioning); adapters always in the compute dtype.
+absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args,
+                                                  bool keep_file_dtype = false);
 
 }  // namespace zt::worker::train

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "configs/model_config.h"
 
 namespace zt::worker::train {
 namespace {
@@ -66,15 +67,20 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   const configs::TrainingArguments& a = t->args_;
   // transformers' set_seed: the same seed on every rank (LoRA dropout draws from it).
   at::manual_seed(static_cast<uint64_t>(a.seed));
-  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a));
+  ZT_RETURN_IF_ERROR(CheckModelFolder(a));
   ZT_ASSIGN_OR_RETURN(t->data_, LoadTrainingData(a, a.model_name_or_path));
   ZT_ASSIGN_OR_RETURN(TrainingPlan plan,
                       TrainingPlan::Create(a, static_cast<int64_t>(t->data_.train.size()), {},
                                            t->comm_->Size(), t->comm_->Rank()));
   t->plan_.emplace(std::move(plan));
-  ZT_ASSIGN_OR_RETURN(t->job_, ResolveJobConfig(a, t->comm_->Size(),
-                                                t->model_.decoder->config().hidden_size,
+  ZT_ASSIGN_OR_RETURN(const configs::ModelConfig model_config,
+                      configs::LoadModelConfig(a.model_name_or_path));
+  ZT_ASSIGN_OR_RETURN(t->job_, ResolveJobConfig(a, t->comm_->Size(), model_config.hidden_size,
                                                 t->plan_->total_steps()));
+  // Stage 3 partitions the base as its files hold it and casts each rank's pieces.
+  const bool stage3 = t->job_.stage() == 3;
+  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/stage3));
+  if (stage3) t->job_.zero3_params.floating_dtype = ComputeDtype(a);
   ZT_RETURN_IF_ERROR(t->BuildEngine());
   CheckpointerOptions checkpoints;
   checkpoints.output_dir = a.output_dir;

@@ -276,6 +276,22 @@ TEST_F(TrainE2eTest, TwoRankZero3OffloadEqualsStageZeroAndResumesBitwise) {
   for (const auto& [name, tensor] : trained) EXPECT_TRUE(tensor.equal(resumed.at(name))) << name;
 }
 
+// bf16 LoRA from the fp32 model file: stage 3 maps the file as it is and casts each rank's
+// pieces while partitioning (no rank holds the whole bf16 copy); the adapter is the one stage 2
+// trains from the model cast whole.
+TEST_F(TrainE2eTest, Bf16AtStageThreeCastsWhilePartitioningAndEqualsStageTwo) {
+  const std::string zero2 = Out("bf16-z2"), zero3 = Out("bf16-z3");
+  const std::string common = " --lora_dropout 0 --max_steps 4 --per_device_train_batch_size 4 --bf16";
+  const CommandRun two = Launch(2, LoraArgs(zero2) + common + " --deepspeed " +
+                                       Source("configs/ds/zero2.json"));
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  const CommandRun three = Launch(2, LoraArgs(zero3) + common + " --deepspeed " +
+                                         Source("configs/ds/zero3.json"));
+  ASSERT_EQ(three.exit_code, 0) << three.output;
+  EXPECT_NE(three.output.find("ZeRO stage 3"), std::string::npos) << three.output;
+  EXPECT_LE(RelativeDifference(ReadAdapter(zero3), ReadAdapter(zero2)), 1e-6);
+}
+
 // Full fine-tuning at stage 3: with stage3_gather_16bit_weights_on_model_save the ranks gather
 // every tensor and rank 0 writes the HF folder, equal to stage 2's; without it (DeepSpeed's
 // save_16bit_model saves nothing) the final checkpoint holds the weights and export writes the
