@@ -11,6 +11,7 @@
 
 #include "sharding/self_communicator.h"
 #include "sharding/zero3_optimizer.h"
+#include "tests/sharding/tiny_decoder_config.h"
 #include "worker/model/decoder.h"
 #include "worker/model/lora_model.h"
 
@@ -19,18 +20,11 @@ namespace {
 
 using worker::model::Decoder;
 
+// The ZeRO tests' tiny decoder with a third layer, so prefetch has a unit to look ahead to.
 worker::model::DecoderConfig TinyQwen2(bool tied) {
-  worker::model::DecoderConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 3;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.tie_word_embeddings = tied;
-  c.qkv_bias = true;
-  return c;
+  worker::model::DecoderConfig config = testing::TinyQwen2(tied);
+  config.num_layers = 3;
+  return config;
 }
 
 std::unique_ptr<Decoder> MakeDecoder(bool tied) {

@@ -84,6 +84,43 @@ constexpr bool kOverflowOnRank1[] = {0, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 1};
 constexpr double kScaleUsed[] = {16, 16, 16, 8, 8, 4, 2, 1, 1, 1, 2, 2};
 constexpr double kScaleAfter = 2;
 
+// The 12 steps of the pattern above on any engine: scale used, applied or skipped (the
+// parameters, as `current` returns them, unchanged on a skip), Adam's step count.
+void ExpectFp16SkipSequence(TrainingEngine& engine, const Forward& forward,
+                            const std::function<std::vector<NamedParameter>()>& current,
+                            const MlpSpec& spec, const TrainSpec& train, int rank, int world) {
+  int64_t applied = 0;
+  for (int step = 0; step < 12; ++step) {
+    SCOPED_TRACE(absl::StrCat("step ", step));
+    const bool overflow = kOverflowOnRank1[step];
+    const at::Tensor before = FlatCopy(current());
+    absl::StatusOr<StepResult> result =
+        TrainStep(engine, forward, spec, train, step, rank, world, overflow && rank == 1);
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->boundary);
+    EXPECT_EQ(result->loss_scale, kScaleUsed[step]);
+    EXPECT_EQ(result->applied, !overflow);
+    if (!overflow) ++applied;
+    EXPECT_EQ(result->optimizer_step, applied);
+    EXPECT_EQ(at::equal(before, FlatCopy(current())), overflow);
+    if (!overflow) EXPECT_TRUE(std::isfinite(result->grad_norm) && result->grad_norm > 0);
+  }
+}
+
+// The applied steps are Adam steps 1..6 on the clean batches: the fp32 reference trains those
+// batches only (fp16 parameters round at 2^-11, hence the tolerance the tests use).
+std::vector<at::Tensor> Fp16Reference(const MlpSpec& spec, const TrainSpec& train, int world) {
+  MlpSpec fp32 = spec;
+  fp32.dtype = at::kFloat;
+  TrainSpec reference = train;
+  reference.steps = 12;
+  reference.gradient_clipping = 1.0;
+  for (int step = 0; step < 12; ++step) {
+    if (kOverflowOnRank1[step]) reference.skipped_steps.push_back(step);
+  }
+  return testing::ReferenceTrain(fp32, reference, world);
+}
+
 TEST(ZeroPrecisionTest, Fp16LossScalingSkipsOneRanksOverflowsOnEveryRank) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
     std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero-precision-test");
@@ -107,38 +144,11 @@ TEST(ZeroPrecisionTest, Fp16LossScalingSkipsOneRanksOverflowsOnEveryRank) {
       absl::StatusOr<std::unique_ptr<ZeroEngine>> engine =
           ZeroEngine::Create({ParameterGroup{params, std::nullopt}}, options, comm);
       ASSERT_TRUE(engine.ok()) << engine.status();
-      int64_t applied = 0;
-      for (int step = 0; step < 12; ++step) {
-        SCOPED_TRACE(absl::StrCat("step ", step));
-        const bool overflow = kOverflowOnRank1[step];
-        at::Tensor before = FlatCopy(params);
-        absl::StatusOr<StepResult> result =
-            TrainStep(**engine, MlpOf(params), spec, train, step, *rank, comm->Size(),
-                      overflow && *rank == 1);
-        ASSERT_TRUE(result.ok()) << result.status();
-        EXPECT_TRUE(result->boundary);
-        EXPECT_EQ(result->loss_scale, kScaleUsed[step]);
-        EXPECT_EQ(result->applied, !overflow);
-        if (!overflow) ++applied;
-        EXPECT_EQ(result->optimizer_step, applied);
-        EXPECT_EQ(at::equal(before, FlatCopy(params)), overflow);
-        if (!overflow) EXPECT_TRUE(std::isfinite(result->grad_norm) && result->grad_norm > 0);
-      }
+      ExpectFp16SkipSequence(**engine, MlpOf(params), [&params] { return params; }, spec, train,
+                             *rank, comm->Size());
       EXPECT_EQ((*engine)->loss_scale(), kScaleAfter);
       EXPECT_EQ((*engine)->skipped_steps(), 6);
-      // The applied steps are Adam steps 1..6 on the clean batches: close to fp32 training on
-      // those batches (fp16 parameters round at 2^-11).
-      MlpSpec fp32 = spec;
-      fp32.dtype = at::kFloat;
-      TrainSpec reference = train;
-      reference.steps = 12;
-      reference.gradient_clipping = 1.0;
-      for (int step = 0; step < 12; ++step) {
-        if (kOverflowOnRank1[step]) reference.skipped_steps.push_back(step);
-      }
-      EXPECT_LE(
-          testing::RelativeError(params, testing::ReferenceTrain(fp32, reference, comm->Size())),
-          5e-3);
+      EXPECT_LE(testing::RelativeError(params, Fp16Reference(spec, train, comm->Size())), 5e-3);
     }
     return;
   }
@@ -211,33 +221,12 @@ TEST(ZeroPrecisionTest, Fp16LossScalingAtStage3SkipsTheSameSteps) {
     options.loss_scaler.loss_scale_window = 2;
     options.loss_scaler.hysteresis = 2;
     Zero3Mlp mlp(spec, options, comm);
-    int64_t applied = 0;
-    for (int step = 0; step < 12; ++step) {
-      SCOPED_TRACE(absl::StrCat("step ", step));
-      const bool overflow = kOverflowOnRank1[step];
-      const at::Tensor before = FlatCopy(mlp.Gathered());
-      absl::StatusOr<StepResult> result = TrainStep(*mlp.optimizer, mlp.forward(), spec, train,
-                                                    step, *rank, comm->Size(), overflow && *rank == 1);
-      ASSERT_TRUE(result.ok()) << result.status();
-      EXPECT_EQ(result->loss_scale, kScaleUsed[step]);
-      EXPECT_EQ(result->applied, !overflow);
-      if (!overflow) ++applied;
-      EXPECT_EQ(result->optimizer_step, applied);
-      EXPECT_EQ(at::equal(before, FlatCopy(mlp.Gathered())), overflow);
-    }
+    ExpectFp16SkipSequence(*mlp.optimizer, mlp.forward(), [&mlp] { return mlp.Gathered(); },
+                           spec, train, *rank, comm->Size());
     EXPECT_EQ(mlp.optimizer->loss_scale(), kScaleAfter);
     EXPECT_EQ(mlp.optimizer->skipped_steps(), 6);
     EXPECT_EQ(mlp.optimizer->StateCountersNow().loss_scaler.cur_scale, kScaleAfter);
-    MlpSpec fp32 = spec;
-    fp32.dtype = at::kFloat;
-    TrainSpec reference = train;
-    reference.steps = 12;
-    reference.gradient_clipping = 1.0;
-    for (int step = 0; step < 12; ++step) {
-      if (kOverflowOnRank1[step]) reference.skipped_steps.push_back(step);
-    }
-    EXPECT_LE(testing::RelativeError(mlp.Gathered(),
-                                     testing::ReferenceTrain(fp32, reference, comm->Size())),
+    EXPECT_LE(testing::RelativeError(mlp.Gathered(), Fp16Reference(spec, train, comm->Size())),
               5e-3);
     return;
   }
