@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
 #include "common/status_macros.h"
+#include "sharding/tensor_storage.h"
 #include "worker/model/checkpointed_layer.h"
 #include "worker/model/rms_norm.h"
 
@@ -103,6 +104,8 @@ absl::StatusOr<Decoder> Decoder::Load(const DecoderConfig& config,
     }
     const bool keep = dtype == at::ScalarType::Undefined || t.scalar_type() == dtype;
     *slot.target = keep ? t : t.to(dtype);
+    // A cast copy leaves the file's pages to the page cache, not to this process.
+    if (!keep) sharding::ReleaseHostPages(t);
     used.insert(slot.name);
   }
   if (config.tie_word_embeddings) d.lm_head_ = d.embed_tokens_;
