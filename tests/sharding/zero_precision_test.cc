@@ -75,6 +75,17 @@ struct Zero3Mlp {
   std::vector<NamedParameter> Gathered() { return testing::GatheredMlp(*zero3); }
 };
 
+// The bf16 tests' 6 steps; rank 0 poisons step 2, which check_grad_overflow skips.
+TrainSpec Bf16Train() {
+  TrainSpec train;
+  train.steps = 6;
+  train.optimizer.lr = 1e-2;
+  train.optimizer.weight_decay = 0.01;
+  train.gradient_clipping = 1.0;
+  train.skipped_steps = {2};
+  return train;
+}
+
 // DeepSpeed's DynamicLossScaler with scale 2^4, window 2, hysteresis 2 over this overflow
 // pattern (deepspeed.md §6.1), worked by hand: the first overflow only spends hysteresis, the
 // second halves; a clean step does not refill hysteresis (consecutive_hysteresis false), so the
@@ -161,12 +172,7 @@ TEST(ZeroPrecisionTest, Bf16ParametersWithFp32MastersTrackFp32Training) {
     ASSERT_NE(comm, nullptr);
     MlpSpec spec;
     spec.dtype = at::kBFloat16;
-    TrainSpec train;
-    train.steps = 6;
-    train.optimizer.lr = 1e-2;
-    train.optimizer.weight_decay = 0.01;
-    train.gradient_clipping = 1.0;
-    train.skipped_steps = {2};  // rank 0 poisons step 2: check_grad_overflow skips it
+    const TrainSpec train = Bf16Train();
     for (bool offload : {false, true}) {
       SCOPED_TRACE(absl::StrCat("offload ", offload));
       std::vector<NamedParameter> params = testing::MakeMlp(spec);
@@ -239,12 +245,7 @@ TEST(ZeroPrecisionTest, Bf16AtStage3SkipsAStepWithInfAndTracksFp32Training) {
     ASSERT_NE(comm, nullptr);
     MlpSpec spec;
     spec.dtype = at::kBFloat16;
-    TrainSpec train;
-    train.steps = 6;
-    train.optimizer.lr = 1e-2;
-    train.optimizer.weight_decay = 0.01;
-    train.gradient_clipping = 1.0;
-    train.skipped_steps = {2};  // rank 0 poisons step 2: check_grad_overflow skips it
+    const TrainSpec train = Bf16Train();
     Zero3OptimizerOptions options;
     options.optimizer = train.optimizer;
     options.gradient_clipping = train.gradient_clipping;
