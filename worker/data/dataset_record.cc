@@ -1,6 +1,9 @@
 #include "worker/data/dataset_record.h"
 
+#include <limits>
+
 #include "absl/strings/str_cat.h"
+#include "worker/data/loss_mask.h"
 
 namespace zt::worker::data {
 namespace {
@@ -52,7 +55,62 @@ absl::StatusOr<std::vector<ChatMessage>> ParseConversations(const Json& record, 
   return out;
 }
 
+// One id list of a tokenized record: integers in [0, 2^31); `allow_ignore` also admits kIgnoreIndex
+// (labels).
+absl::StatusOr<std::vector<int32_t>> TokenIds(const Json& record, const char* key, bool allow_ignore,
+                                              absl::string_view where) {
+  auto it = record.find(key);
+  const char* expected = allow_ignore ? "an array of token ids (integers >= 0, or -100 = not trained)"
+                                      : "a non-empty array of token ids (integers >= 0)";
+  if (it == record.end() || !it->is_array()) return Bad(where, key, expected, it == record.end() ? nullptr : &*it);
+  if (!allow_ignore && it->empty()) return Bad(where, key, expected, &*it);
+  std::vector<int32_t> ids;
+  ids.reserve(it->size());
+  for (size_t i = 0; i < it->size(); ++i) {
+    const Json& v = (*it)[i];
+    constexpr int64_t kMaxId = std::numeric_limits<int32_t>::max();
+    bool ok = false;
+    int64_t id = 0;
+    if (v.is_number_unsigned()) {
+      ok = v.get<uint64_t>() <= static_cast<uint64_t>(kMaxId);
+      id = ok ? static_cast<int64_t>(v.get<uint64_t>()) : 0;
+    } else if (v.is_number_integer()) {
+      id = v.get<int64_t>();
+      ok = (id >= 0 && id <= kMaxId) || (allow_ignore && id == kIgnoreIndex);
+    }
+    if (!ok) {
+      return Bad(where, absl::StrCat(key, "[", i, "]"),
+                 allow_ignore ? "an integer token id >= 0 or -100" : "an integer token id >= 0", &v);
+    }
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  return ids;
+}
+
+absl::Status ParseTokenized(const Json& record, absl::string_view where, DataRecord& out) {
+  for (const char* packed : {"position_ids", "segment_ids"}) {
+    if (record.contains(packed)) {
+      return Bad(where, packed, "no packed rows (preprocess --pack): unpacked records of input_ids and labels",
+                 &record[packed]);
+    }
+  }
+  auto ids = TokenIds(record, "input_ids", /*allow_ignore=*/false, where);
+  if (!ids.ok()) return ids.status();
+  out.input_ids = *std::move(ids);
+  auto it = record.find("labels");
+  if (it == record.end() || it->is_null()) return absl::OkStatus();
+  auto labels = TokenIds(record, "labels", /*allow_ignore=*/true, where);
+  if (!labels.ok()) return labels.status();
+  if (labels->size() != out.input_ids.size()) {
+    return Bad(where, "labels", absl::StrCat("as many labels as input_ids (", out.input_ids.size(), ")"),
+               &*it);
+  }
+  out.labels = *std::move(labels);
+  return absl::OkStatus();
+}
+
 DatasetFormat DetectFormat(const Json& record) {
+  if (record.contains("input_ids")) return DatasetFormat::kTokenized;
   if (record.contains("conversations")) return DatasetFormat::kConversations;
   if (record.contains("messages")) return DatasetFormat::kMessages;
   if (record.contains("instruction")) return DatasetFormat::kAlpaca;
@@ -64,11 +122,11 @@ DatasetFormat DetectFormat(const Json& record) {
 
 absl::StatusOr<DatasetFormat> ParseDatasetFormat(absl::string_view name) {
   for (DatasetFormat f : {DatasetFormat::kAuto, DatasetFormat::kConversations, DatasetFormat::kMessages,
-                          DatasetFormat::kAlpaca, DatasetFormat::kText}) {
+                          DatasetFormat::kAlpaca, DatasetFormat::kText, DatasetFormat::kTokenized}) {
     if (name == DatasetFormatName(f)) return f;
   }
-  return absl::InvalidArgumentError(absl::StrCat("--format '", name,
-                                                 "' is not one of auto, conversations, messages, alpaca, text"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--format '", name, "' is not one of auto, conversations, messages, alpaca, text, tokenized"));
 }
 
 absl::string_view DatasetFormatName(DatasetFormat format) {
@@ -78,6 +136,7 @@ absl::string_view DatasetFormatName(DatasetFormat format) {
     case DatasetFormat::kMessages: return "messages";
     case DatasetFormat::kAlpaca: return "alpaca";
     case DatasetFormat::kText: return "text";
+    case DatasetFormat::kTokenized: return "tokenized";
   }
   return "?";
 }
@@ -88,7 +147,8 @@ absl::StatusOr<DataRecord> ParseDataRecord(const Json& record, DatasetFormat for
   out.format = format == DatasetFormat::kAuto ? DetectFormat(record) : format;
   switch (out.format) {
     case DatasetFormat::kAuto:
-      return Bad(where, "(record)", "one of the keys conversations, messages, instruction, text", &record);
+      return Bad(where, "(record)", "one of the keys input_ids, conversations, messages, instruction, text",
+                 &record);
     case DatasetFormat::kConversations: {
       auto messages = ParseConversations(record, where);
       if (!messages.ok()) return messages.status();
@@ -126,6 +186,11 @@ absl::StatusOr<DataRecord> ParseDataRecord(const Json& record, DatasetFormat for
       auto text = StringField(record, "text", where, true);
       if (!text.ok()) return text.status();
       out.text = *text;
+      break;
+    }
+    case DatasetFormat::kTokenized: {
+      absl::Status parsed = ParseTokenized(record, where, out);
+      if (!parsed.ok()) return parsed;
       break;
     }
   }

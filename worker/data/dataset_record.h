@@ -3,8 +3,12 @@
 //   messages       {"messages": [{"role", "content", ...}], ["tools": [...]]}
 //   alpaca         {"instruction", "input", "output", ["system"]}
 //   text           {"text"}
+//   tokenized      {"input_ids": [ints], ["labels": [ints, -100 = not trained]]}: pre-tokenized,
+//                  what `zerotune-worker preprocess` writes (without --pack); no labels: every
+//                  token trained
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,9 +21,10 @@
 
 namespace zt::worker::data {
 
-enum class DatasetFormat { kAuto, kConversations, kMessages, kAlpaca, kText };
+enum class DatasetFormat { kAuto, kConversations, kMessages, kAlpaca, kText, kTokenized };
 
-// "auto", "conversations", "messages", "alpaca", "text"; InvalidArgument naming --format.
+// "auto", "conversations", "messages", "alpaca", "text", "tokenized"; InvalidArgument naming
+// --format.
 absl::StatusOr<DatasetFormat> ParseDatasetFormat(absl::string_view name);
 absl::string_view DatasetFormatName(DatasetFormat format);
 
@@ -36,10 +41,15 @@ struct DataRecord {
   std::vector<nlohmann::ordered_json> tools;    // messages
   AlpacaRecord alpaca;                          // alpaca
   std::string text;                             // text
+  std::vector<int32_t> input_ids;               // tokenized: ids >= 0 (the vocabulary bound is
+                                                // checked where it is known: sample_builder.h)
+  std::optional<std::vector<int32_t>> labels;   // tokenized: as long as input_ids, -100 or >= 0
 };
 
-// Parses one record. With kAuto the format is taken from the keys present ("conversations",
-// "messages", "instruction", "text", in that order). `where` ("data.jsonl:12") prefixes errors,
+// Parses one record. With kAuto the format is taken from the keys present ("input_ids",
+// "conversations", "messages", "instruction", "text", in that order: a pre-tokenized record
+// that kept its source text trains on its ids). Packed rows (preprocess --pack: position_ids,
+// segment_ids) are rejected: their samples would attend across segment boundaries. `where` ("data.jsonl:12") prefixes errors,
 // which name the field, the value and what was expected.
 absl::StatusOr<DataRecord> ParseDataRecord(const nlohmann::ordered_json& record, DatasetFormat format,
                                            absl::string_view where);

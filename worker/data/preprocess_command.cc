@@ -112,7 +112,7 @@ void AddPreprocessCommand(CLI::App& app) {
   cmd->add_option("--data_path", args->data_path, "JSON/JSONL files, comma-separated, each optionally PATH#N")->required();
   cmd->add_option("--out", args->out, "Output JSON lines file")->required();
   cmd->add_option("--model_max_length", args->model_max_length, "Truncate samples to this many tokens (and pack rows)");
-  cmd->add_option("--format", args->format, "auto, conversations, messages, alpaca or text");
+  cmd->add_option("--format", args->format, "auto, conversations, messages, alpaca, text or tokenized (passed through)");
   cmd->add_option("--template", args->template_name, "qwen2, qwen2.5, qwen3, llama3 or alpaca (default: recognise)");
   CLI::Option* system = cmd->add_option("--system", args->system, "System prompt replacing the template's default");
   cmd->add_option("--loss_mask", args->loss_mask, "assistant, qwen or all");

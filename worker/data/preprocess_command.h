@@ -1,5 +1,5 @@
 // `zerotune-worker preprocess --tokenizer DIR --data_path F[,F2#N...] --model_max_length N
-//      --out F.jsonl [--format auto|conversations|messages|alpaca|text] [--template NAME]
+//      --out F.jsonl [--format auto|conversations|messages|alpaca|text|tokenized] [--template NAME]
 //      [--system TEXT] [--loss_mask assistant|qwen|all] [--skip_bad_records] [--pack] [--seed S]`
 // Writes one JSON line per sample: {"input_ids": [...], "labels": [...]} (labels -100 where
 // masked); with --pack, rows of exactly model_max_length tokens with "position_ids" and

@@ -5,6 +5,39 @@
 #include "worker/data/alpaca_prompt.h"
 
 namespace zt::worker::data {
+namespace {
+
+absl::Status CheckBelowVocab(const std::vector<int32_t>& ids, const char* key, int64_t vocab_size,
+                             absl::string_view where) {
+  if (vocab_size <= 0) return absl::OkStatus();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] >= vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": ", key, "[", i, "]: expected a token id below the ",
+                                                     "model's vocab_size ", vocab_size, ", got ", ids[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Truncate(TokenizedSample& sample, int64_t model_max_length) {
+  if (static_cast<int64_t>(sample.input_ids.size()) <= model_max_length) return;
+  sample.input_ids.resize(model_max_length);
+  sample.labels.resize(model_max_length);
+  sample.truncated = true;
+}
+
+}  // namespace
+
+absl::StatusOr<TokenizedSample> BuildTokenizedSample(const DataRecord& record, int64_t vocab_size,
+                                                     int64_t model_max_length, absl::string_view where) {
+  ZT_RETURN_IF_ERROR(CheckBelowVocab(record.input_ids, "input_ids", vocab_size, where));
+  if (record.labels.has_value()) ZT_RETURN_IF_ERROR(CheckBelowVocab(*record.labels, "labels", vocab_size, where));
+  TokenizedSample sample;
+  sample.input_ids = record.input_ids;
+  sample.labels = record.labels.value_or(record.input_ids);
+  Truncate(sample, model_max_length);
+  return sample;
+}
 
 absl::StatusOr<SampleBuilder> SampleBuilder::Create(const Tokenizer* tokenizer, SampleOptions options) {
   const int32_t eos_id = tokenizer->TokenToId(options.eos_token);
@@ -19,6 +52,9 @@ absl::StatusOr<SampleBuilder> SampleBuilder::Create(const Tokenizer* tokenizer, 
 }
 
 absl::StatusOr<RenderedChat> SampleBuilder::Render(const DataRecord& record) const {
+  if (record.format == DatasetFormat::kTokenized) {
+    return absl::InvalidArgumentError("input_ids: a tokenized record has no text to render");
+  }
   if (record.format == DatasetFormat::kAlpaca && options_.template_kind == ChatTemplateKind::kAlpaca) {
     return RenderAlpacaRecord(record.alpaca.instruction, record.alpaca.input, record.alpaca.output,
                               options_.eos_token);
@@ -32,6 +68,9 @@ absl::StatusOr<RenderedChat> SampleBuilder::Render(const DataRecord& record) con
 }
 
 absl::StatusOr<TokenizedSample> SampleBuilder::Build(const DataRecord& record, absl::string_view where) const {
+  if (record.format == DatasetFormat::kTokenized) {
+    return BuildTokenizedSample(record, options_.vocab_size, options_.model_max_length, where);
+  }
   TokenizedSample sample;
   EncodeOptions encode;
   encode.split_special_tokens = true;
@@ -54,11 +93,7 @@ absl::StatusOr<TokenizedSample> SampleBuilder::Build(const DataRecord& record, a
     sample.input_ids = std::move(encoding->ids);
     sample.untrusted_special_tokens = encoding->untrusted_special_tokens;
   }
-  if (static_cast<int64_t>(sample.input_ids.size()) > options_.model_max_length) {
-    sample.input_ids.resize(options_.model_max_length);
-    sample.labels.resize(options_.model_max_length);
-    sample.truncated = true;
-  }
+  Truncate(sample, options_.model_max_length);
   return sample;
 }
 

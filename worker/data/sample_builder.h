@@ -2,7 +2,8 @@
 // the chat template, encodes the whole text once (special tokens are recognised only where the
 // template wrote them; typed into data they are encoded as text and counted), labels tokens by
 // the loss-mask policy, and truncates to model_max_length. Text records are encoded as they are
-// (special tokens split), every token trained, EOS appended.
+// (special tokens split), every token trained, EOS appended. Tokenized records are taken as they
+// are (BuildTokenizedSample: no tokenizer needed).
 #pragma once
 
 #include <cstdint>
@@ -32,7 +33,14 @@ struct SampleOptions {
   std::optional<std::string> system;  // --system
   std::string bos_token;
   std::string eos_token;
+  int64_t vocab_size = 0;  // the model's embedding rows: tokenized ids must be below; 0 = unknown
 };
+
+// A tokenized record as a sample: its ids, its labels (every token trained without them),
+// truncated to `model_max_length`. InvalidArgument "<where>: input_ids[i]: ..." naming the id
+// when an id or label is >= vocab_size (vocab_size 0: not checked).
+absl::StatusOr<TokenizedSample> BuildTokenizedSample(const DataRecord& record, int64_t vocab_size,
+                                                     int64_t model_max_length, absl::string_view where);
 
 class SampleBuilder {
  public:

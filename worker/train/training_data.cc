@@ -3,9 +3,13 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "configs/model_config.h"
 #include "worker/data/dataset_file.h"
 #include "worker/data/dataset_record.h"
 #include "worker/data/loss_mask.h"
@@ -13,62 +17,113 @@
 namespace zt::worker::train {
 namespace {
 
-absl::StatusOr<std::vector<data::TokenizedSample>> BuildSamples(const std::string& flag,
-                                                                const std::string& data_path,
-                                                                const data::SampleBuilder& builder,
-                                                                uint64_t seed, TrainingData& counts) {
+struct ParsedRecord {
+  std::string where;
+  data::DataRecord record;
+};
+
+absl::StatusOr<std::vector<ParsedRecord>> ReadRecords(const std::string& flag, const std::string& data_path,
+                                                      uint64_t seed) {
   absl::StatusOr<std::vector<data::DatasetSpec>> specs = data::ParseDatasetSpecs(data_path);
   if (!specs.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", specs.status().message()));
   int64_t skipped = 0;
   ZT_ASSIGN_OR_RETURN(std::vector<data::RawRecord> raw,
                       data::ReadDatasets(*specs, seed, /*skip_bad=*/false, &skipped));
-  std::vector<data::TokenizedSample> samples;
-  samples.reserve(raw.size());
+  if (raw.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " ", data_path, ": no records"));
+  std::vector<ParsedRecord> out;
+  out.reserve(raw.size());
   for (const data::RawRecord& r : raw) {
     ZT_ASSIGN_OR_RETURN(data::DataRecord record,
                         data::ParseDataRecord(r.value, data::DatasetFormat::kAuto, r.where));
-    ZT_ASSIGN_OR_RETURN(data::TokenizedSample sample, builder.Build(record, r.where));
+    out.push_back({r.where, std::move(record)});
+  }
+  return out;
+}
+
+// `builder` is null when every record is tokenized (then no tokenizer was read).
+absl::StatusOr<std::vector<data::TokenizedSample>> BuildSamples(const std::vector<ParsedRecord>& records,
+                                                                const data::SampleBuilder* builder,
+                                                                const data::SampleOptions& options,
+                                                                TrainingData& counts) {
+  std::vector<data::TokenizedSample> samples;
+  samples.reserve(records.size());
+  for (const ParsedRecord& r : records) {
+    ZT_ASSIGN_OR_RETURN(data::TokenizedSample sample,
+                        builder != nullptr ? builder->Build(r.record, r.where)
+                                           : data::BuildTokenizedSample(r.record, options.vocab_size,
+                                                                        options.model_max_length, r.where));
     counts.truncated += sample.truncated;
     counts.without_labels += std::none_of(sample.labels.begin(), sample.labels.end(),
                                           [](int32_t l) { return l != data::kIgnoreIndex; });
     samples.push_back(std::move(sample));
   }
-  if (samples.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, " ", data_path, ": no records"));
-  }
   return samples;
+}
+
+bool AllTokenized(const std::vector<ParsedRecord>& records) {
+  return std::all_of(records.begin(), records.end(),
+                     [](const ParsedRecord& r) { return r.record.format == data::DatasetFormat::kTokenized; });
+}
+
+// The model's config.json where the folder has one (tests load data from tokenizer-only folders).
+absl::StatusOr<std::optional<configs::ModelConfig>> OptionalModelConfig(const std::string& dir) {
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "config.json")) return std::nullopt;
+  ZT_ASSIGN_OR_RETURN(configs::ModelConfig config, configs::LoadModelConfig(dir));
+  return std::optional<configs::ModelConfig>(std::move(config));
+}
+
+// Without a tokenizer the pad id comes from config.json: pad_token_id, else the (first)
+// eos_token_id, else 0. Which id pads does not change any loss: padding sits right of every
+// real token (causal attention never looks right), attention_mask 0, labels ignored.
+int32_t ConfigPadId(const std::optional<configs::ModelConfig>& config) {
+  if (!config.has_value()) return 0;
+  if (config->pad_token_id.has_value()) return static_cast<int32_t>(*config->pad_token_id);
+  if (!config->eos_token_ids.empty()) return static_cast<int32_t>(config->eos_token_ids.front());
+  return 0;
 }
 
 }  // namespace
 
 absl::StatusOr<TrainingData> LoadTrainingData(const configs::TrainingArguments& args,
                                               const std::string& tokenizer_dir) {
-  ZT_ASSIGN_OR_RETURN(std::unique_ptr<data::Tokenizer> tokenizer,
-                      data::Tokenizer::FromDirectory(tokenizer_dir));
-  TrainingData out;
-  ZT_ASSIGN_OR_RETURN(out.chat, data::LoadChatConfig(tokenizer_dir, args.template_name));
-  ZT_ASSIGN_OR_RETURN(data::LossMaskPolicy policy, data::ParseLossMaskPolicy(args.loss_mask));
-  data::SampleOptions options;
-  options.template_kind = out.chat.kind;
-  options.loss_mask = policy;
-  options.model_max_length = args.model_max_length;
-  if (!args.system.empty()) options.system = args.system;
-  options.bos_token = out.chat.bos_token;
-  options.eos_token = out.chat.eos_token;
-  ZT_ASSIGN_OR_RETURN(data::SampleBuilder builder,
-                      data::SampleBuilder::Create(tokenizer.get(), options));
-  const std::string pad = out.chat.pad_token.empty() ? out.chat.eos_token : out.chat.pad_token;
-  out.pad_id = tokenizer->TokenToId(pad);
-  if (out.pad_id < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        tokenizer_dir, "/tokenizer_config.json: pad token '", pad, "' is not in the vocabulary"));
-  }
   const uint64_t seed = static_cast<uint64_t>(args.seed);
-  ZT_ASSIGN_OR_RETURN(out.train, BuildSamples("--data_path", args.data_path, builder, seed, out));
+  ZT_ASSIGN_OR_RETURN(std::vector<ParsedRecord> train, ReadRecords("--data_path", args.data_path, seed));
+  std::vector<ParsedRecord> eval;
   if (!args.eval_data_path.empty()) {
-    ZT_ASSIGN_OR_RETURN(out.eval,
-                        BuildSamples("--eval_data_path", args.eval_data_path, builder, seed, out));
+    ZT_ASSIGN_OR_RETURN(eval, ReadRecords("--eval_data_path", args.eval_data_path, seed));
   }
+  ZT_ASSIGN_OR_RETURN(std::optional<configs::ModelConfig> model_config, OptionalModelConfig(tokenizer_dir));
+  TrainingData out;
+  data::SampleOptions options;
+  options.model_max_length = args.model_max_length;
+  options.vocab_size = model_config.has_value() ? model_config->vocab_size : 0;
+  if (options.model_max_length <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--model_max_length ", options.model_max_length, ": expected > 0"));
+  }
+  std::unique_ptr<data::Tokenizer> tokenizer;
+  std::optional<data::SampleBuilder> builder;
+  if (AllTokenized(train) && AllTokenized(eval)) {
+    out.pad_id = ConfigPadId(model_config);
+  } else {
+    ZT_ASSIGN_OR_RETURN(tokenizer, data::Tokenizer::FromDirectory(tokenizer_dir));
+    ZT_ASSIGN_OR_RETURN(out.chat, data::LoadChatConfig(tokenizer_dir, args.template_name));
+    ZT_ASSIGN_OR_RETURN(options.loss_mask, data::ParseLossMaskPolicy(args.loss_mask));
+    options.template_kind = out.chat.kind;
+    if (!args.system.empty()) options.system = args.system;
+    options.bos_token = out.chat.bos_token;
+    options.eos_token = out.chat.eos_token;
+    ZT_ASSIGN_OR_RETURN(data::SampleBuilder built, data::SampleBuilder::Create(tokenizer.get(), options));
+    builder.emplace(std::move(built));
+    const std::string pad = out.chat.pad_token.empty() ? out.chat.eos_token : out.chat.pad_token;
+    out.pad_id = tokenizer->TokenToId(pad);
+    if (out.pad_id < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          tokenizer_dir, "/tokenizer_config.json: pad token '", pad, "' is not in the vocabulary"));
+    }
+  }
+  const data::SampleBuilder* b = builder.has_value() ? &*builder : nullptr;
+  ZT_ASSIGN_OR_RETURN(out.train, BuildSamples(train, b, options, out));
+  ZT_ASSIGN_OR_RETURN(out.eval, BuildSamples(eval, b, options, out));
   return out;
 }
 

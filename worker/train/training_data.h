@@ -3,6 +3,10 @@
 // Samples: --data_path / --eval_data_path read with worker/data (dataset mixing, record
 // formats, chat template rendering, loss masks, truncation to --model_max_length), tokenized
 // once at start-up on every rank (deterministic, so ranks agree without exchanging data).
+// Pre-tokenized records ({"input_ids", "labels"}: worker/data/dataset_record.h) need no
+// tokenizer: when every record of both datasets is one, no tokenizer file is read, and the pad
+// id is config.json's pad_token_id, else its eos_token_id, else 0. Their ids are checked against
+// config.json's vocab_size where the folder has one.
 // Batches: right-padded to the longest sample of the batch with the pad token (the EOS token
 // when the tokenizer has none), attention mask 0 on padding, labels kIgnoreIndex there.
 #pragma once
@@ -24,13 +28,14 @@ namespace zt::worker::train {
 struct TrainingData {
   std::vector<data::TokenizedSample> train;
   std::vector<data::TokenizedSample> eval;  // empty without --eval_data_path
-  data::TokenizerChatConfig chat;
+  data::TokenizerChatConfig chat;  // default when no tokenizer was read
   int32_t pad_id = 0;
   int64_t truncated = 0;          // samples cut to model_max_length
   int64_t without_labels = 0;     // samples with no trained token (kept: they still count)
 };
 
-// Reads the tokenizer of `tokenizer_dir` and both datasets. Errors name the flag and the file or
+// Reads both datasets and, unless every record is pre-tokenized, the tokenizer of
+// `tokenizer_dir` (the model folder; its config.json, when present, bounds the token ids). Errors name the flag and the file or
 // record (InvalidArgument / NotFound from worker/data).
 absl::StatusOr<TrainingData> LoadTrainingData(const configs::TrainingArguments& args,
                                               const std::string& tokenizer_dir);

@@ -10,6 +10,7 @@
 #include "worker/data/alpaca_prompt.h"
 #include "worker/data/dataset_record.h"
 #include "worker/data/loss_mask.h"
+#include "worker/data/sample_builder.h"
 
 using zt::worker::data::ChatTemplateKind;
 using zt::worker::data::DatasetFormat;
@@ -19,9 +20,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto json = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) return 0;
   for (DatasetFormat format : {DatasetFormat::kAuto, DatasetFormat::kConversations, DatasetFormat::kMessages,
-                               DatasetFormat::kAlpaca, DatasetFormat::kText}) {
+                               DatasetFormat::kAlpaca, DatasetFormat::kText, DatasetFormat::kTokenized}) {
     auto record = zt::worker::data::ParseDataRecord(json, format, "fuzz:1");
     if (!record.ok()) continue;
+    if (record->format == DatasetFormat::kTokenized) {
+      (void)zt::worker::data::BuildTokenizedSample(*record, /*vocab_size=*/128, /*model_max_length=*/16, "fuzz:1");
+      continue;
+    }
     const auto messages = zt::worker::data::RecordConversation(*record);
     for (ChatTemplateKind kind : {ChatTemplateKind::kQwen2, ChatTemplateKind::kQwen25, ChatTemplateKind::kQwen3,
                                   ChatTemplateKind::kLlama3, ChatTemplateKind::kAlpaca}) {

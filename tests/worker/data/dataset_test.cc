@@ -165,7 +165,7 @@ TEST(DatasetRecordTest, BadRecordsNameTheFieldAndValue) {
       {R"({"messages": []})", "f:3: messages: expected at least one turn, got nothing"},
       {R"({"instruction": "x"})", "f:3: output: expected a string, got nothing"},
       {R"({"text": ["a"]})", R"(f:3: text: expected a string, got ["a"])"},
-      {R"({"prompt": "x"})", R"(f:3: (record): expected one of the keys conversations, messages, instruction, text, got {"prompt":"x"})"},
+      {R"({"prompt": "x"})", R"(f:3: (record): expected one of the keys input_ids, conversations, messages, instruction, text, got {"prompt":"x"})"},
       {R"([1])", "f:3: (record): expected a JSON object, got [1]"},
   };
   for (const Case& c : cases) {
