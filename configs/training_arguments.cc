@@ -70,6 +70,10 @@ std::vector<ArgumentSpec> MakeSpecs() {
        &TA::lora_target_modules},
       {"lora_bias", "which biases train with LoRA", &TA::lora_bias, "none|all|lora_only"},
       {"lora_weight_path", "LoRA adapter to start from", &TA::lora_weight_path},
+      {"adapter_name_or_path",
+       "PEFT adapter folder (adapter_config.json, adapter_model.safetensors) to continue "
+       "training; implies --use_lora, its adapter_config.json sets r, alpha, dropout and targets",
+       &TA::adapter_name_or_path},
       {"loss_mask", "which tokens train: assistant replies, qwen (finetune.py's) or all",
        &TA::loss_mask, "assistant|qwen|all"},
       {"template", "chat template: qwen2, qwen2.5, qwen3, llama3 or alpaca (default: recognise)",
@@ -198,8 +202,15 @@ absl::Status SetArgument(TrainingArguments& args, absl::string_view name, absl::
         return absl::OkStatus();
       },
       spec->member);
-  if (status.ok()) args.explicitly_set.insert(spec->name);
-  return status;
+  if (!status.ok()) return status;
+  args.explicitly_set.insert(spec->name);
+  // PEFT's from_pretrained trains a LoRA model; an explicit --use_lora keeps its own value
+  // (false is a validation error), in either order.
+  if (name == "adapter_name_or_path" && !args.adapter_name_or_path.empty() &&
+      !args.IsSet("use_lora")) {
+    args.use_lora = true;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SetArgumentsFromJson(TrainingArguments& args, const nlohmann::json& object,
@@ -297,6 +308,11 @@ void ValidateTrainingArguments(const TrainingArguments& args, Diagnostics& diag)
   }
   if (args.q_lora && args.fp16) {
     diag.Error("--q_lora", "use --bf16 with --q_lora (4-bit compute dtype); --fp16 was set");
+  }
+  if (!args.adapter_name_or_path.empty() && !args.use_lora) {
+    diag.Error("--use_lora", absl::StrCat("false contradicts --adapter_name_or_path ",
+                                          args.adapter_name_or_path,
+                                          ", which continues training that LoRA adapter"));
   }
   absl::StatusOr<LoraTargetModules> targets = ParseLoraTargetModules(args.lora_target_modules);
   if (!targets.ok()) diag.Error("--lora_target_modules", targets.status().message());

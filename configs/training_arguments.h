@@ -7,7 +7,9 @@
 // The registry (TrainingArgumentSpecs) is the one list of names, types, defaults and help; CLI
 // options (training_arguments_cli.h), --help and the JSON-object form of a job file are all
 // generated from it. Every setter records the argument as explicitly set, so the ds_config
-// resolution can tell a user's flag (checked against the ds_config) from a default.
+// resolution can tell a user's flag (checked against the ds_config) from a default. One
+// argument implies another: a non-empty --adapter_name_or_path sets use_lora (not marked set)
+// unless --use_lora was given, whichever comes first.
 #pragma once
 
 #include <cstdint>
@@ -64,6 +66,10 @@ struct TrainingArguments {
   std::string lora_target_modules = "q_proj,k_proj,v_proj,o_proj,up_proj,gate_proj,down_proj";
   std::string lora_bias = "none";
   std::string lora_weight_path;
+  // A PEFT adapter folder to continue training (PeftModel.from_pretrained(..., is_trainable=
+  // True)): its adapter_config.json sets r, lora_alpha, lora_dropout, target_modules and
+  // use_rslora; it implies --use_lora.
+  std::string adapter_name_or_path;
   // Data.
   std::string loss_mask = "assistant";  // assistant | qwen | all (worker/data/loss_mask.h)
   std::string template_name;            // --template; empty: recognised from the tokenizer
@@ -128,7 +134,10 @@ absl::StatusOr<TrainingArguments> ReadJobFile(const std::string& path);
 
 // Range and consistency checks (paths are "--flag"): positive batch sizes and lora_r, dropout in
 // [0, 1), warmup_ratio in [0, 1], not both --bf16 and --fp16, --q_lora needs --use_lora,
-// lora_target_modules parses, choices of optim / lr_scheduler_type / lora_bias / save_strategy.
+// lora_target_modules parses, choices of optim / lr_scheduler_type / lora_bias / save_strategy,
+// --adapter_name_or_path not with an explicit --use_lora false. (Whether the adapter's
+// adapter_config.json agrees with --lora_* is checked where it is read: worker/train/
+// trainable_model.h.)
 void ValidateTrainingArguments(const TrainingArguments& args, Diagnostics& diag);
 
 }  // namespace zt::configs

@@ -185,6 +185,38 @@ TEST(TrainingArgumentsCliTest, BoolFlagsTakeOptionalValuesAsHfArgparse) {
                                                                 "learning_rate", "bf16"));
 }
 
+// --adapter_name_or_path implies --use_lora whatever the order; an explicit --use_lora false
+// stays false and fails validation naming both flags.
+TEST(TrainingArgumentsCliTest, AdapterImpliesUseLoraInEitherOrder) {
+  struct Case {
+    std::vector<std::string> argv;
+    bool use_lora;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"--adapter_name_or_path", "ad"}, true},
+           {{"--use_lora", "false", "--adapter_name_or_path", "ad"}, false},
+           {{"--adapter_name_or_path", "ad", "--use_lora", "false"}, false},
+           {{"--adapter_name_or_path", "ad", "--use_lora"}, true}}) {
+    CLI::App app;
+    TrainingArguments a;
+    AddTrainingArgumentOptions(app, &a);
+    std::vector<std::string> argv = c.argv;
+    std::reverse(argv.begin(), argv.end());
+    app.parse(argv);
+    EXPECT_EQ(a.use_lora, c.use_lora) << argv.size();
+    Diagnostics diag;
+    ValidateTrainingArguments(a, diag);
+    if (c.use_lora) {
+      EXPECT_FALSE(diag.has_errors()) << diag.ToStatus("args");
+    } else {
+      ASSERT_EQ(diag.errors().size(), 1u);
+      EXPECT_EQ(diag.errors()[0].ToString(),
+                "--use_lora: false contradicts --adapter_name_or_path ad, which continues "
+                "training that LoRA adapter");
+    }
+  }
+}
+
 TEST(TrainingArgumentsCliTest, BadValueIsAValidationErrorNamingTheFlag) {
   CLI::App app;
   TrainingArguments a;
