@@ -183,7 +183,8 @@ absl::Status AttachPeftAdapter(Decoder& decoder, const io::PeftAdapter& adapter,
           " (hint: maybe wrong base model?)"));
     }
     LoraAdapter& a = found[split->module];
-    (split->is_a ? a.a : a.b) = t.to(it->second->weight.device(), dtype);
+    (split->is_a ? a.a : a.b) =
+        t.to(it->second->weight.device(), dtype, /*non_blocking=*/false, /*copy=*/true);
   }
   LoraOptions scaling;
   scaling.r = config.r;
@@ -198,6 +199,29 @@ absl::Status AttachPeftAdapter(Decoder& decoder, const io::PeftAdapter& adapter,
     a.scaling = scaling.Scaling();
     a.dropout = config.lora_dropout;
     linears[module]->lora = a;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckAdapterMatchesTargets(const Decoder& decoder,
+                                        const configs::LoraTargetModules& targets,
+                                        const io::PeftAdapter& adapter) {
+  const std::string& file = adapter.tensors->path();
+  for (auto& [module, linear] : AllLinears(const_cast<Decoder&>(decoder))) {
+    const bool selected = targets.Matches(module, /*is_linear=*/true);
+    if (selected && !linear->lora.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, ": tensor \"", PeftTensorName(module + ".lora_A.weight"), "\" of shape [",
+          adapter.config.r, ", ", linear->in_features(), "] is missing (and its lora_B [",
+          linear->out_features(), ", ", adapter.config.r,
+          "]): target_modules in adapter_config.json selects module ", module));
+    }
+    if (!selected && linear->lora.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, ": tensor \"", PeftTensorName(module + ".lora_A.weight"), "\" adapts module ",
+          module, ", which target_modules in adapter_config.json (", targets.ToPeftJson(),
+          ") does not select"));
+    }
   }
   return absl::OkStatus();
 }

@@ -61,10 +61,20 @@ ParameterSummary SummarizeParameters(Decoder& decoder);
 
 // Attaches a PEFT adapter (PeftModel.from_pretrained): every tensor must name a linear of this
 // model as base_model.model.<module>.lora_{A,B}.weight with shapes [r, in] / [out, r]; the
-// scaling comes from the adapter's lora_alpha, r and use_rslora. Adapters are held in
-// `dtype`. InvalidArgument naming the file, tensor and shapes (hint: maybe wrong base model?).
+// scaling comes from the adapter's lora_alpha, r and use_rslora. Adapters are copied into
+// `dtype` (the model owns them: they never alias the mapped file, so they can train and the
+// file can close). InvalidArgument naming the file, tensor and shapes (hint: maybe wrong base
+// model?).
 absl::Status AttachPeftAdapter(Decoder& decoder, const io::PeftAdapter& adapter,
                                at::ScalarType dtype = at::kFloat);
+
+// After AttachPeftAdapter, for training it (is_trainable=True): the adapted modules are exactly
+// those `targets` (the adapter_config.json's target_modules) select. InvalidArgument naming the
+// file and the missing tensor with the shape expected, or the tensor whose module the targets
+// do not select.
+absl::Status CheckAdapterMatchesTargets(const Decoder& decoder,
+                                        const configs::LoraTargetModules& targets,
+                                        const io::PeftAdapter& adapter);
 
 // The adapter_config.json values for `decoder`'s adapters: target_modules as PEFT stores them
 // (all-linear resolved to the sorted full module names, a list sorted, a regex as is).

@@ -222,5 +222,46 @@ TEST(LoraModelTest, AdapterForAnotherModelIsRejected) {
   EXPECT_THAT(status.message(), HasSubstr("hint: maybe wrong base model?"));
 }
 
+// The attached adapter owns its tensors (training writes them; the mapped file stays as is).
+TEST(LoraModelTest, AttachedAdapterDoesNotAliasTheFile) {
+  Decoder decoder = LoadBase("qwen2");
+  auto adapter = io::ReadPeftAdapter(GoldenDir("qwen2") + "/adapter");
+  ASSERT_TRUE(adapter.ok()) << adapter.status();
+  ASSERT_TRUE(AttachPeftAdapter(decoder, *adapter).ok());
+  const std::string name = "model.layers.0.self_attn.q_proj.lora_B.weight";
+  const at::Tensor file = *adapter->tensors->Get(PeftTensorName(name));
+  for (auto& [n, tensor] : decoder.NamedTensors()) {
+    if (n != name) continue;
+    EXPECT_TRUE(at::equal(*tensor, file));
+    EXPECT_NE(tensor->data_ptr(), file.data_ptr());
+  }
+}
+
+// An adapter trained further must hold exactly the modules its target_modules select.
+TEST(LoraModelTest, AdapterMustCoverExactlyItsTargets) {
+  auto peft = io::ReadPeftAdapter(GoldenDir("qwen2") + "/adapter");
+  ASSERT_TRUE(peft.ok()) << peft.status();
+  const std::string dropped = "model.layers.1.mlp.up_proj";
+  io::NamedTensors kept;
+  for (const std::string& name : peft->tensors->Names()) {
+    if (name.find(dropped) == std::string::npos) kept.emplace_back(name, *peft->tensors->Get(name));
+  }
+  ::zt::testing::TempDir dir;
+  ASSERT_TRUE(io::WritePeftAdapter(dir.path(), peft->config, kept).ok());
+  auto partial = io::ReadPeftAdapter(dir.path());
+  ASSERT_TRUE(partial.ok()) << partial.status();
+  Decoder decoder = LoadBase("qwen2");
+  ASSERT_TRUE(AttachPeftAdapter(decoder, *partial).ok());
+  EXPECT_THAT(CheckAdapterMatchesTargets(decoder, Targets("all-linear"), *partial).message(),
+              HasSubstr(dir.Join("adapter_model.safetensors") + ": tensor \"base_model.model." +
+                        dropped + ".lora_A.weight\" of shape [4, 32] is missing"));
+  EXPECT_THAT(CheckAdapterMatchesTargets(decoder, Targets("q_proj"), *partial).message(),
+              HasSubstr("adapts module model.layers.0.self_attn.k_proj, which target_modules in "
+                        "adapter_config.json ([\"q_proj\"]) does not select"));
+  Decoder full = LoadBase("qwen2");
+  ASSERT_TRUE(AttachPeftAdapter(full, *peft).ok());
+  EXPECT_TRUE(CheckAdapterMatchesTargets(full, Targets("all-linear"), *peft).ok());
+}
+
 }  // namespace
 }  // namespace zt::worker::model
