@@ -107,8 +107,8 @@ absl::StatusOr<PeftAdapter> ReadPeftAdapter(const std::string& dir) {
   const std::string config_path = dir + "/adapter_config.json";
   std::ifstream in(config_path);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("cannot read ", config_path,
-                                            " (hint: --adapter takes the folder PEFT saved)"));
+    return absl::NotFoundError(absl::StrCat(
+        "cannot read ", config_path, " (hint: expected the folder PEFT's save_pretrained wrote)"));
   }
   std::stringstream text;
   text << in.rdbuf();

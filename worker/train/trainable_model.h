@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "configs/training_arguments.h"
+#include "worker/io/peft_adapter.h"
 #include "sharding/zero_engine.h"
 #include "worker/model/decoder.h"
 #include "worker/model/lora_model.h"
@@ -37,11 +38,33 @@ at::ScalarType ComputeDtype(const configs::TrainingArguments& args);
 absl::Status CheckModelFolder(const configs::TrainingArguments& args);
 
 // Loads --model_name_or_path (NotFound / InvalidArgument naming the folder and file), injects
-// LoRA (seeded by --seed, as PEFT under transformers' set_seed) or makes everything trainable,
-// and forms the groups with --weight_decay for the decay group. The base comes in the compute
-// dtype, or with `keep_file_dtype` as the files hold it (mapped, not copied: ZeRO-3 casts each
-// rank's pieces while partitioning); adapters always in the compute dtype.
+// LoRA (seeded by --seed, as PEFT under transformers' set_seed) or, with
+// --adapter_name_or_path, attaches that adapter to train on (below), or makes everything
+// trainable, and forms the groups with --weight_decay for the decay group. The base comes in
+// the compute dtype, or with `keep_file_dtype` as the files hold it (mapped, not copied: ZeRO-3
+// casts each rank's pieces while partitioning); adapters always in the compute dtype.
 absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args,
                                                   bool keep_file_dtype = false);
+
+// --adapter_name_or_path DIR, as PEFT's PeftModel.from_pretrained(base, DIR, is_trainable=True):
+// DIR/adapter_config.json sets r, lora_alpha, lora_dropout, use_rslora and target_modules (bias
+// "none" only; modules_to_save, DoRA and the other features io::ParsePeftConfig names are
+// Unimplemented), DIR/adapter_model.safetensors the starting weights. NotFound naming the flag
+// and the missing folder or file.
+absl::StatusOr<io::PeftAdapter> ReadAdapterToTrain(const configs::TrainingArguments& args);
+
+// The LoRA options `adapter`'s config sets (the dtype left to the caller). A flag the user set
+// explicitly that contradicts it (--lora_r, --lora_alpha, --lora_dropout, --lora_bias) is
+// InvalidArgument naming the flag with its value and the adapter_config.json key with its value.
+absl::StatusOr<model::LoraOptions> LoraOptionsFromAdapter(const configs::TrainingArguments& args,
+                                                          const io::PeftAdapter& adapter);
+
+// Attaches `adapter` to `decoder` to train it: its target_modules must match the model's
+// linears (as PEFT checks), an explicit --lora_target_modules must select the same modules
+// (InvalidArgument naming the flag, the key, both values and a module only one selects), and
+// the weights must be exactly the selected modules' lora_A / lora_B with their shapes
+// (model::AttachPeftAdapter, model::CheckAdapterMatchesTargets).
+absl::Status AttachAdapterToTrain(model::Decoder& decoder, const configs::TrainingArguments& args,
+                                  const io::PeftAdapter& adapter, const model::LoraOptions& lora);
 
 }  // namespace zt::worker::train
