@@ -135,7 +135,7 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
   auto engine = make_engine(params);
   at::Tensor loss = at::zeros({});
   for (const NamedParameter& p : params) loss = loss + p.tensor.pow(2).sum() * 1e-3;
-  absl::Status backward = engine->Backward(loss);
+  absl::Status backward = engine->Backward(loss, /*last_micro_batch=*/true);
   if (!backward.ok()) Die(rank, "backward", backward);
   if (!engine->Step().ok()) Die(rank, "step", absl::InternalError("step"));
 

@@ -28,6 +28,7 @@
 #include "sharding/gloo_communicator.h"
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero3_parameters.h"
+#include "worker/model/decoder_partition.h"
 #include "sharding/zero_engine.h"
 #include "worker/model/lora_model.h"
 #include "worker/model/model_presets.h"
@@ -109,7 +110,7 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
   if (a.stage == 3) {
     zt::sharding::Zero3ParameterOptions options;  // DeepSpeed's defaults
     options.persistence_threshold = 100000;
-    auto p = zt::sharding::Zero3Parameters::ForDecoder(*decoder, options, shared);
+    auto p = zt::worker::model::PartitionDecoder(*decoder, options, shared);
     if (!p.ok()) Die(rank, "zero3", p.status());
     params = std::move(*p);
     zt::sharding::Zero3OptimizerOptions o;
@@ -144,7 +145,7 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
   const absl::Time start = absl::Now();
   const at::Tensor loss =
       zt::worker::model::CausalLmLoss(decoder->Logits(ids, at::Tensor(), forward), ids);
-  absl::Status status = a.stage == 3 ? zero3->Backward(loss) : engine->Backward(loss);
+  absl::Status status = a.stage == 3 ? zero3->Backward(loss, true) : engine->Backward(loss, true);
   if (!status.ok()) Die(rank, "backward", status);
   auto step = a.stage == 3 ? zero3->Step() : engine->Step();
   if (!step.ok()) Die(rank, "step", step.status());

@@ -107,7 +107,7 @@ std::pair<double, double> TimeSteps(zt::sharding::ZeroEngine& engine,
   for (int s = 0; s <= a.steps; ++s) {
     at::Tensor x = at::randn({a.batch, a.hidden});
     absl::Time t0 = absl::Now();
-    absl::Status status = engine.Backward(Loss(engine, params, x, wait));
+    absl::Status status = engine.Backward(Loss(engine, params, x, wait), /*last_micro_batch=*/true);
     absl::Time t1 = absl::Now();
     absl::StatusOr<zt::sharding::StepResult> result = engine.Step();
     absl::Time t2 = absl::Now();

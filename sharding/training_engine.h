@@ -1,9 +1,18 @@
 // What the training loop and the checkpointer drive, whatever the ZeRO stage: the stage 0-2
 // engine (zero_engine.h) and the stage-3 optimizer (zero3_optimizer.h) both implement it.
 //
-// Use, every micro-step on every rank in the same order:
-//   ZT_RETURN_IF_ERROR(engine.Backward(loss));
-//   ZT_ASSIGN_OR_RETURN(StepResult r, engine.Step());  // the optimizer step at the boundary
+// The caller owns the accumulation window; the engine keeps no micro-step counter. Per
+// optimizer step, on every rank in the same order, for the window's n micro-batches (n may
+// differ between steps: the last window of an epoch can be short):
+//   for (m = 0; m < n; ++m) ZT_RETURN_IF_ERROR(engine.Backward(loss_m, /*last=*/m + 1 == n));
+//   ZT_ASSIGN_OR_RETURN(StepResult r, engine.Step());  // always an optimizer step (or a skip)
+// The gradients the step uses are the mean over ranks of the sum over the window of
+// d(loss_m)/d(theta): the caller normalises each loss (per target token, or 1 / n for
+// DeepSpeed's per-micro-batch mean); the engine only multiplies it by the fp16 loss scale and
+// divides the unscaled gradients out again (step_control.h). Stage 0 and 1 reduce gradients in
+// the backward of the last micro-batch, stages 2 and 3 in every backward.
+// Step() before a window's last micro-batch, and Backward after it before Step(), are
+// FailedPrecondition.
 //
 // Checkpoint state. sharding/ knows no files: the checkpoint format (per-parameter "universal"
 // slices, deepspeed.md §10.4) is worker/train/'s. What a checkpoint needs to continue bitwise:
@@ -11,9 +20,10 @@
 // (each rank holds pieces of some parameters: StateSlices / PartitionPieces), the step counters
 // and the loss scaler (StateCounters). The parameters themselves are the master rounded to the
 // parameter dtype and are rebuilt from it; the learning rate of step k comes from the stateless
-// schedule. Export and import run only at an accumulation boundary (FailedPrecondition
-// otherwise), on every rank in the same order. Since every piece is named by (parameter,
-// offset, numel), a state saved under one stage or world size restores under another.
+// schedule. Export and import run only between windows (after Step(), before the next
+// Backward; FailedPrecondition otherwise), on every rank in the same order. Since every piece is
+// named by (parameter, offset, numel), a state saved under one stage or world size restores
+// under another.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -25,20 +35,11 @@
 
 #include "absl/status/statusor.h"
 #include "sharding/loss_scaler.h"
-#include "sharding/optimizer_offload.h"
 #include "sharding/partition.h"
+#include "sharding/step_control.h"
 
 namespace zt::sharding {
 
-struct StepResult {
-  bool boundary = false;       // false: a micro-step inside the accumulation window, nothing ran
-  bool applied = false;        // false at a boundary: overflow, step skipped
-  double grad_norm = 0.0;      // global norm of the unscaled mean gradient (-1: not finite)
-  double loss_scale = 1.0;     // the scale this step's gradients carried
-  double lr = 0.0;             // the learning rate used (applied steps)
-  int64_t optimizer_step = 0;  // applied steps so far
-  StepPhaseTimes phases;
-};
 
 class TrainingEngine {
  public:
@@ -69,7 +70,6 @@ class TrainingEngine {
     int world_size = 1;
     int partition_world = 1;  // 1 at stage 0: every rank holds the whole state
     int partition_rank = 0;   // which partition this rank holds (0 at stage 0)
-    int64_t micro_steps = 0;
     int64_t applied_steps = 0;  // also Adam's step count and the schedule position
     int64_t skipped_steps = 0;
     LossScalerState loss_scaler;
@@ -78,12 +78,11 @@ class TrainingEngine {
 
   virtual ~TrainingEngine() = default;
 
-  // Whether the next Step() is an optimizer step.
-  virtual bool AtAccumulationBoundary() const = 0;
-  // Scales the loss (1 / gradient_accumulation_steps, the fp16 loss scale) and runs backward;
-  // a failed collective inside backward comes back as a status.
-  virtual absl::Status Backward(const at::Tensor& loss) = 0;
-  // Every micro-step; the optimizer step at the boundary.
+  // One micro-batch's backward of `loss` (multiplied by the fp16 loss scale); `last_micro_batch`
+  // closes the window. A failed collective inside backward comes back as a status.
+  virtual absl::Status Backward(const at::Tensor& loss, bool last_micro_batch) = 0;
+  // The optimizer step of the closed window: clipping, overflow skip, AdamW, the parameters
+  // updated on every rank (stage 3: their partitions).
   virtual absl::StatusOr<StepResult> Step() = 0;
   virtual int stage() const = 0;
   virtual bool offloads_optimizer() const = 0;

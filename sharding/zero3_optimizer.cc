@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "sharding/grad_norm.h"
-#include "sharding/loss_scaler.h"
 #include "sharding/parameter_groups.h"
 #include "sharding/zero_engine.h"
 
@@ -23,7 +22,6 @@ absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
                                                    "\"; the ZeRO engine runs Adam and AdamW"));
   }
   Zero3OptimizerOptions o;
-  o.gradient_accumulation_steps = c.gradient_accumulation_steps;
   o.gradient_clipping = c.gradient_clipping;
   o.optimizer = c.optimizer;
   o.offload.offload = c.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
@@ -36,30 +34,30 @@ absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
 
 namespace {
 
-LossScalerOptions ScalerFor(const Zero3OptimizerOptions& o) {
-  if (o.fp16) return o.loss_scaler;
-  LossScalerOptions fixed;
-  fixed.static_scale = 1.0;
-  return fixed;
+StepControlOptions StepControlOptionsFor(const Zero3OptimizerOptions& o, at::ScalarType dtype) {
+  StepControlOptions c;
+  c.optimizer = o.optimizer;
+  c.scheduler = o.scheduler;
+  c.gradient_clipping = o.gradient_clipping;
+  c.fp16 = o.fp16;
+  c.loss_scaler = o.loss_scaler;
+  c.skip_non_finite = o.fp16 || (o.check_grad_overflow && dtype == at::kBFloat16);
+  return c;
 }
 
 }  // namespace
 
 Zero3Optimizer::Zero3Optimizer(Zero3Parameters* params, Zero3OptimizerOptions options)
-    : params_(params), options_(std::move(options)), loss_scaler_(ScalerFor(options_)) {}
+    : params_(params), options_(std::move(options)),
+      control_(StepControlOptionsFor(options_, params->param(params->TrainableIds().at(0)).dtype)) {}
 
 absl::StatusOr<std::unique_ptr<Zero3Optimizer>> Zero3Optimizer::Create(
     Zero3Parameters* params, const Zero3OptimizerOptions& options) {
-  if (options.gradient_accumulation_steps < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("gradient_accumulation_steps is ",
-                                                   options.gradient_accumulation_steps,
-                                                   ", expected >= 1"));
+  if (params->TrainableIds().empty()) {
+    return absl::InvalidArgumentError("zero3: no trainable parameter (nothing requires grad)");
   }
   std::unique_ptr<Zero3Optimizer> out(new Zero3Optimizer(params, options));
   out->ids_ = params->TrainableIds();
-  if (out->ids_.empty()) {
-    return absl::InvalidArgumentError("zero3: no trainable parameter (nothing requires grad)");
-  }
   for (int id : out->ids_) {
     const Zero3Parameter& p = params->param(id);
     if ((p.dtype == at::kHalf) != options.fp16) {
@@ -73,15 +71,8 @@ absl::StatusOr<std::unique_ptr<Zero3Optimizer>> Zero3Optimizer::Create(
   return out;
 }
 
-bool Zero3Optimizer::AtAccumulationBoundary() const {
-  return (micro_steps_ + 1) % options_.gradient_accumulation_steps == 0;
-}
-
-at::Tensor Zero3Optimizer::ScaleLoss(const at::Tensor& loss) const {
-  return loss * (loss_scaler_.scale() / static_cast<double>(options_.gradient_accumulation_steps));
-}
-
-absl::Status Zero3Optimizer::Backward(const at::Tensor& loss) {
+absl::Status Zero3Optimizer::Backward(const at::Tensor& loss, bool last_micro_batch) {
+  ZT_RETURN_IF_ERROR(window_.BeginBackward(last_micro_batch));
   try {
     ScaleLoss(loss).backward();
   } catch (const c10::Error& e) {
@@ -91,58 +82,34 @@ absl::Status Zero3Optimizer::Backward(const at::Tensor& loss) {
 }
 
 absl::StatusOr<StepResult> Zero3Optimizer::Step() {
+  ZT_RETURN_IF_ERROR(window_.CheckClosed());
+  window_.End();
   StepResult result;
-  result.boundary = AtAccumulationBoundary();
-  ++micro_steps_;
-  result.optimizer_step = applied_steps_;
-  if (!result.boundary) return result;
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> grads;
   for (int id : ids_) {
     const at::Tensor grad = params_->GradientPartition(id);  // fp32 for 16-bit parameters
     grads.push_back(grad.defined() ? grad : at::zeros_like(params_->param(id).partition));
   }
-  Communicator* comm = &params_->comm();
   // Reduce-scatter spreads any rank's inf/NaN into the partitions, and the norm sums them all:
   // every rank sees the same non-finite norm (-1), so all skip together.
   ZT_ASSIGN_OR_RETURN(const double scaled_norm,
-                      GlobalNorm(SquaredNormFp64(grads), comm, params_->Deadline()));
-  result.loss_scale = loss_scaler_.scale();
-  const bool check = options_.fp16 || (options_.check_grad_overflow &&
-                                       params_->param(ids_[0]).dtype == at::kBFloat16);
-  if (check && scaled_norm < 0) {
-    result.grad_norm = -1.0;
+                      GlobalNorm(SquaredNormFp64(grads), &params_->comm(), params_->Deadline()));
+  if (control_.skips_non_finite() && scaled_norm < 0) {
+    ZT_RETURN_IF_ERROR(control_.Skip(result));
     params_->ZeroGradientPartitions();
-    ++skipped_steps_;
-    if (options_.fp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(true));
     ZT_RETURN_IF_ERROR(params_->PartitionsUpdated());
     return result;
   }
-  result.grad_norm = scaled_norm < 0 ? -1.0 : scaled_norm / result.loss_scale;
-  const double divisor =
-      UnscaleAndClipDivisor(scaled_norm, result.loss_scale, options_.gradient_clipping);
-  if (options_.fp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(false));
-  const int64_t k = applied_steps_ + 1;
-  AdamWHyper hyper = AdamWHyperFromConfig(options_.optimizer);
-  hyper.step = k;
-  if (options_.scheduler != nullptr) {
-    hyper.lr = options_.scheduler->LrForOptimizerStep(k);
-    if (auto beta1 = options_.scheduler->Beta1ForOptimizerStep(k)) hyper.beta1 = *beta1;
-    if (auto beta2 = options_.scheduler->ForcedBeta2()) hyper.beta2 = *beta2;
-  }
-  result.lr = hyper.lr;
+  ZT_ASSIGN_OR_RETURN(const StepDecision decision, control_.Apply(scaled_norm, result));
   for (size_t i = 0; i < ids_.size(); ++i) {
     Zero3Parameter& p = params_->mutable_param(ids_[i]);
-    AdamWHyper param_hyper = hyper;
-    param_hyper.weight_decay = WeightDecayOf(static_cast<int>(i));
+    const AdamWHyper hyper = control_.Hyper(decision.step, WeightDecayOf(static_cast<int>(i)));
     partitions_[i]->StageGradChunk(0, grads[i], result.phases);
-    ZT_RETURN_IF_ERROR(partitions_[i]->StepChunk(0, 1.0 / divisor, param_hyper,
+    ZT_RETURN_IF_ERROR(partitions_[i]->StepChunk(0, decision.multiplier, hyper,
                                                  p.partition.detach(), result.phases));
   }
   params_->ZeroGradientPartitions();
-  ++applied_steps_;
-  result.applied = true;
-  result.optimizer_step = applied_steps_;
   ZT_RETURN_IF_ERROR(params_->PartitionsUpdated());
   return result;
 }

@@ -3,7 +3,7 @@
 // rank-averaged gradient (reduce-scattered per micro-step by the gather's backward, accumulated
 // over the window); at the accumulation boundary the global norm is summed in fp64 over the
 // disjoint partitions of all ranks, clipping is one multiplier (loss_scaler.h
-// UnscaleAndClipDivisor), and each partition steps AdamW on its own master and moments
+// UnscaleAndClipDivisor, through step_control.h), and each partition steps AdamW on its own master and moments
 // (optimizer_offload.h OptimizerPartition: fp32 masters for 16-bit parameters, fp64 for fp64,
 // on the device or, with offload_optimizer, on the host). Updated partitions are not
 // all-gathered: the next forward gathers them just in time (Zero3Parameters::PartitionsUpdated
@@ -28,13 +28,13 @@
 #include "sharding/loss_scaler.h"
 #include "sharding/lr_scheduler.h"
 #include "sharding/optimizer_offload.h"
-#include "sharding/zero3_parameters.h"
+#include "sharding/step_control.h"
 #include "sharding/training_engine.h"
+#include "sharding/zero3_parameters.h"
 
 namespace zt::sharding {
 
 struct Zero3OptimizerOptions {
-  int64_t gradient_accumulation_steps = 1;
   double gradient_clipping = 0.0;  // 0 disables
   configs::OptimizerConfig optimizer;
   OffloadOptions offload;                        // offload_optimizer
@@ -52,24 +52,22 @@ absl::StatusOr<Zero3OptimizerOptions> Zero3OptimizerOptionsFromDsConfig(
 
 class Zero3Optimizer final : public TrainingEngine {
  public:
-  // `params` must outlive the optimizer. InvalidArgument for gradient_accumulation_steps < 1,
-  // no trainable parameter, or an fp16 one (naming it).
+  // `params` must outlive the optimizer. InvalidArgument for no trainable parameter, or an fp16
+  // one without fp16.enabled (naming it).
   static absl::StatusOr<std::unique_ptr<Zero3Optimizer>> Create(Zero3Parameters* params,
                                                                 const Zero3OptimizerOptions& options);
 
-  bool AtAccumulationBoundary() const override;
-  // loss * loss_scale / gradient_accumulation_steps.
-  at::Tensor ScaleLoss(const at::Tensor& loss) const;
-  // ScaleLoss(loss).backward(); a failed collective inside backward comes back as Internal
-  // carrying its message.
-  absl::Status Backward(const at::Tensor& loss) override;
-  // Every micro-step; the optimizer step at the boundary.
+  // loss * loss_scale (fp16; the loss itself otherwise).
+  at::Tensor ScaleLoss(const at::Tensor& loss) const { return control_.ScaleLoss(loss); }
+  // ScaleLoss(loss).backward() (every micro-batch reduce-scatters its gradients); a failed
+  // collective inside backward comes back as Internal carrying its message.
+  absl::Status Backward(const at::Tensor& loss, bool last_micro_batch) override;
   absl::StatusOr<StepResult> Step() override;
   int stage() const override { return 3; }
   bool offloads_optimizer() const override { return options_.offload.offload; }
   std::string OptimizerName() const override;
-  int64_t skipped_steps() const { return skipped_steps_; }
-  double loss_scale() const { return loss_scaler_.scale(); }
+  int64_t skipped_steps() const { return control_.skipped_steps(); }
+  double loss_scale() const { return control_.loss_scale(); }
 
   // Checkpoint state (training_engine.h; zero3_optimizer_state.cc): one group per weight decay
   // (HF Trainer's decay group first), parameters in first-use order, each cut in ceil(n / W)
@@ -94,10 +92,8 @@ class Zero3Optimizer final : public TrainingEngine {
   Zero3OptimizerOptions options_;
   std::vector<int> ids_;  // trainable parameters
   std::vector<std::unique_ptr<OptimizerPartition>> partitions_;
-  int64_t micro_steps_ = 0;
-  int64_t applied_steps_ = 0;
-  int64_t skipped_steps_ = 0;
-  LossScaler loss_scaler_;
+  StepControl control_;
+  AccumulationWindow window_;
 };
 
 }  // namespace zt::sharding

@@ -74,20 +74,14 @@ TrainingEngine::StateCounters Zero3Optimizer::StateCountersNow() const {
   c.world_size = params_->comm().Size();
   c.partition_world = c.world_size;
   c.partition_rank = params_->comm().Rank();
-  c.micro_steps = micro_steps_;
-  c.applied_steps = applied_steps_;
-  c.skipped_steps = skipped_steps_;
-  c.loss_scaler = loss_scaler_.state();
+  c.applied_steps = control_.applied_steps();
+  c.skipped_steps = control_.skipped_steps();
+  c.loss_scaler = control_.loss_scaler().state();
   return c;
 }
 
 absl::StatusOr<std::vector<TrainingEngine::StateSlice>> Zero3Optimizer::StateSlices() {
-  if (micro_steps_ % options_.gradient_accumulation_steps != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "zero3: the optimizer state needs an accumulation boundary; ", micro_steps_,
-        " micro-steps done with gradient_accumulation_steps ",
-        options_.gradient_accumulation_steps));
-  }
+  ZT_RETURN_IF_ERROR(window_.CheckBetweenWindows("zero3: the optimizer state export"));
   std::vector<StateSlice> out;
   const std::vector<std::vector<int>> groups = StateGroups();
   const int rank = params_->comm().Rank();
@@ -123,10 +117,7 @@ absl::Status Zero3Optimizer::ImportState(const StateCounters& counters,
     p.partition.detach().copy_(partitions_[i]->master());
   }
   params_->ZeroGradientPartitions();
-  micro_steps_ = counters.micro_steps;
-  applied_steps_ = counters.applied_steps;
-  skipped_steps_ = counters.skipped_steps;
-  if (options_.fp16) loss_scaler_.Restore(counters.loss_scaler);
+  control_.Restore(counters.applied_steps, counters.skipped_steps, counters.loss_scaler);
   return params_->PartitionsUpdated();
 }
 

@@ -75,12 +75,6 @@ absl::StatusOr<std::unique_ptr<Zero3Parameters>> Zero3Parameters::Create(
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Zero3Parameters>> Zero3Parameters::ForDecoder(
-    worker::model::Decoder& decoder, const Zero3ParameterOptions& options,
-    std::shared_ptr<Communicator> comm) {
-  return Create(decoder.TensorSlots(), decoder.ParameterUnits(), options, std::move(comm));
-}
-
 absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::Tensor*>> slots,
                                         const std::vector<std::vector<std::string>>& units) {
   const int world = comm_->Size();

@@ -55,7 +55,7 @@
 #include "absl/time/time.h"
 #include "configs/ds_config.h"
 #include "sharding/communicator.h"
-#include "worker/model/decoder.h"
+#include "sharding/parameter_hook.h"
 
 namespace zt::sharding {
 
@@ -98,7 +98,7 @@ struct Zero3Parameter {
   at::Device device = at::kCPU;  // where the model used it (the gathers' device)
 };
 
-class Zero3Parameters final : public worker::model::ParameterHook {
+class Zero3Parameters final : public ParameterHook {
  public:
   // `slots`: every tensor slot of the model (name, pointer; aliases of one tensor allowed),
   // trainable ones requiring grad. `units`: the slot names each unit reads, in the order Fetch
@@ -109,13 +109,9 @@ class Zero3Parameters final : public worker::model::ParameterHook {
       std::vector<std::pair<std::string, at::Tensor*>> slots,
       std::vector<std::vector<std::string>> units, const Zero3ParameterOptions& options,
       std::shared_ptr<Communicator> comm);
-  // For a decoder: its TensorSlots() and ParameterUnits().
-  static absl::StatusOr<std::unique_ptr<Zero3Parameters>> ForDecoder(
-      worker::model::Decoder& decoder, const Zero3ParameterOptions& options,
-      std::shared_ptr<Communicator> comm);
   ~Zero3Parameters() override;
 
-  // worker::model::ParameterHook.
+  // ParameterHook.
   std::vector<at::Tensor> TrainableInputs(int unit) override;
   std::vector<at::Tensor> Fetch(int unit, const std::vector<at::Tensor>& trainable_inputs) override;
   void Release(int unit) override;

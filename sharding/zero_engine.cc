@@ -49,10 +49,6 @@ absl::Status CheckOptions(const ZeroEngineOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("zero_optimization.stage is ", o.stage,
                                                    "; this engine runs stages 0, 1 and 2"));
   }
-  if (o.gradient_accumulation_steps < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "gradient_accumulation_steps is ", o.gradient_accumulation_steps, "; expected >= 1"));
-  }
   if (o.reduce_bucket_numel < 1) {
     return absl::InvalidArgumentError(absl::StrCat("zero_optimization.reduce_bucket_size is ",
                                                    o.reduce_bucket_numel, "; expected >= 1"));
@@ -69,11 +65,15 @@ absl::Status CheckOptions(const ZeroEngineOptions& o) {
   return absl::OkStatus();
 }
 
-LossScalerOptions ScalerFor(const ZeroEngineOptions& o) {
-  if (o.precision == Precision::kFp16) return o.loss_scaler;
-  LossScalerOptions fixed;
-  fixed.static_scale = 1.0;
-  return fixed;
+StepControlOptions StepControlOptionsFor(const ZeroEngineOptions& o) {
+  StepControlOptions c;
+  c.optimizer = o.optimizer;
+  c.scheduler = o.scheduler;
+  c.gradient_clipping = o.gradient_clipping;
+  c.fp16 = o.precision == Precision::kFp16;
+  c.loss_scaler = o.loss_scaler;
+  c.skip_non_finite = c.fp16 || (o.precision == Precision::kBf16 && o.check_grad_overflow);
+  return c;
 }
 
 }  // namespace
@@ -112,7 +112,6 @@ absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::D
   o.overlap_comm = c.zero.overlap_comm;
   o.offload.offload = c.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
   o.offload.pin_memory = c.zero.offload_optimizer.pin_memory;
-  o.gradient_accumulation_steps = c.gradient_accumulation_steps;
   o.gradient_clipping = c.gradient_clipping;
   o.optimizer = c.optimizer;
   if (c.fp16.enabled) {
@@ -131,7 +130,8 @@ absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::D
 }
 
 ZeroEngine::ZeroEngine(ZeroEngineOptions options, std::shared_ptr<Communicator> comm)
-    : options_(std::move(options)), comm_(std::move(comm)), loss_scaler_(ScalerFor(options_)) {
+    : options_(std::move(options)), comm_(std::move(comm)),
+      control_(StepControlOptionsFor(options_)) {
   partition_world_ = options_.stage == 0 ? 1 : comm_->Size();
   chunk_rank_ = options_.stage == 0 ? 0 : comm_->Rank();
 }
@@ -225,27 +225,24 @@ absl::Status ZeroEngine::InitGroup(ParameterGroup spec, Group& group) {
   return absl::OkStatus();
 }
 
-bool ZeroEngine::AtAccumulationBoundary() const {
-  return (micro_steps_ + 1) % options_.gradient_accumulation_steps == 0;
-}
-
-at::Tensor ZeroEngine::ScaleLoss(const at::Tensor& loss) const {
-  return loss * (loss_scaler_.scale() / static_cast<double>(options_.gradient_accumulation_steps));
-}
-
-absl::Status ZeroEngine::Backward(const at::Tensor& loss) {
+absl::Status ZeroEngine::Backward(const at::Tensor& loss, bool last_micro_batch) {
   ZT_RETURN_IF_ERROR(WaitForAllParameters());
-  BeginBackward();
+  // Refused before any hook runs: a backward after the window's last one.
+  if (window_.closed()) return window_.BeginBackward(last_micro_batch);
+  BeginBackward(last_micro_batch);
   ScaleLoss(loss).backward();
   return FinishBackward();
 }
 
-void ZeroEngine::BeginBackward() {
+void ZeroEngine::BeginBackward(bool last_micro_batch) {
   // The forward may not have waited for every bucket; the hooks must not race the worker.
   pending_backward_error_ = WaitForAllParameters();
-  // Stage 2 reduces every micro-step; stages 0 and 1 let param.grad accumulate until the
-  // boundary's backward.
-  boundary_backward_ = AtAccumulationBoundary();
+  if (absl::Status order = window_.BeginBackward(last_micro_batch); !order.ok()) {
+    pending_backward_error_ = order;
+  }
+  // Stage 2 reduces every micro-batch; stages 0 and 1 let param.grad accumulate until the
+  // window's last backward.
+  boundary_backward_ = last_micro_batch;
   const bool reduce = options_.stage == 2 || boundary_backward_;
   for (auto& group : groups_) group->bucketer->BeginBackward(reduce);
   in_backward_ = true;
@@ -277,18 +274,6 @@ absl::StatusOr<double> ZeroEngine::ScaledGlobalNorm() {
   for (auto& group : groups_) accumulators.push_back(group->accumulator);
   Communicator* comm = partition_world_ > 1 ? comm_.get() : nullptr;
   return GlobalNorm(SquaredNormFp64(accumulators), comm, Deadline());
-}
-
-AdamWHyper ZeroEngine::HyperForStep(int64_t k, const Group& group) const {
-  AdamWHyper hyper = AdamWHyperFromConfig(options_.optimizer);
-  hyper.weight_decay = group.weight_decay;
-  hyper.step = k;
-  if (options_.scheduler != nullptr) {
-    hyper.lr = options_.scheduler->LrForOptimizerStep(k);
-    if (auto beta1 = options_.scheduler->Beta1ForOptimizerStep(k)) hyper.beta1 = *beta1;
-    if (auto beta2 = options_.scheduler->ForcedBeta2()) hyper.beta2 = *beta2;
-  }
-  return hyper;
 }
 
 absl::Status ZeroEngine::StepGroup(int g, double multiplier, const AdamWHyper& hyper,
@@ -325,22 +310,17 @@ absl::Status ZeroEngine::StepGroup(int g, double multiplier, const AdamWHyper& h
 absl::StatusOr<StepResult> ZeroEngine::Step() {
   if (in_backward_) return absl::FailedPreconditionError("Step() inside BeginBackward()");
   ZT_RETURN_IF_ERROR(WaitForAllParameters());
+  ZT_RETURN_IF_ERROR(window_.CheckClosed());
+  window_.End();
   StepResult result;
   {
     absl::MutexLock lock(&async_mu_);
     result.phases = async_times_;  // the previous asynchronous step's worker
     async_times_ = StepPhaseTimes();
   }
-  result.boundary = AtAccumulationBoundary();
-  ++micro_steps_;
-  result.optimizer_step = applied_steps_;
-  if (!result.boundary) return result;
   at::NoGradGuard no_grad;
-  result.loss_scale = loss_scaler_.scale();
-  const bool check = options_.precision == Precision::kFp16 ||
-                     (options_.precision == Precision::kBf16 && options_.check_grad_overflow);
   bool overflow = false;
-  if (check) {
+  if (control_.skips_non_finite()) {
     ZT_ASSIGN_OR_RETURN(overflow, Overflowed());
   }
   for (auto& group : groups_) {
@@ -348,26 +328,16 @@ absl::StatusOr<StepResult> ZeroEngine::Step() {
     group->backward_times = StepPhaseTimes();
   }
   if (overflow) {
-    if (options_.precision == Precision::kFp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(true));
-    for (auto& group : groups_) {
-      group->accumulator.zero_();
-      std::fill(group->staged.begin(), group->staged.end(), false);
-    }
-    ++skipped_steps_;
-    result.grad_norm = -1.0;
+    ZT_RETURN_IF_ERROR(control_.Skip(result));
+    ClearGradients();
     return result;
   }
   ZT_ASSIGN_OR_RETURN(const double scaled_norm, ScaledGlobalNorm());
-  const double divisor =
-      UnscaleAndClipDivisor(scaled_norm, result.loss_scale, options_.gradient_clipping);
-  result.grad_norm = scaled_norm < 0 ? -1.0 : scaled_norm / result.loss_scale;
-  if (options_.precision == Precision::kFp16) ZT_RETURN_IF_ERROR(loss_scaler_.Update(false));
-  const int64_t k = applied_steps_ + 1;
+  ZT_ASSIGN_OR_RETURN(const StepDecision decision, control_.Apply(scaled_norm, result));
   if (options_.async_offload_step) {
     std::vector<AdamWHyper> hypers;
     for (auto& group : groups_) {
-      hypers.push_back(HyperForStep(k, *group));
-      result.lr = hypers.back().lr;
+      hypers.push_back(control_.Hyper(decision.step, group->weight_decay));
       // The gradient chunks backward did not stage yet, before the accumulator is reused.
       const FlatLayout& layout = group->buffer.layout();
       for (int b = 0; b < static_cast<int>(layout.buckets().size()); ++b) {
@@ -376,24 +346,24 @@ absl::StatusOr<StepResult> ZeroEngine::Step() {
                                          PartitionChunk(group->accumulator, layout, b),
                                          result.phases);
       }
-      group->accumulator.zero_();
-      std::fill(group->staged.begin(), group->staged.end(), false);
     }
-    StartAsyncUpdates(1.0 / divisor, std::move(hypers));
-  } else {
-    for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
-      Group& group = *groups_[g];
-      const AdamWHyper hyper = HyperForStep(k, group);
-      result.lr = hyper.lr;
-      ZT_RETURN_IF_ERROR(StepGroup(g, 1.0 / divisor, hyper, result.phases));
-      group.accumulator.zero_();
-      std::fill(group.staged.begin(), group.staged.end(), false);
-    }
+    ClearGradients();
+    StartAsyncUpdates(decision.multiplier, std::move(hypers));
+    return result;
   }
-  applied_steps_ = k;
-  result.applied = true;
-  result.optimizer_step = k;
+  for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
+    const AdamWHyper hyper = control_.Hyper(decision.step, groups_[g]->weight_decay);
+    ZT_RETURN_IF_ERROR(StepGroup(g, decision.multiplier, hyper, result.phases));
+  }
+  ClearGradients();
   return result;
+}
+
+void ZeroEngine::ClearGradients() {
+  for (auto& group : groups_) {
+    group->accumulator.zero_();
+    std::fill(group->staged.begin(), group->staged.end(), false);
+  }
 }
 
 int64_t ZeroEngine::PeakGradientBytes() const {

@@ -15,12 +15,13 @@
 //            bucket during the boundary backward; updated chunks are all-gathered.
 //   stage 2: as stage 1, but every micro-step's gradients are reduce-scattered during backward
 //            and accumulated in the partition: no rank holds a full gradient.
-// Gradients are averaged over ranks (divided by the world size before the reduction, as
-// DeepSpeed), the loss is divided by gradient_accumulation_steps (and multiplied by the fp16
-// loss scale) before backward, the global norm is summed in fp64 across partitions and ranks,
-// clipping and unscaling are one multiplier (loss_scaler.h UnscaleAndClipDivisor), fp16 and
-// bf16 (with check_grad_overflow) skip steps whose gradients overflowed on any rank, and the
-// learning rate of the k-th applied step comes from the schedule (lr_scheduler.h).
+// The caller runs the accumulation window (training_engine.h): it says which backward is the
+// window's last and normalises the losses itself. Gradients are averaged over ranks (divided by
+// the world size before the reduction, as DeepSpeed), the loss is multiplied by the fp16 loss
+// scale before backward, the global norm is summed in fp64 across partitions and ranks, and
+// step_control.h decides the rest: clipping and unscaling as one multiplier, fp16 and bf16 (with
+// check_grad_overflow) skipping steps whose gradients overflowed on any rank, the learning rate
+// of the k-th applied step from the schedule (lr_scheduler.h).
 //
 // Where this deliberately differs from DeepSpeed (same results up to summation order):
 //  - stage 2 reduce-scatters each bucket (DeepSpeed all-reduces it and keeps its own slice),
@@ -30,17 +31,17 @@
 //  - unscaling divides by the scale the gradients were computed with; DeepSpeed's ZeRO divides
 //    by the scale after update_scale, which differs on the step where the scale doubles.
 // With offload, a bucket's reduced gradient chunk is copied to the host as soon as its
-// reduction finished in the boundary backward; the CPU AdamW step, the copy back and the
+// reduction finished in the window's last backward; the CPU AdamW step, the copy back and the
 // bucket's all-gather then run bucket by bucket in forward order inside Step(), or, with
 // options.async_offload_step, on a worker thread after Step() returned (below). CUDA streams:
 // the Communicator orders its work after the current stream (the NCCL/host-staged backends'
 // contract); everything here is issued on the current stream.
 //
-// Use, every micro-step on every rank in the same order:
-//   ZT_RETURN_IF_ERROR(engine->Backward(loss));
-//   ZT_ASSIGN_OR_RETURN(StepResult r, engine->Step());  // the optimizer step at the boundary
-// A caller that runs backward itself (several passes per micro-step, reentrant checkpointing)
-// brackets it: BeginBackward(); ScaleLoss(loss).backward(); ...; FinishBackward().
+// Use, on every rank in the same order (training_engine.h):
+//   for each micro-batch m of n: ZT_RETURN_IF_ERROR(engine->Backward(loss_m, m + 1 == n));
+//   ZT_ASSIGN_OR_RETURN(StepResult r, engine->Step());
+// A caller that runs backward itself (several passes per micro-batch, reentrant checkpointing)
+// brackets it: BeginBackward(last); ScaleLoss(loss).backward(); ...; FinishBackward().
 //
 // Asynchronous offload step (options.async_offload_step, offload only; off by default): Step()
 // does the overflow check, the norm and the loss-scale update, copies every gradient chunk not
@@ -81,6 +82,7 @@
 #include "sharding/lr_scheduler.h"
 #include "sharding/optimizer_offload.h"
 #include "sharding/partition.h"
+#include "sharding/step_control.h"
 #include "sharding/training_engine.h"
 
 namespace zt::sharding {
@@ -110,7 +112,6 @@ struct ZeroEngineOptions {
   int64_t reduce_bucket_numel = 500000000;
   bool overlap_comm = false;
   OffloadOptions offload;
-  int64_t gradient_accumulation_steps = 1;
   double gradient_clipping = 0.0;  // 0 disables
   configs::OptimizerConfig optimizer;
   Precision precision = Precision::kFloat;
@@ -137,14 +138,14 @@ class ZeroEngine final : public TrainingEngine {
                                                             std::shared_ptr<Communicator> comm);
   ~ZeroEngine();
 
-  // Whether the next Step() is an optimizer step.
-  bool AtAccumulationBoundary() const override;
-  double loss_scale() const { return loss_scaler_.scale(); }
-  // loss * loss_scale / gradient_accumulation_steps.
-  at::Tensor ScaleLoss(const at::Tensor& loss) const;
+  double loss_scale() const { return control_.loss_scale(); }
+  // loss * loss_scale (fp16; the loss itself otherwise).
+  at::Tensor ScaleLoss(const at::Tensor& loss) const { return control_.ScaleLoss(loss); }
 
-  absl::Status Backward(const at::Tensor& loss) override;
-  void BeginBackward();
+  absl::Status Backward(const at::Tensor& loss, bool last_micro_batch) override;
+  // Stage 0/1 reduce only in the backward of the window's last micro-batch. A window-order
+  // error is returned by FinishBackward.
+  void BeginBackward(bool last_micro_batch);
   absl::Status FinishBackward();
 
   absl::StatusOr<StepResult> Step() override;
@@ -179,8 +180,8 @@ class ZeroEngine final : public TrainingEngine {
   // finished, and the engine-wide sequence number (1, 2, ...) of its last finished update.
   int64_t BucketUpdates(int update_bucket) const;
   int64_t BucketUpdateSequence(int update_bucket) const;
-  const LossScaler& loss_scaler() const { return loss_scaler_; }
-  int64_t skipped_steps() const { return skipped_steps_; }
+  const LossScaler& loss_scaler() const { return control_.loss_scaler(); }
+  int64_t skipped_steps() const { return control_.skipped_steps(); }
   std::string OptimizerName() const override;
 
   // ---- Checkpoint state (training_engine.h; zero_engine_state.cc) ----------------------------
@@ -202,6 +203,8 @@ class ZeroEngine final : public TrainingEngine {
   absl::Status InitGroup(ParameterGroup spec, Group& group);
   absl::StatusOr<bool> Overflowed();
   absl::StatusOr<double> ScaledGlobalNorm();
+  // Zeroes the accumulators and forgets which chunks were staged (after a step or a skip).
+  void ClearGradients();
   absl::Status StepGroup(int group_index, double multiplier, const AdamWHyper& hyper,
                          StepPhaseTimes& times);
   // Asynchronous offload step: the worker thread's body over update_order_.
@@ -211,7 +214,6 @@ class ZeroEngine final : public TrainingEngine {
                                  StepPhaseTimes& times, std::unique_ptr<Work>& gather);
   void MarkBucketUpdated(int update_bucket);
   void BuildUpdateOrder(const std::vector<std::vector<int>>& forward_positions);
-  AdamWHyper HyperForStep(int64_t k, const Group& group) const;
   absl::Time Deadline() const;
 
   ZeroEngineOptions options_;
@@ -219,12 +221,10 @@ class ZeroEngine final : public TrainingEngine {
   int partition_world_ = 1;  // ranks the partitions are cut for (1 for stage 0)
   int chunk_rank_ = 0;       // which chunk of each bucket this rank owns
   std::vector<std::unique_ptr<Group>> groups_;
-  LossScaler loss_scaler_;
-  int64_t micro_steps_ = 0;
-  int64_t applied_steps_ = 0;
-  int64_t skipped_steps_ = 0;
+  StepControl control_;
+  AccumulationWindow window_;
   bool in_backward_ = false;
-  bool boundary_backward_ = false;  // the running backward ends an accumulation window
+  bool boundary_backward_ = false;  // the running backward is the window's last
 
   struct UpdateBucket {
     int group = 0;

@@ -14,14 +14,13 @@ namespace zt::sharding {
 
 namespace {
 
-absl::Status CheckBoundary(bool in_backward, int64_t micro_steps, int64_t gas, const char* what) {
-  if (in_backward || micro_steps % gas != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "zero engine: ", what, " needs an accumulation boundary; ", micro_steps,
-        " micro-steps done with gradient_accumulation_steps ", gas,
-        in_backward ? " and a backward in progress" : ""));
+absl::Status CheckBetweenWindows(bool in_backward, const AccumulationWindow& window,
+                                 const char* what) {
+  if (in_backward) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("zero engine: ", what, " with a backward in progress"));
   }
-  return absl::OkStatus();
+  return window.CheckBetweenWindows(what);
 }
 
 }  // namespace
@@ -53,18 +52,16 @@ ZeroEngine::StateCounters ZeroEngine::StateCountersNow() const {
   c.world_size = comm_->Size();
   c.partition_world = partition_world_;
   c.partition_rank = chunk_rank_;
-  c.micro_steps = micro_steps_;
-  c.applied_steps = applied_steps_;
-  c.skipped_steps = skipped_steps_;
-  c.loss_scaler = loss_scaler_.state();
+  c.applied_steps = control_.applied_steps();
+  c.skipped_steps = control_.skipped_steps();
+  c.loss_scaler = control_.loss_scaler().state();
   return c;
 }
 
 absl::StatusOr<std::vector<ZeroEngine::StateSlice>> ZeroEngine::StateSlices() {
   // An asynchronous offload step may still be writing the partitions and parameters.
   ZT_RETURN_IF_ERROR(WaitForAllParameters());
-  ZT_RETURN_IF_ERROR(CheckBoundary(in_backward_, micro_steps_,
-                                   options_.gradient_accumulation_steps, "exporting state"));
+  ZT_RETURN_IF_ERROR(CheckBetweenWindows(in_backward_, window_, "exporting state"));
   std::vector<StateSlice> out;
   for (int g = 0; g < static_cast<int>(groups_.size()); ++g) {
     const Group& group = *groups_[g];
@@ -87,14 +84,7 @@ absl::StatusOr<std::vector<ZeroEngine::StateSlice>> ZeroEngine::StateSlices() {
 
 absl::Status ZeroEngine::ImportState(const StateCounters& counters, const StateSliceFill& fill) {
   ZT_RETURN_IF_ERROR(WaitForAllParameters());
-  ZT_RETURN_IF_ERROR(CheckBoundary(in_backward_, micro_steps_,
-                                   options_.gradient_accumulation_steps, "importing state"));
-  if (counters.micro_steps % options_.gradient_accumulation_steps != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "zero engine: the saved state is ", counters.micro_steps,
-        " micro-steps in, not a boundary for gradient_accumulation_steps ",
-        options_.gradient_accumulation_steps));
-  }
+  ZT_RETURN_IF_ERROR(CheckBetweenWindows(in_backward_, window_, "importing state"));
   at::NoGradGuard no_grad;
   for (auto& group : groups_) {
     const OptimizerPartition& opt = *group->optimizer;
@@ -127,10 +117,7 @@ absl::Status ZeroEngine::ImportState(const StateCounters& counters, const StateS
     std::fill(group->staged.begin(), group->staged.end(), false);
     for (at::Tensor& p : group->params) p.mutable_grad() = at::Tensor();
   }
-  micro_steps_ = counters.micro_steps;
-  applied_steps_ = counters.applied_steps;
-  skipped_steps_ = counters.skipped_steps;
-  loss_scaler_.Restore(counters.loss_scaler);
+  control_.Restore(counters.applied_steps, counters.skipped_steps, counters.loss_scaler);
   return absl::OkStatus();
 }
 

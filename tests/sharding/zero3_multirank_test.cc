@@ -17,6 +17,7 @@
 #include "sharding/parameter_groups.h"
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero3_parameters.h"
+#include "worker/model/decoder_partition.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/sharding/tiny_decoder_config.h"
 #include "tests/support/rank_processes.h"
@@ -130,10 +131,9 @@ void ExpectEquivalence(std::shared_ptr<Communicator> comm, const Variant& v) {
   param_options.prefetch_bucket_numel = 6000;
   param_options.max_live_numel = 12000;
   param_options.offload_param = v.offload;
-  auto params = Zero3Parameters::ForDecoder(*decoder, param_options, comm);
+  auto params = worker::model::PartitionDecoder(*decoder, param_options, comm);
   ASSERT_TRUE(params.ok()) << params.status();
   Zero3OptimizerOptions options;
-  options.gradient_accumulation_steps = kAccumulation;
   options.gradient_clipping = 1.0;
   options.optimizer = Optimizer();
   options.offload.offload = v.offload;
@@ -146,12 +146,14 @@ void ExpectEquivalence(std::shared_ptr<Communicator> comm, const Variant& v) {
     at::Tensor tokens = Tokens(world, step);
     for (int64_t g = 0; g < kAccumulation; ++g) {
       at::Tensor ids = tokens.narrow(0, (g * world + rank) * kMicroBatch, kMicroBatch);
-      absl::Status backward = (*optimizer)->Backward(Loss(*decoder, ids, forward));
+      absl::Status backward = (*optimizer)->Backward(
+          Loss(*decoder, ids, forward) / static_cast<double>(kAccumulation),
+          /*last_micro_batch=*/g + 1 == kAccumulation);
       ASSERT_TRUE(backward.ok()) << backward;
-      absl::StatusOr<StepResult> result = (*optimizer)->Step();
-      ASSERT_TRUE(result.ok()) << result.status();
-      EXPECT_EQ(result->applied, g + 1 == kAccumulation);
     }
+    absl::StatusOr<StepResult> result = (*optimizer)->Step();
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->applied);
   }
   double diff = 0, norm = 0, moved = 0;
   size_t compared = 0;
@@ -292,7 +294,7 @@ void ExpectOneAllGatherPerUnit(std::shared_ptr<Communicator> comm) {
   const std::vector<std::vector<std::string>> units = decoder->ParameterUnits();
   Zero3ParameterOptions options;
   options.persistence_threshold = 32;  // norms and biases stay whole
-  auto params = Zero3Parameters::ForDecoder(*decoder, options, counting);
+  auto params = worker::model::PartitionDecoder(*decoder, options, counting);
   ASSERT_TRUE(params.ok()) << params.status();
   std::map<std::string, int> ids;
   for (int id = 0; id < (*params)->num_params(); ++id) {
@@ -333,7 +335,7 @@ void ExpectDivergenceDetected(std::shared_ptr<Communicator> comm) {
   std::unique_ptr<Decoder> decoder = MakeDecoder({/*lora=*/false, /*tied=*/true});
   Zero3ParameterOptions options;
   options.prefetch_bucket_numel = 0;  // no prefetch: only the fetches below gather
-  auto params = Zero3Parameters::ForDecoder(*decoder, options, comm);
+  auto params = worker::model::PartitionDecoder(*decoder, options, comm);
   ASSERT_TRUE(params.ok()) << params.status();
   at::NoGradGuard no_grad;
   const std::vector<int> order = comm->Rank() == 0 ? std::vector<int>{1, 2} : std::vector<int>{2, 1};

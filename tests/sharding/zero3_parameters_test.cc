@@ -2,6 +2,7 @@
 // tied embeddings, persistence, opaque uint8 storage, the decoder's hook reproducing the
 // unpartitioned forward and gradients exactly, and the prefetch bound on gathered elements.
 #include "sharding/zero3_parameters.h"
+#include "worker/model/decoder_partition.h"
 
 #include <gtest/gtest.h>
 
@@ -41,7 +42,7 @@ TEST(Zero3ParametersTest, EveryTensorBecomesAPlaceholderAndTiedEmbeddingsShareOn
   int64_t bytes = 0;
   const size_t distinct = decoder->NamedTensors().size();
   for (auto& [name, t] : decoder->NamedTensors()) bytes += t->nbytes();
-  auto params = Zero3Parameters::ForDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
+  auto params = worker::model::PartitionDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ((*params)->num_params(), static_cast<int>(distinct));
   EXPECT_EQ((*params)->ResidentBytes(/*trainable=*/false), bytes);
@@ -54,7 +55,7 @@ TEST(Zero3ParametersTest, EveryTensorBecomesAPlaceholderAndTiedEmbeddingsShareOn
   }
   EXPECT_EQ(decoder->lm_head().numel(), 0);
   // Partitioning twice is refused, naming the tensor.
-  auto again = Zero3Parameters::ForDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
+  auto again = worker::model::PartitionDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
   ASSERT_EQ(again.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(again.status().message().find("\"model.embed_tokens.weight\" is empty"),
             absl::string_view::npos)
@@ -105,7 +106,7 @@ TEST(Zero3ParametersTest, PersistentTensorsStayWhole) {
   for (auto& [name, t] : decoder->NamedTensors()) {
     (t->numel() <= 48 ? persistent : partitioned) += t->nbytes();
   }
-  auto params = Zero3Parameters::ForDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
+  auto params = worker::model::PartitionDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_GT(persistent, 0);
   EXPECT_EQ((*params)->ResidentBytes(false), partitioned + persistent);
@@ -171,7 +172,7 @@ TEST(Zero3ParametersTest, HookedForwardAndGradientsMatchTheDecoder) {
       std::unique_ptr<Decoder> decoder = MakeDecoder(tied);
       worker::model::SetTrainable(*decoder, /*train_base=*/true);
       auto params =
-          Zero3Parameters::ForDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
+          worker::model::PartitionDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
       ASSERT_TRUE(params.ok()) << params.status();
       options.parameter_hook = params->get();
       const at::Tensor got = decoder->Logits(ids, at::Tensor(), options);
@@ -203,7 +204,7 @@ TEST(Zero3ParametersTest, GatheredElementsStayWithinTheLiveBudget) {
     options.max_live_numel = max_live;
     options.prefetch_bucket_numel = 1000000;
     auto params =
-        Zero3Parameters::ForDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
+        worker::model::PartitionDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
     ASSERT_TRUE(params.ok()) << params.status();
     worker::model::ForwardOptions forward;
     forward.parameter_hook = params->get();
@@ -235,7 +236,7 @@ TEST(Zero3ParametersTest, BackwardRegathersWithinTheLiveBudget) {
       Zero3ParameterOptions options;
       options.max_live_numel = max_live;
       auto params =
-          Zero3Parameters::ForDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
+          worker::model::PartitionDecoder(*decoder, options, std::make_shared<SelfCommunicator>());
       ASSERT_TRUE(params.ok()) << params.status();
       worker::model::ForwardOptions forward;
       forward.parameter_hook = params->get();
@@ -281,17 +282,18 @@ TEST(Zero3ParametersTest, SixteenBitGradientsAccumulateInFp32) {
                                         std::make_shared<SelfCommunicator>());
   ASSERT_TRUE(params.ok()) << params.status();
   Zero3OptimizerOptions options;
-  options.gradient_accumulation_steps = kMicroSteps;
   auto optimizer = Zero3Optimizer::Create(params->get(), options);
   ASSERT_TRUE(optimizer.ok()) << optimizer.status();
   EXPECT_FALSE((*params)->GradientPartition(0).defined());
   for (int k = 0; k < kMicroSteps; ++k) {
     const at::Tensor full = (*params)->Fetch(0, (*params)->TrainableInputs(0)).at(0);
-    // d(loss)/d(full) = pieces[k] * gradient_accumulation_steps: the optimizer divides the loss.
-    const at::Tensor loss = (full * (pieces[k] * kMicroSteps)).sum();
-    ASSERT_TRUE((*optimizer)->Backward(loss).ok());
+    // d(loss)/d(full) = pieces[k]: the caller normalises, the optimizer takes the loss as is.
+    const at::Tensor loss = (full * pieces[k]).sum();
+    ASSERT_TRUE((*optimizer)->Backward(loss, /*last_micro_batch=*/k + 1 == kMicroSteps).ok());
     (*params)->Release(0);
-    if (k + 1 < kMicroSteps) ASSERT_TRUE((*optimizer)->Step().ok());
+    if (k + 1 < kMicroSteps) {
+      EXPECT_EQ((*optimizer)->Step().status().code(), absl::StatusCode::kFailedPrecondition);
+    }
   }
   const Zero3Parameter& p = (*params)->param(0);
   EXPECT_FALSE(p.partition.grad().defined());  // no bf16 copy of the gradient
@@ -340,7 +342,7 @@ TEST(Zero3ParametersTest, Bf16DecoderGradientsArriveInFp32Partitions) {
     worker::model::CausalLmLoss(reference->Logits(ids, at::Tensor(), options), ids).backward();
 
     std::unique_ptr<Decoder> decoder = make();
-    auto params = Zero3Parameters::ForDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
+    auto params = worker::model::PartitionDecoder(*decoder, {}, std::make_shared<SelfCommunicator>());
     ASSERT_TRUE(params.ok()) << params.status();
     options.parameter_hook = params->get();
     worker::model::CausalLmLoss(decoder->Logits(ids, at::Tensor(), options), ids).backward();
@@ -374,7 +376,6 @@ TEST(Zero3ParametersTest, OptionsFromDsConfig) {
   EXPECT_TRUE(params.offload_param);
   absl::StatusOr<Zero3OptimizerOptions> optimizer = Zero3OptimizerOptionsFromDsConfig(config);
   ASSERT_TRUE(optimizer.ok()) << optimizer.status();
-  EXPECT_EQ(optimizer->gradient_accumulation_steps, 4);
   EXPECT_EQ(optimizer->gradient_clipping, 0.5);
   EXPECT_TRUE(optimizer->offload.offload);
   EXPECT_FALSE(optimizer->fp16);

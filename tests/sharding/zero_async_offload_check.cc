@@ -34,7 +34,6 @@ ZeroEngineOptions Options(int stage, bool async) {
   options.reduce_bucket_numel = 40;  // a bucket per weight, biases packed together
   options.offload.offload = true;
   options.async_offload_step = async;
-  options.gradient_accumulation_steps = train.gradient_accumulation_steps;
   options.gradient_clipping = train.gradient_clipping;
   options.optimizer = train.optimizer;
   return options;
@@ -66,12 +65,12 @@ void TrainStep(ZeroEngine& engine, const std::vector<NamedParameter>& params, bo
     at::Tensor x = batch.x.narrow(0, start, train.micro_batch);
     at::Tensor y = batch.y.narrow(0, start, train.micro_batch);
     at::Tensor loss = (Forward(wait ? &engine : nullptr, params, x) - y).pow(2).mean();
-    absl::Status backward = engine.Backward(loss);
+    absl::Status backward = engine.Backward(loss / kAccumulation, g + 1 == kAccumulation);
     ASSERT_TRUE(backward.ok()) << backward;
-    absl::StatusOr<StepResult> result = engine.Step();
-    ASSERT_TRUE(result.ok()) << result.status();
-    ASSERT_TRUE(!result->boundary || result->applied);
   }
+  absl::StatusOr<StepResult> result = engine.Step();
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_TRUE(result->applied);
 }
 
 }  // namespace

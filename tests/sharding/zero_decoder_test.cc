@@ -103,12 +103,13 @@ void Train(ZeroEngine& engine, const Model& model, int rank, int world) {
     at::Tensor tokens = Tokens(world, step);
     for (int64_t g = 0; g < kAccumulation; ++g) {
       at::Tensor ids = tokens.narrow(0, (g * world + rank) * kMicroBatch, kMicroBatch);
-      absl::Status backward = engine.Backward(Loss(*model.decoder, ids));
+      absl::Status backward = engine.Backward(Loss(*model.decoder, ids) / kAccumulation,
+                                              /*last_micro_batch=*/g + 1 == kAccumulation);
       ASSERT_TRUE(backward.ok()) << backward;
-      absl::StatusOr<StepResult> result = engine.Step();
-      ASSERT_TRUE(result.ok()) << result.status();
-      if (result->boundary) EXPECT_TRUE(result->applied);
     }
+    absl::StatusOr<StepResult> result = engine.Step();
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_TRUE(result->applied);
   }
 }
 
@@ -134,7 +135,6 @@ void ExpectDecoderEquivalence(std::shared_ptr<Communicator> comm, std::vector<in
         options.stage = stage;
         options.reduce_bucket_numel = 2000;  // several buckets for full fine-tuning
         options.offload.offload = offload;
-        options.gradient_accumulation_steps = kAccumulation;
         options.gradient_clipping = 1.0;
         options.optimizer = Optimizer();
         absl::StatusOr<std::unique_ptr<ZeroEngine>> engine =

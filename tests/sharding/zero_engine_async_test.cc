@@ -84,7 +84,7 @@ TEST(ZeroEngineAsyncTest, AWorkerErrorIsReturnedByEveryLaterWaitBackwardAndStep)
       DecayParameterGroups(params), options, std::make_shared<LostPeerCommunicator>());
   ASSERT_TRUE(engine.ok()) << engine.status();
   auto loss = [&] { return testing::MlpForward(params, at::randn({2, 6}, at::kDouble)).sum(); };
-  ASSERT_TRUE((*engine)->Backward(loss()).ok());
+  ASSERT_TRUE((*engine)->Backward(loss(), /*last_micro_batch=*/true).ok());
   absl::StatusOr<StepResult> step = (*engine)->Step();  // the failing all-gathers run after it
   ASSERT_TRUE(step.ok()) << step.status();
   const std::string expected =
@@ -95,7 +95,7 @@ TEST(ZeroEngineAsyncTest, AWorkerErrorIsReturnedByEveryLaterWaitBackwardAndStep)
   EXPECT_EQ((*engine)->BucketUpdates(0), 0);  // its all-gather never completed
   EXPECT_EQ((*engine)->WaitForAllParameters(), first);
   EXPECT_EQ((*engine)->WaitForParameters("layers.2.bias"), first);
-  EXPECT_EQ((*engine)->Backward(loss()), first);
+  EXPECT_EQ((*engine)->Backward(loss(), /*last_micro_batch=*/true), first);
   EXPECT_EQ((*engine)->Step().status(), first);
 }
 

@@ -37,7 +37,6 @@ ZeroEngineOptions EngineOptions(int stage, bool offload, const TrainSpec& train)
   options.stage = stage;
   options.reduce_bucket_numel = 40;  // several buckets; layers.1.weight (144) alone in one
   options.offload.offload = offload;
-  options.gradient_accumulation_steps = train.gradient_accumulation_steps;
   options.gradient_clipping = train.gradient_clipping;
   options.optimizer = train.optimizer;
   options.scheduler = train.scheduler;

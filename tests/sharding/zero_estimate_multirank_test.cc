@@ -16,6 +16,7 @@
 #include "sharding/model_state_estimate.h"
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero3_parameters.h"
+#include "worker/model/decoder_partition.h"
 #include "sharding/zero_engine.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
@@ -155,7 +156,7 @@ void ExpectEstimateEqualsEngine(std::shared_ptr<Communicator> comm) {
         const StageEstimate& e = estimate->stages[3];
         worker::model::Decoder partitioned =
             LoadTrainable(init.out, lora, bf16 ? at::kBFloat16 : at::kFloat);
-        absl::StatusOr<std::unique_ptr<Zero3Parameters>> zero3 = Zero3Parameters::ForDecoder(
+        absl::StatusOr<std::unique_ptr<Zero3Parameters>> zero3 = worker::model::PartitionDecoder(
             partitioned, Zero3ParameterOptionsFromDsConfig(ds), comm);
         ASSERT_TRUE(zero3.ok()) << zero3.status();
         absl::StatusOr<Zero3OptimizerOptions> options = Zero3OptimizerOptionsFromDsConfig(ds);

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "sharding/adamw_step.h"
 #include "sharding/grad_norm.h"
 #include "sharding/self_communicator.h"
@@ -129,7 +130,6 @@ TEST(ZeroEngineTest, WorldSizeOneStagesMatchTheReference) {
     ZeroEngineOptions options;
     options.stage = stage;
     options.reduce_bucket_numel = 50;
-    options.gradient_accumulation_steps = 2;
     options.gradient_clipping = train.gradient_clipping;
     options.optimizer = train.optimizer;
     absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
@@ -180,9 +180,51 @@ TEST(ZeroEngineTest, AFailedReductionIsReturnedByBackwardWithTheAbortReason) {
   ASSERT_TRUE(engine.ok()) << engine.status();
   comm->Abort(absl::AbortedError("coordinator says rank 3 died"));
   at::Tensor x = at::randn({2, 6}, at::kDouble);
-  absl::Status status = (*engine)->Backward(testing::MlpForward(params, x).pow(2).mean());
+  absl::Status status =
+      (*engine)->Backward(testing::MlpForward(params, x).pow(2).mean(), /*last_micro_batch=*/true);
   EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
   EXPECT_NE(status.message().find("rank 3 died"), std::string::npos) << status;
+}
+
+// The caller owns the window (training_engine.h): every stage steps exactly when told, and the
+// order checks name what is wrong.
+TEST(ZeroEngineTest, StepsWhenTheCallerClosesTheWindowAndRefusesOtherOrders) {
+  for (int stage : {0, 1, 2}) {
+    SCOPED_TRACE(absl::StrCat("stage ", stage));
+    std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec());
+    ZeroEngineOptions options;
+    options.stage = stage;
+    options.optimizer.lr = 1e-2;
+    absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
+        {ParameterGroup{params, std::nullopt}}, options, std::make_shared<SelfCommunicator>());
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    auto loss = [&] { return testing::MlpForward(params, at::randn({2, 6}, at::kDouble)).sum(); };
+    absl::StatusOr<StepResult> early = (*engine)->Step();
+    EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(early.status().message().find("no Backward at all"), std::string::npos)
+        << early.status();
+    const at::Tensor before = params[0].tensor.detach().clone();
+    ASSERT_TRUE((*engine)->Backward(loss(), /*last_micro_batch=*/false).ok());
+    EXPECT_EQ((*engine)->Step().status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_EQ((*engine)->StateSlices().status().code(), absl::StatusCode::kFailedPrecondition);
+    ASSERT_TRUE((*engine)->Backward(loss(), /*last_micro_batch=*/true).ok());
+    absl::Status again = (*engine)->Backward(loss(), /*last_micro_batch=*/true);
+    EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(again.message().find("call Step() first"), std::string::npos) << again;
+    absl::StatusOr<StepResult> step = (*engine)->Step();
+    ASSERT_TRUE(step.ok()) << step.status();
+    EXPECT_TRUE(step->applied);
+    EXPECT_EQ(step->optimizer_step, 1);
+    EXPECT_DOUBLE_EQ(step->lr, 1e-2);
+    EXPECT_GT(step->grad_norm, 0.0);
+    EXPECT_FALSE(at::equal(before, params[0].tensor.detach()));
+    EXPECT_TRUE((*engine)->StateSlices().ok());
+    // A window of one micro-batch steps again at once.
+    ASSERT_TRUE((*engine)->Backward(loss(), /*last_micro_batch=*/true).ok());
+    step = (*engine)->Step();
+    ASSERT_TRUE(step.ok()) << step.status();
+    EXPECT_EQ(step->optimizer_step, 2);
+  }
 }
 
 TEST(ZeroEngineTest, OptionsFromDsConfig) {
@@ -206,7 +248,6 @@ TEST(ZeroEngineTest, OptionsFromDsConfig) {
   EXPECT_TRUE(options->overlap_comm);
   EXPECT_TRUE(options->offload.offload);
   EXPECT_FALSE(options->offload.pin_memory);
-  EXPECT_EQ(options->gradient_accumulation_steps, 4);
   EXPECT_EQ(options->gradient_clipping, 0.7);
   EXPECT_EQ(options->precision, Precision::kFp16);
   EXPECT_EQ(options->loss_scaler.initial_scale_power, 12);

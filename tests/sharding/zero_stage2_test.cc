@@ -25,7 +25,6 @@ ZeroEngineOptions OptionsFor(int stage, const TrainSpec& train, int64_t bucket) 
   ZeroEngineOptions options;
   options.stage = stage;
   options.reduce_bucket_numel = bucket;
-  options.gradient_accumulation_steps = train.gradient_accumulation_steps;
   options.gradient_clipping = train.gradient_clipping;
   options.optimizer = train.optimizer;
   options.scheduler = train.scheduler;

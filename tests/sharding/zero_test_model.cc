@@ -126,37 +126,39 @@ std::vector<ParameterGroup> Groups(const std::vector<NamedParameter>& params,
 std::vector<StepResult> EngineTrain(ZeroEngine& engine, const std::vector<NamedParameter>& params,
                                     const MlpSpec& spec, const TrainSpec& train, int rank,
                                     int world) {
-  std::vector<StepResult> boundaries;
+  std::vector<StepResult> steps;
   const int64_t mb = train.micro_batch;
+  const int64_t gas = train.gradient_accumulation_steps;
   for (int step = 0; step < train.steps; ++step) {
     Batch batch = GlobalBatch(spec, train, world, step);
-    for (int64_t g = 0; g < train.gradient_accumulation_steps; ++g) {
+    for (int64_t g = 0; g < gas; ++g) {
       const int64_t start = (g * world + rank) * mb;
+      const bool last = g + 1 == gas;
       at::Tensor x = batch.x.narrow(0, start, mb);
       at::Tensor y = batch.y.narrow(0, start, mb);
+      // The caller normalises: the window's mean is each micro-batch's mean / gas.
       if (train.split_backward) {
         const int64_t half = mb / 2;
-        engine.BeginBackward();
+        engine.BeginBackward(last);
         for (int64_t part = 0; part < 2; ++part) {
           at::Tensor xs = x.narrow(0, part * half, half), ys = y.narrow(0, part * half, half);
-          engine.ScaleLoss(Mse(MlpForward(params, xs), ys) * 0.5).backward();
+          engine.ScaleLoss(Mse(MlpForward(params, xs), ys) * (0.5 / gas)).backward();
         }
         absl::Status finished = engine.FinishBackward();
         EXPECT_TRUE(finished.ok()) << finished;
-        if (!finished.ok()) return boundaries;
+        if (!finished.ok()) return steps;
       } else {
-        absl::Status backward = engine.Backward(Mse(MlpForward(params, x), y));
+        absl::Status backward = engine.Backward(Mse(MlpForward(params, x), y) / gas, last);
         EXPECT_TRUE(backward.ok()) << backward;
-        if (!backward.ok()) return boundaries;
+        if (!backward.ok()) return steps;
       }
-      absl::StatusOr<StepResult> result = engine.Step();
-      EXPECT_TRUE(result.ok()) << result.status();
-      if (!result.ok()) return boundaries;
-      EXPECT_EQ(result->boundary, g + 1 == train.gradient_accumulation_steps);
-      if (result->boundary) boundaries.push_back(*result);
     }
+    absl::StatusOr<StepResult> result = engine.Step();
+    EXPECT_TRUE(result.ok()) << result.status();
+    if (!result.ok()) return steps;
+    steps.push_back(*result);
   }
-  return boundaries;
+  return steps;
 }
 
 double RelativeError(const std::vector<NamedParameter>& a, const std::vector<at::Tensor>& b) {

@@ -32,7 +32,7 @@ at::Tensor MlpForward(const std::vector<NamedParameter>& params, const at::Tenso
 struct TrainSpec {
   int steps = 4;
   int64_t micro_batch = 2;
-  int64_t gradient_accumulation_steps = 1;
+  int64_t gradient_accumulation_steps = 1;  // the caller's window (the engine has none)
   double gradient_clipping = 0.0;
   configs::OptimizerConfig optimizer;
   bool no_decay_bias = false;  // biases in a second group without weight decay
@@ -58,8 +58,9 @@ std::vector<at::Tensor> ReferenceTrain(const MlpSpec& spec, const TrainSpec& tra
 std::vector<ParameterGroup> Groups(const std::vector<NamedParameter>& params,
                                    const TrainSpec& train);
 
-// Trains with `engine` over this rank's micro-batches; EXPECTs every call to succeed. Returns
-// the results of the boundary steps.
+// Trains with `engine` over this rank's micro-batches, one window of
+// gradient_accumulation_steps backwards per step; EXPECTs every call to succeed. Returns the
+// results of the steps.
 std::vector<StepResult> EngineTrain(ZeroEngine& engine, const std::vector<NamedParameter>& params,
                                     const MlpSpec& spec, const TrainSpec& train, int rank,
                                     int world);

@@ -186,7 +186,7 @@ at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attent
   if (attention_mask.defined() && !attention_mask.all().item<bool>()) {
     inputs.attention_mask = BuildAttentionMask(attention_mask, seq);
   }
-  ParameterHook* const hook = options.parameter_hook;
+  sharding::ParameterHook* const hook = options.parameter_hook;
   at::Tensor hidden;
   if (hook == nullptr) {
     hidden = at::embedding(embed_tokens_, input_ids);
@@ -266,7 +266,7 @@ at::Tensor Decoder::Logits(const at::Tensor& input_ids, const at::Tensor& attent
 
 at::Tensor Decoder::ApplyHead(const at::Tensor& hidden, const ForwardOptions& options,
                               const HeadFunction& head) const {
-  ParameterHook* const hook = options.parameter_hook;
+  sharding::ParameterHook* const hook = options.parameter_hook;
   if (hook == nullptr) return head(hidden, lm_head_);
   const int unit = static_cast<int>(layers_.size()) + 2;
   const at::Tensor input = hook->UnitInput(unit, hidden);

@@ -14,6 +14,7 @@
 #include <ATen/ATen.h>
 
 #include "absl/status/statusor.h"
+#include "sharding/parameter_hook.h"
 #include "worker/io/safetensors_file.h"
 #include "worker/io/sharded_safetensors.h"
 #include "worker/model/decoder_config.h"
@@ -27,36 +28,14 @@ struct KvCache {
   int64_t length() const { return layers.empty() ? 0 : layers[0].length(); }
 };
 
-// ZeRO stage 3 (sharding/zero3_parameters.h): the decoder's own tensors are empty placeholders
-// and every unit of the forward asks the hook for its full tensors just before it runs and
-// hands them back right after. Units in forward order (Decoder::ParameterUnits): 0 the
-// embedding, 1..L the layers, L+1 the final norm, L+2 lm_head (the embedding again when tied).
-// Every rank must run the same units in the same order (gathers are collectives). A hook that
-// fails throws (c10::Error naming the unit), as any other failing op of the forward.
-class ParameterHook {
- public:
-  virtual ~ParameterHook() = default;
-  // The leaves gradients flow to for unit `unit`'s trainable tensors, in unit order (empty for
-  // a frozen unit). Gradient checkpointing passes them into the checkpointed layer.
-  virtual std::vector<at::Tensor> TrainableInputs(int unit) = 0;
-  // The unit's full tensors in ParameterUnits order; the trainable ones are differentiable
-  // functions of `trainable_inputs` (what TrainableInputs returned, or the recompute's copies).
-  virtual std::vector<at::Tensor> Fetch(int unit, const std::vector<at::Tensor>& trainable_inputs) = 0;
-  // The unit ran: its gathered tensors may be freed (autograd may still hold some).
-  virtual void Release(int unit) = 0;
-  // Units run without gradient checkpointing pass their input and output through these
-  // (identity by default), so a hook can free the gathered tensors autograd saved once the
-  // unit's forward is done, gather them again when backward reaches the unit's output, and
-  // free them when backward leaves its input (DeepSpeed's pre/post-backward hooks).
-  virtual at::Tensor UnitInput(int unit, const at::Tensor& input) { return input; }
-  virtual at::Tensor UnitOutput(int unit, const at::Tensor& output) { return output; }
-};
-
+// ZeRO stage 3 runs the forward through a parameter hook (sharding/parameter_hook.h) over the
+// decoder's units (ParameterUnits): 0 the embedding, 1..L the layers, L+1 the final norm, L+2
+// lm_head (the embedding again when tied).
 struct ForwardOptions {
   bool training = false;               // enables LoRA dropout
   bool gradient_checkpointing = false;  // one checkpointed_layer per decoder layer
   // Null: the decoder's own tensors. Must outlive the backward of this forward (recompute).
-  ParameterHook* parameter_hook = nullptr;
+  sharding::ParameterHook* parameter_hook = nullptr;
 };
 
 class Decoder {

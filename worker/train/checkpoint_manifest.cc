@@ -42,7 +42,6 @@ void FromJson(const json& j, CheckpointManifest& m) {
   m.partition_world = j.at("partition_world").get<int>();
   m.save_on_each_node = j.at("save_on_each_node").get<bool>();
   const json& engine = j.at("engine");
-  m.micro_steps = engine.at("micro_steps").get<int64_t>();
   m.applied_steps = engine.at("applied_steps").get<int64_t>();
   m.skipped_steps = engine.at("skipped_steps").get<int64_t>();
   const json& scaler = engine.at("loss_scaler");
@@ -157,8 +156,7 @@ json ManifestToJson(const CheckpointManifest& m) {
   j["zero_stage"] = m.stage;
   j["partition_world"] = m.partition_world;
   j["save_on_each_node"] = m.save_on_each_node;
-  j["engine"] = {{"micro_steps", m.micro_steps},
-                 {"applied_steps", m.applied_steps},
+  j["engine"] = {{"applied_steps", m.applied_steps},
                  {"skipped_steps", m.skipped_steps},
                  {"loss_scaler",
                   {{"cur_scale", m.loss_scaler.cur_scale},

@@ -64,7 +64,6 @@ struct CheckpointManifest {
   int stage = 0;
   int partition_world = 1;
   bool save_on_each_node = false;
-  int64_t micro_steps = 0;
   int64_t applied_steps = 0;
   int64_t skipped_steps = 0;
   sharding::LossScalerState loss_scaler;

@@ -175,7 +175,6 @@ absl::StatusOr<LoadedCheckpoint> Checkpointer::Load(TrainingEngine& engine, cons
   counters.stage = m.stage;
   counters.world_size = m.world_size;
   counters.partition_world = m.partition_world;
-  counters.micro_steps = m.micro_steps;
   counters.applied_steps = m.applied_steps;
   counters.skipped_steps = m.skipped_steps;
   counters.loss_scaler = m.loss_scaler;

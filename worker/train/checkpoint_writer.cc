@@ -130,7 +130,6 @@ absl::StatusOr<std::string> Checkpointer::Save(TrainingEngine& engine, const Sav
       m.stage = counters.stage;
       m.partition_world = counters.partition_world;
       m.save_on_each_node = options_.save_on_each_node;
-      m.micro_steps = counters.micro_steps;
       m.applied_steps = counters.applied_steps;
       m.skipped_steps = counters.skipped_steps;
       m.loss_scaler = counters.loss_scaler;

@@ -7,8 +7,10 @@
 
 namespace zt::worker::train {
 
-absl::StatusOr<JobConfig> ResolveJobConfig(const configs::TrainingArguments& args, int world_size,
-                                           int64_t hidden_size, int64_t total_steps) {
+namespace {
+
+absl::StatusOr<configs::DsConfig> ResolveDs(const configs::TrainingArguments& args, int world_size,
+                                            int64_t hidden_size, int64_t total_steps) {
   nlohmann::json raw = nlohmann::json::object();
   if (!args.deepspeed.empty()) {
     ZT_ASSIGN_OR_RETURN(raw, configs::ReadTolerantJsonFile(args.deepspeed));
@@ -20,10 +22,27 @@ absl::StatusOr<JobConfig> ResolveJobConfig(const configs::TrainingArguments& arg
   options.args = &args;
   options.hidden_size = hidden_size;
   options.num_training_steps = total_steps;
+  configs::DsConfig ds = configs::ResolveDsConfig(raw, options, diag);
+  if (diag.has_errors()) {
+    return diag.ToStatus(args.deepspeed.empty() ? "training arguments" : args.deepspeed);
+  }
+  return ds;
+}
+
+}  // namespace
+
+int64_t JobGradientAccumulation(const configs::TrainingArguments& args, int world_size,
+                                int64_t hidden_size) {
+  // The batch triad does not depend on the step count; any positive count resolves it.
+  absl::StatusOr<configs::DsConfig> ds = ResolveDs(args, world_size, hidden_size, 1);
+  if (!ds.ok() || ds->gradient_accumulation_steps < 1) return args.gradient_accumulation_steps;
+  return ds->gradient_accumulation_steps;
+}
+
+absl::StatusOr<JobConfig> ResolveJobConfig(const configs::TrainingArguments& args, int world_size,
+                                           int64_t hidden_size, int64_t total_steps) {
   JobConfig out;
-  out.ds = configs::ResolveDsConfig(raw, options, diag);
-  const std::string source = args.deepspeed.empty() ? "training arguments" : args.deepspeed;
-  if (diag.has_errors()) return diag.ToStatus(source);
+  ZT_ASSIGN_OR_RETURN(out.ds, ResolveDs(args, world_size, hidden_size, total_steps));
   ZT_ASSIGN_OR_RETURN(std::unique_ptr<sharding::LrScheduler> made,
                       sharding::MakeJobScheduler(out.ds, args, total_steps));
   std::shared_ptr<const sharding::LrScheduler> schedule = std::move(made);

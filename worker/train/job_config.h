@@ -25,6 +25,12 @@ struct JobConfig {
   int stage() const { return ds.zero.stage; }
 };
 
+// The job's gradient_accumulation_steps as the resolved ds_config has it (the flag, or what
+// train_batch_size / train_micro_batch_size_per_gpu imply), before the step count is known; the
+// flag's value when the config does not resolve (ResolveJobConfig then reports why).
+int64_t JobGradientAccumulation(const configs::TrainingArguments& args, int world_size,
+                                int64_t hidden_size);
+
 // InvalidArgument listing every problem as "<file or flag>: <json path>: <message>".
 absl::StatusOr<JobConfig> ResolveJobConfig(const configs::TrainingArguments& args, int world_size,
                                            int64_t hidden_size, int64_t total_steps);

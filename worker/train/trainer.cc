@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "configs/model_config.h"
+#include "worker/train/loss_normalization.h"
 
 namespace zt::worker::train {
 namespace {
@@ -69,14 +70,23 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   at::manual_seed(static_cast<uint64_t>(a.seed));
   ZT_RETURN_IF_ERROR(CheckModelFolder(a));
   ZT_ASSIGN_OR_RETURN(t->data_, LoadTrainingData(a, a.model_name_or_path));
-  ZT_ASSIGN_OR_RETURN(TrainingPlan plan,
-                      TrainingPlan::Create(a, static_cast<int64_t>(t->data_.train.size()), {},
-                                           t->comm_->Size(), t->comm_->Rank()));
-  t->plan_.emplace(std::move(plan));
   ZT_ASSIGN_OR_RETURN(const configs::ModelConfig model_config,
                       configs::LoadModelConfig(a.model_name_or_path));
+  // The accumulation has one source, the resolved ds_config; the schedule then needs the plan.
+  const int64_t accumulation =
+      JobGradientAccumulation(a, t->comm_->Size(), model_config.hidden_size);
+  ZT_ASSIGN_OR_RETURN(TrainingPlan plan,
+                      TrainingPlan::Create(a, accumulation,
+                                           static_cast<int64_t>(t->data_.train.size()), {},
+                                           t->comm_->Size(), t->comm_->Rank()));
+  t->plan_.emplace(std::move(plan));
   ZT_ASSIGN_OR_RETURN(t->job_, ResolveJobConfig(a, t->comm_->Size(), model_config.hidden_size,
                                                 t->plan_->total_steps()));
+  if (t->job_.ds.gradient_accumulation_steps != accumulation) {
+    return absl::InternalError(absl::StrCat(
+        "gradient_accumulation_steps resolved to ", t->job_.ds.gradient_accumulation_steps,
+        " for the engine but ", accumulation, " for the step plan"));
+  }
   // Stage 3 partitions the base as its files hold it and casts each rank's pieces.
   const bool stage3 = t->job_.stage() == 3;
   ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/stage3));
@@ -114,29 +124,25 @@ absl::StatusOr<sharding::StepResult> Trainer::RunStep(int64_t step, StepTotals& 
     batches.push_back(CollateBatch(data_.train, indices, data_.pad_id));
     targets += static_cast<double>(batches.back().target_tokens);
   }
-  const bool per_token = args_.loss_normalization == "token";
-  double global_targets = targets;
-  if (per_token) {
+  LossNormalization norm;
+  norm.per_token = args_.loss_normalization == "token";
+  norm.world = comm_->Size();
+  norm.window = static_cast<double>(batches.size());
+  norm.global_targets = targets;
+  if (norm.per_token) {
     ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({targets}));
-    global_targets = sums[0];
+    norm.global_targets = sums[0];
   }
   const model::ForwardOptions forward = Forward(/*training=*/true);
-  const double world = comm_->Size();
-  const double accumulation = static_cast<double>(batches.size());
-  for (const Batch& batch : batches) {
+  for (size_t m = 0; m < batches.size(); ++m) {
+    const Batch& batch = batches[m];
     const at::Tensor summed = BatchLoss(batch, forward);
-    at::Tensor loss;
-    if (per_token) {
-      loss = global_targets > 0 ? summed * (world * accumulation / global_targets) : summed * 0.0;
-    } else {
-      loss = batch.target_tokens > 0 ? summed / static_cast<double>(batch.target_tokens)
-                                     : summed * 0.0;
-    }
-    ZT_RETURN_IF_ERROR(engine_->Backward(loss));
-    totals.loss_sum += summed.item<double>();
-    totals.targets += static_cast<double>(batch.target_tokens);
+    const at::Tensor loss = norm.Normalize(summed, batch.target_tokens);
+    ZT_RETURN_IF_ERROR(engine_->Backward(loss, /*last_micro_batch=*/m + 1 == batches.size()));
+    totals.loss += loss.item<double>();
     totals.tokens += static_cast<double>(batch.tokens);
   }
+  ++totals.steps;
   return engine_->Step();
 }
 
@@ -144,7 +150,7 @@ absl::StatusOr<double> Trainer::Evaluate() {
   at::NoGradGuard no_grad;
   const int64_t n = static_cast<int64_t>(data_.eval.size());
   const int64_t batch = args_.per_device_eval_batch_size;
-  double loss_sum = 0, targets = 0;
+  double loss_sum = 0, samples = 0, targets = 0;
   std::vector<int64_t> shard;
   for (int64_t i = comm_->Rank(); i < n; i += comm_->Size()) shard.push_back(i);
   // Every rank runs the same number of forwards (stage 3 gathers are collectives): a rank whose
@@ -162,11 +168,16 @@ absl::StatusOr<double> Trainer::Evaluate() {
     const Batch b = CollateBatch(data_.eval, indices, data_.pad_id);
     const double summed = BatchLoss(b, forward).item<double>();
     if (filler) continue;
-    loss_sum += summed;
+    // HF's eval_loss: each batch's mean token loss, weighted by the batch's sample count.
+    const double count = static_cast<double>(indices.size());
+    if (b.target_tokens > 0) {
+      loss_sum += summed / static_cast<double>(b.target_tokens) * count;
+      samples += count;
+    }
     targets += static_cast<double>(b.target_tokens);
   }
-  ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({loss_sum, targets}));
-  if (sums[1] <= 0) {
+  ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({loss_sum, samples, targets}));
+  if (sums[2] <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--eval_data_path ", args_.eval_data_path, ": no trained token in the eval set (check "
         "--loss_mask and --model_max_length)"));
@@ -198,17 +209,17 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     const bool last = step == total;
     const double epoch = plan_->EpochAt(step);
     if (step % args_.logging_steps == 0 || last) {
-      ZT_ASSIGN_OR_RETURN(std::vector<double> sums,
-                          AllReduceSum({window.loss_sum, window.targets, window.tokens}));
+      ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({window.loss, window.tokens}));
       const double seconds = absl::ToDoubleSeconds(absl::Now() - window_start);
-      result.last_loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
+      // HF's logged loss: the ranks' mean of the normalised losses, per step of the window.
+      result.last_loss = sums[0] / (comm_->Size() * static_cast<double>(window.steps));
       result.loss_history.emplace_back(step, result.last_loss);
       std::map<std::string, double> values{
           {"loss", result.last_loss},
           {"learning_rate", r.lr},
           {"grad_norm", r.grad_norm},
           {"loss_scale", r.loss_scale},
-          {"tokens_per_second", seconds > 0 ? sums[2] / seconds : 0.0},
+          {"tokens_per_second", seconds > 0 ? sums[1] / seconds : 0.0},
           {"peak_rss_mib", PeakRssMib()},
       };
       log_history_.push_back({{"loss", result.last_loss}, {"learning_rate", r.lr},

@@ -2,21 +2,24 @@
 // step, metrics, evaluation, early stopping, checkpoints, and the final adapter or model.
 //
 // Every rank runs the same loop in the same order (the engine's and the communicator's
-// contract). Per optimizer step:
+// contract). The trainer owns the accumulation window (sharding/training_engine.h). Per
+// optimizer step:
 //   1. the step's micro-batches come from the TrainingPlan (a pure function of the step, so
-//      resumes continue with the same samples);
-//   2. with --loss_normalization token (HF): one all-reduce of the step's target-token count,
-//      then every micro-batch's summed token loss is scaled by world * GAS / count, so after the
-//      engine's 1/GAS and the ranks' mean the gradient is d(sum of losses)/d(theta) / count;
-//      with per_micro_batch (DeepSpeed): each micro-batch's mean loss;
-//   3. engine Backward per micro-batch, Step at the boundary (stages 0-2: sharding/zero_engine.h;
+//      resumes continue with the same samples; the resolved ds_config's
+//      gradient_accumulation_steps per step, fewer in a short last window of an epoch);
+//   2. with --loss_normalization token (HF): one all-reduce of the step's target-token count;
+//      each micro-batch's summed token loss is normalised in one place (loss_normalization.h);
+//   3. engine Backward per micro-batch, flagging the window's last, then Step: always an
+//      optimizer step, or a counted skip on overflow (stages 0-2: sharding/zero_engine.h;
 //      stage 3: the decoder runs with sharding/zero3_parameters.h as its parameter hook and
 //      sharding/zero3_optimizer.h steps; trainer_engine.cc);
-//   4. every logging_steps: the window's loss (summed token losses / tokens, over all ranks),
-//      learning rate, grad norm, loss scale, tokens/s and peak memory go to the coordinator
-//      (rank 0; the coordinator writes metrics.jsonl/csv and trainer_state.json);
-//   5. every eval_steps with --eval_data_path: eval loss and perplexity over the whole eval set
-//      (each rank a disjoint shard, sums all-reduced), early stopping on eval loss;
+//   4. every logging_steps: HF's logged loss (the normalised losses summed per step, averaged
+//      over ranks and the window's steps), the learning rate the step used, the grad norm before
+//      clipping, loss scale, tokens/s and peak memory go to the coordinator (rank 0; the
+//      coordinator writes metrics.jsonl/csv and trainer_state.json);
+//   5. every eval_steps with --eval_data_path: HF's eval loss (each batch's mean token loss,
+//      weighted by its samples; each rank a disjoint shard, sums all-reduced) and perplexity,
+//      early stopping on eval loss;
 //   6. rank 0 redraws output_dir/loss_curve.svg and, with --report_to tensorboard, appends the
 //      record to TensorBoard event files under output_dir/runs/ (HF's tags: train/loss, ...);
 //   7. every save_steps, and at the coordinator's stop step (preemption): a partitioned
@@ -91,7 +94,8 @@ class Trainer {
   ~Trainer();
 
   absl::StatusOr<TrainResult> Train();
-  // Loss summed over the eval set / its target tokens, over all ranks (collective).
+  // HF's eval_loss over the whole eval set: each batch's mean token loss, weighted by its
+  // sample count, over all ranks (collective).
   absl::StatusOr<double> Evaluate();
 
   TrainableModel& model() { return model_; }
@@ -103,9 +107,9 @@ class Trainer {
           TrainingObserver* observer);
 
   struct StepTotals {
-    double loss_sum = 0;   // summed token losses (this rank)
-    double targets = 0;    // target tokens (this rank)
-    double tokens = 0;     // input tokens (this rank)
+    double loss = 0;     // the normalised micro-batch losses (this rank), HF's tr_loss
+    double tokens = 0;   // input tokens (this rank)
+    int64_t steps = 0;   // optimizer steps in the logging window
   };
   absl::StatusOr<sharding::StepResult> RunStep(int64_t step, StepTotals& totals);
   // trainer_engine.cc: the stage 0-2 engine, or at stage 3 the partitioned parameters and

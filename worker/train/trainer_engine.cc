@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero_engine.h"
+#include "worker/model/decoder_partition.h"
 #include "worker/train/model_output.h"
 #include "worker/train/trainer.h"
 
@@ -20,8 +21,7 @@ absl::Status Trainer::BuildEngine() {
   }
   // The engine groups hold references to the full trainable tensors; stage 3 replaces them.
   model_.groups.clear();
-  ZT_ASSIGN_OR_RETURN(zero3_, sharding::Zero3Parameters::ForDecoder(*model_.decoder,
-                                                                    job_.zero3_params, comm_));
+  ZT_ASSIGN_OR_RETURN(zero3_, model::PartitionDecoder(*model_.decoder, job_.zero3_params, comm_));
   ZT_ASSIGN_OR_RETURN(engine_, sharding::Zero3Optimizer::Create(zero3_.get(), job_.zero3_optimizer));
   return absl::OkStatus();
 }

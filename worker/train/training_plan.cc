@@ -9,6 +9,7 @@
 namespace zt::worker::train {
 
 absl::StatusOr<TrainingPlan> TrainingPlan::Create(const configs::TrainingArguments& args,
+                                                  int64_t gradient_accumulation_steps,
                                                   int64_t num_samples,
                                                   const std::vector<int64_t>& lengths,
                                                   int world_size, int rank) {
@@ -19,12 +20,17 @@ absl::StatusOr<TrainingPlan> TrainingPlan::Create(const configs::TrainingArgumen
   options.seed = static_cast<uint64_t>(args.seed);
   options.batch_size = args.per_device_train_batch_size;
   options.lengths = lengths;
+  if (gradient_accumulation_steps < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("gradient_accumulation_steps is ",
+                                                   gradient_accumulation_steps, "; expected >= 1"));
+  }
   ZT_ASSIGN_OR_RETURN(data::DistributedSampler sampler, data::DistributedSampler::Create(options));
   TrainingPlan plan(std::move(sampler), args.per_device_train_batch_size,
-                    args.gradient_accumulation_steps, world_size);
+                    gradient_accumulation_steps, world_size);
   const int64_t per_rank = plan.sampler_.num_samples_per_rank();
-  const int64_t micro_batches = (per_rank + plan.micro_ - 1) / plan.micro_;
-  plan.steps_per_epoch_ = std::max<int64_t>(1, micro_batches / plan.accumulation_);
+  plan.micro_batches_per_epoch_ = (per_rank + plan.micro_ - 1) / plan.micro_;
+  plan.steps_per_epoch_ = std::max<int64_t>(
+      1, (plan.micro_batches_per_epoch_ + plan.accumulation_ - 1) / plan.accumulation_);
   if (args.max_steps > 0) {
     plan.total_steps_ = args.max_steps;
   } else {
@@ -40,7 +46,12 @@ absl::StatusOr<TrainingPlan> TrainingPlan::Create(const configs::TrainingArgumen
 }
 
 double TrainingPlan::EpochAt(int64_t steps) const {
-  return static_cast<double>(steps) / static_cast<double>(steps_per_epoch_);
+  if (steps <= 0) return 0.0;
+  const int64_t epoch = (steps - 1) / steps_per_epoch_;
+  const int64_t in_epoch = (steps - 1) % steps_per_epoch_ + 1;
+  const int64_t consumed = std::min(in_epoch * accumulation_, micro_batches_per_epoch_);
+  return static_cast<double>(epoch) +
+         static_cast<double>(consumed) / static_cast<double>(micro_batches_per_epoch_);
 }
 
 std::vector<std::vector<int64_t>> TrainingPlan::MicroBatches(int64_t step) const {
@@ -51,8 +62,10 @@ std::vector<std::vector<int64_t>> TrainingPlan::MicroBatches(int64_t step) const
     cached_epoch_ = epoch;
   }
   std::vector<std::vector<int64_t>> out;
-  for (int64_t m = 0; m < accumulation_; ++m) {
-    const int64_t begin = (step_in_epoch * accumulation_ + m) * micro_;
+  const int64_t first = step_in_epoch * accumulation_;
+  const int64_t count = std::min(accumulation_, micro_batches_per_epoch_ - first);
+  for (int64_t m = 0; m < count; ++m) {
+    const int64_t begin = (first + m) * micro_;
     const int64_t end = std::min<int64_t>(begin + micro_, cached_indices_.size());
     out.emplace_back(cached_indices_.begin() + begin, cached_indices_.begin() + end);
   }

@@ -35,7 +35,6 @@ CheckpointManifest Sample() {
   m.world_size = 2;
   m.stage = 2;
   m.partition_world = 2;
-  m.micro_steps = 14;
   m.applied_steps = 6;
   m.skipped_steps = 1;
   m.loss_scaler = {1024.0, 6, 3, 1};

@@ -41,7 +41,6 @@ Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t buck
   if (stage == 3) {
     run.zero3 = sharding::testing::PartitionMlp(run.params, std::move(comm));
     sharding::Zero3OptimizerOptions options;
-    options.gradient_accumulation_steps = train.gradient_accumulation_steps;
     options.gradient_clipping = train.gradient_clipping;
     options.optimizer = train.optimizer;
     options.scheduler = train.scheduler;
@@ -56,7 +55,6 @@ Run MakeRun(const MlpSpec& spec, const TrainSpec& train, int stage, int64_t buck
   sharding::ZeroEngineOptions options;
   options.stage = stage;
   options.reduce_bucket_numel = bucket;
-  options.gradient_accumulation_steps = train.gradient_accumulation_steps;
   options.gradient_clipping = train.gradient_clipping;
   options.optimizer = train.optimizer;
   options.scheduler = train.scheduler;
@@ -76,7 +74,8 @@ std::vector<sharding::StepResult> TrainSteps(Run& run, const MlpSpec& spec, cons
   const int64_t mb = train.micro_batch;
   for (int step = from; step < to; ++step) {
     sharding::testing::Batch batch = sharding::testing::GlobalBatch(spec, train, world, step);
-    for (int64_t g = 0; g < train.gradient_accumulation_steps; ++g) {
+    const int64_t gas = train.gradient_accumulation_steps;
+    for (int64_t g = 0; g < gas; ++g) {
       const int64_t start = (g * world + rank) * mb;
       at::Tensor x = batch.x.narrow(0, start, mb), y = batch.y.narrow(0, start, mb);
       at::Tensor prediction;
@@ -87,14 +86,15 @@ std::vector<sharding::StepResult> TrainSteps(Run& run, const MlpSpec& spec, cons
         EXPECT_TRUE(ready.ok()) << ready;
         prediction = sharding::testing::MlpForward(run.params, x);
       }
-      at::Tensor loss = (prediction - y).pow(2).mean();
-      absl::Status backward = run.training().Backward(loss);
+      at::Tensor loss = (prediction - y).pow(2).mean() / gas;
+      absl::Status backward = run.training().Backward(loss, /*last_micro_batch=*/g + 1 == gas);
       EXPECT_TRUE(backward.ok()) << backward;
-      absl::StatusOr<sharding::StepResult> r = run.training().Step();
-      EXPECT_TRUE(r.ok()) << r.status();
-      if (!backward.ok() || !r.ok()) return out;
-      if (r->boundary) out.push_back(*r);
+      if (!backward.ok()) return out;
     }
+    absl::StatusOr<sharding::StepResult> r = run.training().Step();
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return out;
+    out.push_back(*r);
   }
   return out;
 }
