@@ -12,8 +12,9 @@ namespace zt::worker {
 namespace zc = ::zt::coordinator;
 
 absl::StatusOr<std::unique_ptr<EmbeddedCoordinator>> EmbeddedCoordinator::Start(
-    const BatchCoordinator& batch) {
+    const BatchCoordinator& batch, const std::string& metrics_dir) {
   zc::ServiceOptions service;
+  service.output_dir = metrics_dir;
   service.job.job_id = batch.job_id;
   service.job.world_size = batch.rank.world_size;
   service.job.node_order = batch.node_order;

@@ -18,8 +18,11 @@ namespace zt::worker {
 
 class EmbeddedCoordinator {
  public:
-  // Unavailable naming the port and MASTER_PORT when it cannot bind.
-  static absl::StatusOr<std::unique_ptr<EmbeddedCoordinator>> Start(const BatchCoordinator& batch);
+  // Unavailable naming the port and MASTER_PORT when it cannot bind. With a non-empty
+  // `metrics_dir` the service writes the job's metrics files there (coordinator/metrics_writer.h),
+  // as `zerotune launch`'s coordinator does in the job's output_dir.
+  static absl::StatusOr<std::unique_ptr<EmbeddedCoordinator>> Start(
+      const BatchCoordinator& batch, const std::string& metrics_dir = "");
   ~EmbeddedCoordinator();
 
   // Blocks until the job reached succeeded, failed or stopped, or `deadline`.

@@ -93,7 +93,8 @@ absl::StatusOr<WorkerRuntimeOptions> WorkerRuntimeOptions::FromEnv() {
 absl::StatusOr<std::unique_ptr<WorkerRuntime>> WorkerRuntime::Start(WorkerRuntimeOptions options) {
   std::unique_ptr<EmbeddedCoordinator> embedded;
   if (options.batch && options.batch->host_coordinator) {
-    absl::StatusOr<std::unique_ptr<EmbeddedCoordinator>> started = EmbeddedCoordinator::Start(*options.batch);
+    absl::StatusOr<std::unique_ptr<EmbeddedCoordinator>> started =
+        EmbeddedCoordinator::Start(*options.batch, options.metrics_dir);
     if (!started.ok()) return started.status();
     embedded = std::move(*started);
   }

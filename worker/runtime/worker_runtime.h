@@ -46,6 +46,9 @@ struct WorkerRuntimeOptions {
   bool exit_on_abort = true;  // false in tests: aborted() turns true instead
   // Set when a batch launcher started this rank (no ZEROTUNE_COORDINATOR).
   std::optional<BatchCoordinator> batch;
+  // Where rank 0's in-process coordinator (under `batch`) writes metrics.jsonl, metrics.csv
+  // and trainer_state.json, as `zerotune launch`'s does in its --output_dir; empty: none.
+  std::string metrics_dir;
 
   // From the environment `zerotune launch` sets (or the user exports for `zerotune serve`),
   // else from srun's / mpirun's (DiscoverBatchCoordinator).

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "configs/training_arguments_cli.h"
+#include "coordinator/metrics_writer.h"
 #include "coordinator/protocol.h"
 #include "sharding/communicator_factory.h"
 #include "sharding/in_memory_store.h"
@@ -63,10 +64,30 @@ class RuntimeObserver : public TrainingObserver {
   std::optional<int64_t> crash_step_;
 };
 
-// A process started without any launcher: logs to stderr.
+// A process started without any launcher: logs to stderr and, with no coordinator to do it,
+// writes the metrics files itself through the coordinator's writer (the same format as under
+// `zerotune launch`). Opened at the first record, as the coordinator does.
 class StandaloneObserver : public TrainingObserver {
  public:
+  explicit StandaloneObserver(std::string output_dir) : output_dir_(std::move(output_dir)) {}
+  absl::Status OnMetrics(int64_t step, int64_t max_steps, double epoch,
+                         const std::map<std::string, double>& values) override {
+    if (metrics_ == nullptr) {
+      ZT_ASSIGN_OR_RETURN(metrics_, coordinator::MetricsWriter::Open(output_dir_));
+    }
+    coordinator::MetricsRecord record;
+    record.step = step;
+    record.max_steps = max_steps;
+    record.epoch = epoch;
+    record.time = absl::Now();
+    record.values = values;
+    return metrics_->Append(record);
+  }
   void Log(const std::string& line) const override { std::cerr << line << "\n"; }
+
+ private:
+  std::string output_dir_;
+  std::unique_ptr<coordinator::MetricsWriter> metrics_;
 };
 
 bool StartedByALauncher() {
@@ -114,7 +135,7 @@ absl::StatusOr<TrainResult> RunTraining(const configs::TrainingArguments& args,
 }
 
 int RunStandalone(const configs::TrainingArguments& args) {
-  StandaloneObserver observer;
+  StandaloneObserver observer(args.output_dir);
   sharding::CommunicatorSpec spec;
   spec.backend = "self";
   absl::StatusOr<std::unique_ptr<sharding::Communicator>> comm =
@@ -134,6 +155,8 @@ int RunRank(const configs::TrainingArguments& args) {
     std::cerr << "zerotune-worker train: " << options.status().message() << "\n";
     return 2;
   }
+  // Under srun/mpirun rank 0's in-process coordinator writes the metrics files here.
+  options->metrics_dir = args.output_dir;
   absl::StatusOr<std::unique_ptr<WorkerRuntime>> runtime = WorkerRuntime::Start(*options);
   if (!runtime.ok()) {
     std::cerr << "zerotune-worker train: " << runtime.status().message() << "\n";

@@ -2,13 +2,16 @@
 // model written by `zerotune-worker init-model`: ZeRO-2 + offload on 2 ranks equals stage 0 on
 // one rank, a killed rank restarted by the coordinator ends with the uninterrupted adapter, bad
 // input fails with its message and leaves nothing behind, full fine-tuning exports a model that
-// reloads, and the demo job memorises its conversations.
+// reloads, the demo job memorises its conversations, a lone run and an mpirun run write the
+// launched run's metrics files, and Qwen's guide ds_config logs every step's lr and grad_norm.
 #include <sys/wait.h>
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -120,6 +123,61 @@ std::vector<nlohmann::json> Metrics(const std::string& output_dir) {
   return rows;
 }
 
+double LoraBNorm(const Tensors& adapter) {
+  double norm = 0;  // PEFT initialises every lora_B to zero
+  for (const auto& [name, tensor] : adapter) {
+    if (name.find("lora_B") != std::string::npos) norm += tensor.norm().item<double>();
+  }
+  return norm;
+}
+
+std::vector<std::string> Keys(const nlohmann::json& object) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : object.items()) keys.push_back(key);
+  return keys;
+}
+
+// A run's metrics.jsonl, metrics.csv and trainer_state.json with the values left out: each
+// record's step and keys, the CSV header and row steps, the state's keys and log history.
+nlohmann::json MetricsShape(const std::string& output_dir) {
+  nlohmann::json shape = nlohmann::json::object();
+  for (const nlohmann::json& row : Metrics(output_dir)) {
+    shape["jsonl"].push_back({{"step", row["step"]}, {"keys", Keys(row)}});
+  }
+  std::ifstream csv(output_dir + "/metrics.csv");
+  std::string line;
+  if (std::getline(csv, line)) shape["csv_header"] = line;
+  while (std::getline(csv, line)) shape["csv_steps"].push_back(line.substr(0, line.find(',')));
+  std::ifstream in(output_dir + "/trainer_state.json");
+  const nlohmann::json state = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (state.is_discarded()) return shape;
+  shape["state_keys"] = Keys(state);
+  shape["global_step"] = state["global_step"];
+  shape["max_steps"] = state["max_steps"];
+  for (const nlohmann::json& entry : state["log_history"]) {
+    shape["log_history"].push_back({{"step", entry["step"]}, {"keys", Keys(entry)}});
+  }
+  return shape;
+}
+
+// Qwen's finetune guide's ds_config_zero2.json with the optimizer offloaded to the CPU and
+// WarmupLR over a fixed 100 steps.
+constexpr char kQwenGuideZero2Offload[] = R"({
+  "fp16": {"enabled": "auto", "loss_scale": 0, "loss_scale_window": 1000,
+           "initial_scale_power": 16, "hysteresis": 2, "min_loss_scale": 1},
+  "bf16": {"enabled": "auto"},
+  "optimizer": {"type": "AdamW", "params": {"lr": "auto", "betas": "auto", "eps": "auto",
+                                            "weight_decay": "auto"}},
+  "scheduler": {"type": "WarmupLR", "params": {"warmup_min_lr": "auto", "warmup_max_lr": "auto",
+                                               "warmup_num_steps": 100}},
+  "zero_optimization": {"stage": 2, "offload_optimizer": {"device": "cpu", "pin_memory": true},
+                        "allgather_partitions": true, "allgather_bucket_size": 2e8,
+                        "overlap_comm": true, "reduce_scatter": true, "reduce_bucket_size": 2e8,
+                        "contiguous_gradients": true},
+  "gradient_accumulation_steps": "auto", "gradient_clipping": "auto", "steps_per_print": 100,
+  "train_batch_size": "auto", "train_micro_batch_size_per_gpu": "auto",
+  "wall_clock_breakdown": false})";
+
 TEST_F(TrainE2eTest, TwoRankZero2OffloadEqualsOneRankStageZero) {
   const std::string zero2 = Out("zero2"), stage0 = Out("stage0");
   const CommandRun two = Launch(2, absl::StrCat(LoraArgs(zero2), " --lora_dropout 0 --max_steps 6",
@@ -133,11 +191,76 @@ TEST_F(TrainE2eTest, TwoRankZero2OffloadEqualsOneRankStageZero) {
   EXPECT_NE(one.output.find("ZeRO stage 0"), std::string::npos) << one.output;
   const Tensors trained = ReadAdapter(zero2);
   EXPECT_LE(RelativeDifference(trained, ReadAdapter(stage0)), 1e-5);
-  double b_norm = 0;  // PEFT initialises every lora_B to zero
-  for (const auto& [name, tensor] : trained) {
-    if (name.find("lora_B") != std::string::npos) b_norm += tensor.norm().item<double>();
+  EXPECT_GT(LoraBNorm(trained), 0) << "the adapters did not train";
+}
+
+// Without a launcher's coordinator the metrics files are the same: a lone process writes them
+// itself, and under mpirun rank 0's in-process coordinator does; one record per logged step.
+TEST_F(TrainE2eTest, LoneAndMpirunRunsWriteTheLaunchedRunsMetricsFiles) {
+  const std::string flags = " --max_steps 4 --per_device_train_batch_size 2";
+  const std::string launched = Out("metrics-launched"), lone = Out("metrics-lone");
+  const CommandRun launch = Launch(1, LoraArgs(launched) + flags);
+  ASSERT_EQ(launch.exit_code, 0) << launch.output;
+  const nlohmann::json expected = MetricsShape(launched);
+  EXPECT_EQ(expected["csv_steps"], nlohmann::json({"2", "4"})) << expected.dump(1);
+  EXPECT_EQ(expected["log_history"].size(), 2u) << expected.dump(1);
+  EXPECT_EQ(expected["global_step"], 4);
+  const CommandRun alone = Worker(LoraArgs(lone) + flags);
+  ASSERT_EQ(alone.exit_code, 0) << alone.output;
+  EXPECT_EQ(MetricsShape(lone), expected) << alone.output;
+  const std::string mpiexec = ZT_MPIEXEC;
+  if (mpiexec.empty() || !fs::exists(mpiexec)) {
+    std::cout << "[ note ] no mpiexec in this build: the mpirun half was not run\n";
+    return;
   }
-  EXPECT_GT(b_norm, 0) << "the adapters did not train";
+  const std::string batch = Out("metrics-mpirun");
+  const CommandRun mpirun = Shell(absl::StrCat(
+      "unset ZEROTUNE_COORDINATOR; ", mpiexec, " --allow-run-as-root --oversubscribe -np 1",
+      " -x MASTER_ADDR=127.0.0.1 ", ZT_WORKER_BIN, " train ", LoraArgs(batch), flags));
+  ASSERT_EQ(mpirun.exit_code, 0) << mpirun.output;
+  EXPECT_NE(mpirun.output.find("served by rank 0"), std::string::npos) << mpirun.output;
+  EXPECT_EQ(MetricsShape(batch), expected) << mpirun.output;
+}
+
+// Qwen's guide (train_batch_size 16 = micro batch 2 x 8 steps x 1 rank = 2 x 4 x 2 ranks),
+// saving every step: each step logs the lr DeepSpeed's WarmupLR gives it and a real gradient
+// norm, the adapter trains, and both layouts see the same samples, hence the same losses.
+TEST_F(TrainE2eTest, QwenGuideZero2OffloadLogsEveryStepsLrAndGradNorm) {
+  testing::TempDir scratch;
+  const std::string ds = scratch.Join("ds_config_zero2.json");
+  std::ofstream(ds) << kQwenGuideZero2Offload;
+  const double lr = 3e-4;
+  std::vector<double> losses[2];
+  for (int ranks : {1, 2}) {
+    const std::string out = Out(absl::StrCat("qwen-guide-", ranks));
+    const CommandRun run = Launch(ranks, absl::StrCat(
+        "--model_name_or_path ", Model(), " --data_path ", Source("examples/identity.jsonl"),
+        " --output_dir ", out, " --deepspeed ", ds, " --use_lora --lora_dropout 0",
+        " --per_device_train_batch_size 2 --gradient_accumulation_steps ", 8 / ranks,
+        " --learning_rate ", lr, " --weight_decay 0.1 --adam_beta2 0.95 --model_max_length 512",
+        " --gradient_checkpointing --max_steps 3 --save_steps 1 --logging_steps 1 --seed 5"));
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    const std::vector<nlohmann::json> rows = Metrics(out);
+    ASSERT_EQ(rows.size(), 3u) << run.output;
+    for (int k = 1; k <= 3; ++k) {
+      const nlohmann::json& row = rows[k - 1];
+      EXPECT_EQ(row["step"], k);
+      // WarmupLR's log warm-up from warmup_min_lr 0 ("auto") to lr over 100 steps; optimizer
+      // step k runs lr(t = k - 2) (sharding/lr_scheduler.h), so steps 1 and 2 run at 0.
+      const double expected = k <= 2 ? 0.0 : lr * std::log(k - 1.0) / std::log(100.0);
+      EXPECT_NEAR(row["learning_rate"].get<double>(), expected, 1e-9 * lr)
+          << ranks << " rank(s), step " << k << ": " << row.dump();
+      const double grad_norm = row["grad_norm"].get<double>();
+      EXPECT_TRUE(std::isfinite(grad_norm) && grad_norm > 0)
+          << ranks << " rank(s), step " << k << ": " << row.dump();
+      losses[ranks - 1].push_back(row["loss"].get<double>());
+      EXPECT_TRUE(fs::exists(absl::StrCat(out, "/checkpoint-", k, "/adapter_model.safetensors")));
+    }
+    const Tensors trained = ReadAdapter(out);
+    EXPECT_GT(LoraBNorm(trained), 0) << ranks << " rank(s): the adapter did not train";
+    EXPECT_GT(RelativeDifference(trained, ReadAdapter(out + "/checkpoint-1")), 0);
+  }
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(losses[1][k], losses[0][k], 1e-5 * losses[0][k]) << k;
 }
 
 TEST_F(TrainE2eTest, KilledRankIsRestartedAndEndsWithTheUninterruptedAdapter) {
