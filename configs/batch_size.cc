@@ -18,6 +18,24 @@ int64_t FloorDiv(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+// a * b * c, or nullopt when it does not fit an int64 (hostile configs reach 2^63).
+std::optional<int64_t> CheckedProduct(int64_t a, int64_t b, int64_t c) {
+  int64_t ab = 0, abc = 0;
+  if (__builtin_mul_overflow(a, b, &ab) || __builtin_mul_overflow(ab, c, &abc)) {
+    return std::nullopt;
+  }
+  return abc;
+}
+
+// The members the user wrote must be > 0 before anything is derived from them, so the message
+// names the key as written rather than a derived one.
+bool CheckGiven(const char* key, const char* what, std::optional<int64_t> value,
+                Diagnostics& diag) {
+  if (!value || *value > 0) return true;
+  diag.Error(key, absl::StrCat(what, ": ", *value, " has to be greater than 0"));
+  return false;
+}
+
 }  // namespace
 
 std::optional<BatchTriad> ResolveBatchTriad(std::optional<int64_t> tb, std::optional<int64_t> mb,
@@ -32,6 +50,17 @@ std::optional<BatchTriad> ResolveBatchTriad(std::optional<int64_t> tb, std::opti
     diag.Error(kTb, absl::StrCat("either ", kTb, " or ", kMb, " needs to be provided"));
     return std::nullopt;
   }
+  if (!CheckGiven(kTb, "Train batch size", tb, diag) ||
+      !CheckGiven(kMb, "Micro batch size per gpu", mb, diag) ||
+      !CheckGiven(kGas, "Gradient accumulation steps", gas, diag)) {
+    return std::nullopt;
+  }
+  const auto overflow = [&](int64_t a, int64_t b) -> std::optional<BatchTriad> {
+    diag.Error(kTb, absl::StrCat(kMb, " * ", kGas, " * world_size = ", a, " * ", b, " * ", w,
+                                 " overflows a 64-bit integer; expected a train batch size below ",
+                                 "2^63"));
+    return std::nullopt;
+  };
   BatchTriad t;
   std::string derived;  // how the missing members were computed, for the messages
   if (tb && mb && gas) {
@@ -51,13 +80,17 @@ std::optional<BatchTriad> ResolveBatchTriad(std::optional<int64_t> tb, std::opti
     t = {*tb, FloorDiv(FloorDiv(*tb, w), *gas), *gas};
     derived = absl::StrCat(" (", kMb, " derived as (", *tb, " // ", w, ") // ", *gas, ")");
   } else if (mb && gas) {
-    t = {*mb * *gas * w, *mb, *gas};
+    const std::optional<int64_t> product = CheckedProduct(*mb, *gas, w);
+    if (!product) return overflow(*mb, *gas);
+    t = {*product, *mb, *gas};
     derived = absl::StrCat(" (", kTb, " derived as ", *mb, " * ", *gas, " * ", w, ")");
   } else if (tb) {
     t = {*tb, FloorDiv(*tb, w), 1};
     derived = absl::StrCat(" (", kGas, " = 1, ", kMb, " derived as ", *tb, " // ", w, ")");
   } else {
-    t = {*mb * w, *mb, 1};
+    const std::optional<int64_t> product = CheckedProduct(*mb, 1, w);
+    if (!product) return overflow(*mb, 1);
+    t = {*product, *mb, 1};
     derived = absl::StrCat(" (", kGas, " = 1, ", kTb, " derived as ", *mb, " * ", w, ")");
   }
   if (t.train_batch_size <= 0) {
@@ -75,7 +108,10 @@ std::optional<BatchTriad> ResolveBatchTriad(std::optional<int64_t> tb, std::opti
                                   " has to be greater than 0", derived));
     return std::nullopt;
   }
-  const int64_t product = t.train_micro_batch_size_per_gpu * t.gradient_accumulation_steps * w;
+  const std::optional<int64_t> checked =
+      CheckedProduct(t.train_micro_batch_size_per_gpu, t.gradient_accumulation_steps, w);
+  if (!checked) return overflow(t.train_micro_batch_size_per_gpu, t.gradient_accumulation_steps);
+  const int64_t product = *checked;
   if (t.train_batch_size != product) {
     std::string hint;
     const int64_t per_step = t.train_micro_batch_size_per_gpu * w;

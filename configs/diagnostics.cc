@@ -56,8 +56,12 @@ std::string DidYouMean(absl::string_view name, absl::Span<const std::string> can
   std::pair<size_t, size_t> best_score = {limit + 1, 0};  // (ranking distance, edit distance)
   for (const std::string& candidate : candidates) {
     // A truncated or extended spelling ("reduce_bucket", "cycle_max_momentum") ranks as one
-    // edit, so it wins over unrelated near-misses; ties go to the smaller true distance.
-    const bool prefix = std::min(name.size(), candidate.size()) >= 4 &&
+    // edit, so it wins over unrelated near-misses; ties go to the smaller true distance. Only
+    // when the shorter covers at least half the longer: "stage" is no spelling of
+    // "stage3_prefetch_bucket_szie".
+    const size_t shorter = std::min(name.size(), candidate.size());
+    const size_t longer = std::max(name.size(), candidate.size());
+    const bool prefix = shorter >= 4 && 2 * shorter >= longer &&
                         (absl::StartsWith(candidate, name) || absl::StartsWith(name, candidate));
     const size_t edits = EditDistance(name, candidate);
     const size_t rank = absl::AsciiStrToLower(candidate) == lower ? 0

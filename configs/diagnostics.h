@@ -40,7 +40,8 @@ class Diagnostics {
 
 // " (did you mean \"x\"?)" for the candidate closest to `name` by edit distance (at most a
 // third of the name's length, minimum 2; a case-insensitive match always qualifies and a
-// prefix relation of 4+ characters counts as one edit), else "".
+// prefix relation of 4+ characters covering at least half the longer string counts as one
+// edit), else "".
 std::string DidYouMean(absl::string_view name, absl::Span<const std::string> candidates);
 
 }  // namespace zt::configs

@@ -98,13 +98,14 @@ void ResolveBatch(json& config, const AutoContext& context, Filler& filler) {
   }
   filler.Match(kMb, args.per_device_train_batch_size, {"per_device_train_batch_size"});
   filler.Match(kGas, args.gradient_accumulation_steps, {"gradient_accumulation_steps"});
-  json* mb = filler.Find(kMb);
-  json* gas = filler.Find(kGas);
-  const int64_t micro = (mb && mb->is_number_integer()) ? mb->get<int64_t>() : args.per_device_train_batch_size;
-  const int64_t accumulation =
-      (gas && gas->is_number_integer()) ? gas->get<int64_t>() : args.gradient_accumulation_steps;
-  filler.Match(kTb, context.world_size * micro * accumulation,
-               {"per_device_train_batch_size", "gradient_accumulation_steps"});
+  // As the HF Trainer: the flags' product (world * per-device * accumulation), whatever the
+  // file's own members say (those were matched against the flags above).
+  int64_t per_step = 0, train_batch = 0;
+  if (!__builtin_mul_overflow(static_cast<int64_t>(context.world_size),
+                              args.per_device_train_batch_size, &per_step) &&
+      !__builtin_mul_overflow(per_step, args.gradient_accumulation_steps, &train_batch)) {
+    filler.Match(kTb, train_batch, {"per_device_train_batch_size", "gradient_accumulation_steps"});
+  }
 }
 
 void ResolveOptimizer(json& config, const AutoContext& context, Filler& filler) {

@@ -73,8 +73,20 @@ INSTANTIATE_TEST_SUITE_P(
                  "= 1, train_micro_batch_size_per_gpu derived as 4 // 8)"},
         FailCase{"neither", kNone, kNone, 4, 1, "train_batch_size",
                  "either train_batch_size or train_micro_batch_size_per_gpu needs to be provided"},
-        FailCase{"gas_zero", kNone, 2, 0, 1, "train_batch_size",
-                 "Train batch size: 0 has to be greater than 0 (train_batch_size derived as 2 * 0 * 1)"},
+        // A member the user wrote is checked as written, before anything is derived from it.
+        FailCase{"gas_zero", kNone, 2, 0, 1, "gradient_accumulation_steps",
+                 "Gradient accumulation steps: 0 has to be greater than 0"},
+        FailCase{"micro_negative", kNone, -2, 4, 1, "train_micro_batch_size_per_gpu",
+                 "Micro batch size per gpu: -2 has to be greater than 0"},
+        // 3037000500^2 * 2 wraps an int64 (it printed a positive train_batch_size).
+        FailCase{"overflow", kNone, 3037000500, 3037000500, 2, "train_batch_size",
+                 "train_micro_batch_size_per_gpu * gradient_accumulation_steps * world_size = "
+                 "3037000500 * 3037000500 * 2 overflows a 64-bit integer; expected a train batch "
+                 "size below 2^63"},
+        FailCase{"overflow_given_three", 16, 4611686018427387904, 4, 1, "train_batch_size",
+                 "train_micro_batch_size_per_gpu * gradient_accumulation_steps * world_size = "
+                 "4611686018427387904 * 4 * 1 overflows a 64-bit integer; expected a train batch "
+                 "size below 2^63"},
         FailCase{"tb_negative", -8, 2, 2, 1, "train_batch_size",
                  "Train batch size: -8 has to be greater than 0"},
         FailCase{"gas_derived_zero", 8, 8, kNone, 2, "gradient_accumulation_steps",

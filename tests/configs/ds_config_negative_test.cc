@@ -50,6 +50,13 @@ const NegativeCase kCases[] = {
      "train_micro_batch_size_per_gpu",
      "4 conflicts with --per_device_train_batch_size 2; set train_micro_batch_size_per_gpu to "
      "\"auto\" or make them agree", 1, {{"per_device_train_batch_size", "2"}}},
+    // The flags' product (2 ranks * 2 * 4), not the file's accumulation (8).
+    {"flag_conflict_train_batch", "{\"train_batch_size\": 32, "
+     "\"train_micro_batch_size_per_gpu\": 2, \"gradient_accumulation_steps\": 8, "
+     "\"optimizer\": {\"type\": \"AdamW\"}}", "train_batch_size",
+     "32 conflicts with --per_device_train_batch_size 2 and --gradient_accumulation_steps 4 (which "
+     "give 16); set train_batch_size to \"auto\" or make them agree", 2,
+     {{"per_device_train_batch_size", "2"}, {"gradient_accumulation_steps", "4"}}},
     {"flag_conflict_lr", "{\"train_batch_size\": 8, \"optimizer\": {\"type\": \"AdamW\", "
      "\"params\": {\"lr\": 1e-4}}}", "optimizer.params.lr",
      "0.0001 conflicts with --learning_rate 0.0003; set optimizer.params.lr to \"auto\" or make "
@@ -93,6 +100,11 @@ const NegativeCase kCases[] = {
      "zero_optimization.reduce_bucket",
      "unknown key (did you mean \"reduce_bucket_size\"?); DeepSpeed rejects unknown keys in "
      "zero_optimization too"},
+    // The closest real key, not a short prefix of the misspelling ("stage").
+    {"zero_misspelled_stage3_key", "{" BASE "\"zero_optimization\": {\"stage\": 3, "
+     "\"stage3_prefetch_bucket_szie\": 5e7}}", "zero_optimization.stage3_prefetch_bucket_szie",
+     "unknown key (did you mean \"stage3_prefetch_bucket_size\"?); DeepSpeed rejects unknown "
+     "keys in zero_optimization too"},
     {"zero_quantized_weights", "{" BASE "\"zero_optimization\": {\"stage\": 3, "
      "\"zero_quantized_weights\": true}}", "zero_optimization.zero_quantized_weights",
      "true is not supported by zerotune (only false)"},

@@ -225,10 +225,12 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(absl::string_view file,
   uint64_t n = 0;
   std::memcpy(&n, file.data(), 8);  // little-endian hosts only (x86-64, aarch64)
   if (n > kMaxSafetensorsHeaderBytes || n > file.size() - 8) {
-    return Invalid(source, absl::StrCat("header length ", n, " exceeds ",
-                                        n > kMaxSafetensorsHeaderBytes ? "the 100000000-byte limit"
-                                                                       : "the file size ",
-                                        n > kMaxSafetensorsHeaderBytes ? 0 : file.size()));
+    const std::string bound =
+        n > kMaxSafetensorsHeaderBytes
+            ? absl::StrCat("the ", kMaxSafetensorsHeaderBytes, "-byte limit")
+            : absl::StrCat("the ", file.size() - 8, " bytes after the 8-byte length (the file "
+                           "is truncated or not safetensors)");
+    return Invalid(source, absl::StrCat("header length ", n, " exceeds ", bound));
   }
   absl::string_view text = file.substr(8, n);
   if (text.empty() || text[0] != '{') return Invalid(source, "header does not start with '{'");

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "configs/model_config.h"
+#include "worker/data/loss_mask.h"
 #include "worker/train/loss_normalization.h"
 
 namespace zt::worker::train {
@@ -32,6 +34,39 @@ double PeakRssMib() {
     }
   }
   return 0;
+}
+
+// Why samples have no target token: cut by --model_max_length before their first trained
+// token, or none trained at all (roles the template does not train, system-only, --loss_mask).
+struct UntrainedCounts {
+  int64_t cut = 0;
+  int64_t untrained = 0;
+};
+
+UntrainedCounts CountUntrained(const std::vector<data::TokenizedSample>& samples) {
+  UntrainedCounts counts;
+  for (const data::TokenizedSample& s : samples) {
+    // The loss counts labels[1:]: position t predicts labels[t + 1].
+    const bool trained = std::any_of(s.labels.begin() + std::min<size_t>(1, s.labels.size()),
+                                     s.labels.end(), [](int32_t l) { return l != data::kIgnoreIndex; });
+    if (trained) continue;
+    ++(s.truncated ? counts.cut : counts.untrained);
+  }
+  return counts;
+}
+
+// A job that would train on nothing is refused, naming the file and why.
+absl::Status CheckSomethingTrains(const configs::TrainingArguments& args,
+                                  const std::vector<data::TokenizedSample>& samples) {
+  const UntrainedCounts counts = CountUntrained(samples);
+  if (counts.cut + counts.untrained < static_cast<int64_t>(samples.size())) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--data_path ", args.data_path, ": none of its ", samples.size(),
+      " samples has a trained token (", counts.cut, " cut by --model_max_length ",
+      args.model_max_length, " before their first trained token, ", counts.untrained,
+      " with no trained token at all: check the roles (\"messages\" records use user/assistant; "
+      "human/gpt belong in \"conversations\" records with from/value), --loss_mask and "
+      "--template)"));
 }
 
 }  // namespace
@@ -64,12 +99,19 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
           "and trainer_state.json are always written)"));
     }
   }
+  {
+    // Every flag checked before anything loads (a zero accumulation would divide by zero).
+    configs::Diagnostics diag;
+    configs::ValidateTrainingArguments(args, diag);
+    if (diag.has_errors()) return diag.ToStatus("training arguments");
+  }
   std::unique_ptr<Trainer> t(new Trainer(std::move(args), std::move(comm), observer));
   const configs::TrainingArguments& a = t->args_;
   // transformers' set_seed: the same seed on every rank (LoRA dropout draws from it).
   at::manual_seed(static_cast<uint64_t>(a.seed));
   ZT_RETURN_IF_ERROR(CheckModelFolder(a));
   ZT_ASSIGN_OR_RETURN(t->data_, LoadTrainingData(a, a.model_name_or_path));
+  ZT_RETURN_IF_ERROR(CheckSomethingTrains(a, t->data_.train));
   ZT_ASSIGN_OR_RETURN(const configs::ModelConfig model_config,
                       configs::LoadModelConfig(a.model_name_or_path));
   // The accumulation has one source, the resolved ds_config; the schedule then needs the plan.
@@ -191,6 +233,10 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   const int64_t eval_every = args_.eval_steps > 0 ? args_.eval_steps : args_.logging_steps;
   const bool save_steps = args_.save_strategy == "steps" && args_.save_steps > 0;
   Log(model_.summary.ToString());
+  const UntrainedCounts untrained = CountUntrained(data_.train);
+  Log(absl::StrCat("data: ", data_.train.size(), " samples from ", args_.data_path, ", ",
+                   data_.truncated, " truncated to --model_max_length ", args_.model_max_length,
+                   ", ", untrained.cut + untrained.untrained, " without a trained token"));
   Log(absl::StrCat("training: ", data_.train.size(), " samples, ", comm_->Size(), " ranks, ",
                    plan_->micro_batches_per_step(), " micro-batches of ",
                    args_.per_device_train_batch_size, " per step, ", total, " steps (",
