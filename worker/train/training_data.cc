@@ -22,14 +22,16 @@ struct ParsedRecord {
   data::DataRecord record;
 };
 
-absl::StatusOr<std::vector<ParsedRecord>> ReadRecords(const std::string& flag, const std::string& data_path,
-                                                      uint64_t seed) {
+absl::StatusOr<std::vector<ParsedRecord>> ReadRecords(const std::string& flag,
+                                                      const std::string& data_path, uint64_t seed) {
   absl::StatusOr<std::vector<data::DatasetSpec>> specs = data::ParseDatasetSpecs(data_path);
-  if (!specs.ok()) return absl::InvalidArgumentError(absl::StrCat(flag, ": ", specs.status().message()));
+  if (!specs.ok())
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": ", specs.status().message()));
   int64_t skipped = 0;
   ZT_ASSIGN_OR_RETURN(std::vector<data::RawRecord> raw,
                       data::ReadDatasets(*specs, seed, /*skip_bad=*/false, &skipped));
-  if (raw.empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " ", data_path, ": no records"));
+  if (raw.empty())
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", data_path, ": no records"));
   std::vector<ParsedRecord> out;
   out.reserve(raw.size());
   for (const data::RawRecord& r : raw) {
@@ -41,17 +43,17 @@ absl::StatusOr<std::vector<ParsedRecord>> ReadRecords(const std::string& flag, c
 }
 
 // `builder` is null when every record is tokenized (then no tokenizer was read).
-absl::StatusOr<std::vector<data::TokenizedSample>> BuildSamples(const std::vector<ParsedRecord>& records,
-                                                                const data::SampleBuilder* builder,
-                                                                const data::SampleOptions& options,
-                                                                TrainingData& counts) {
+absl::StatusOr<std::vector<data::TokenizedSample>> BuildSamples(
+    const std::vector<ParsedRecord>& records, const data::SampleBuilder* builder,
+    const data::SampleOptions& options, TrainingData& counts) {
   std::vector<data::TokenizedSample> samples;
   samples.reserve(records.size());
   for (const ParsedRecord& r : records) {
     ZT_ASSIGN_OR_RETURN(data::TokenizedSample sample,
-                        builder != nullptr ? builder->Build(r.record, r.where)
-                                           : data::BuildTokenizedSample(r.record, options.vocab_size,
-                                                                        options.model_max_length, r.where));
+                        builder != nullptr
+                            ? builder->Build(r.record, r.where)
+                            : data::BuildTokenizedSample(r.record, options.vocab_size,
+                                                         options.model_max_length, r.where));
     counts.truncated += sample.truncated;
     counts.without_labels += std::none_of(sample.labels.begin(), sample.labels.end(),
                                           [](int32_t l) { return l != data::kIgnoreIndex; });
@@ -61,8 +63,9 @@ absl::StatusOr<std::vector<data::TokenizedSample>> BuildSamples(const std::vecto
 }
 
 bool AllTokenized(const std::vector<ParsedRecord>& records) {
-  return std::all_of(records.begin(), records.end(),
-                     [](const ParsedRecord& r) { return r.record.format == data::DatasetFormat::kTokenized; });
+  return std::all_of(records.begin(), records.end(), [](const ParsedRecord& r) {
+    return r.record.format == data::DatasetFormat::kTokenized;
+  });
 }
 
 // The model's config.json where the folder has one (tests load data from tokenizer-only folders).
@@ -87,18 +90,21 @@ int32_t ConfigPadId(const std::optional<configs::ModelConfig>& config) {
 absl::StatusOr<TrainingData> LoadTrainingData(const configs::TrainingArguments& args,
                                               const std::string& tokenizer_dir) {
   const uint64_t seed = static_cast<uint64_t>(args.seed);
-  ZT_ASSIGN_OR_RETURN(std::vector<ParsedRecord> train, ReadRecords("--data_path", args.data_path, seed));
+  ZT_ASSIGN_OR_RETURN(std::vector<ParsedRecord> train,
+                      ReadRecords("--data_path", args.data_path, seed));
   std::vector<ParsedRecord> eval;
   if (!args.eval_data_path.empty()) {
     ZT_ASSIGN_OR_RETURN(eval, ReadRecords("--eval_data_path", args.eval_data_path, seed));
   }
-  ZT_ASSIGN_OR_RETURN(std::optional<configs::ModelConfig> model_config, OptionalModelConfig(tokenizer_dir));
+  ZT_ASSIGN_OR_RETURN(std::optional<configs::ModelConfig> model_config,
+                      OptionalModelConfig(tokenizer_dir));
   TrainingData out;
   data::SampleOptions options;
   options.model_max_length = args.model_max_length;
   options.vocab_size = model_config.has_value() ? model_config->vocab_size : 0;
   if (options.model_max_length <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat("--model_max_length ", options.model_max_length, ": expected > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--model_max_length ", options.model_max_length, ": expected > 0"));
   }
   std::unique_ptr<data::Tokenizer> tokenizer;
   std::optional<data::SampleBuilder> builder;
@@ -112,7 +118,8 @@ absl::StatusOr<TrainingData> LoadTrainingData(const configs::TrainingArguments& 
     if (!args.system.empty()) options.system = args.system;
     options.bos_token = out.chat.bos_token;
     options.eos_token = out.chat.eos_token;
-    ZT_ASSIGN_OR_RETURN(data::SampleBuilder built, data::SampleBuilder::Create(tokenizer.get(), options));
+    ZT_ASSIGN_OR_RETURN(data::SampleBuilder built,
+                        data::SampleBuilder::Create(tokenizer.get(), options));
     builder.emplace(std::move(built));
     const std::string pad = out.chat.pad_token.empty() ? out.chat.eos_token : out.chat.pad_token;
     out.pad_id = tokenizer->TokenToId(pad);

@@ -28,15 +28,15 @@ namespace zt::worker::train {
 struct TrainingData {
   std::vector<data::TokenizedSample> train;
   std::vector<data::TokenizedSample> eval;  // empty without --eval_data_path
-  data::TokenizerChatConfig chat;  // default when no tokenizer was read
+  data::TokenizerChatConfig chat;           // default when no tokenizer was read
   int32_t pad_id = 0;
-  int64_t truncated = 0;          // samples cut to model_max_length
-  int64_t without_labels = 0;     // samples with no trained token (kept: they still count)
+  int64_t truncated = 0;       // samples cut to model_max_length
+  int64_t without_labels = 0;  // samples with no trained token (kept: they still count)
 };
 
 // Reads both datasets and, unless every record is pre-tokenized, the tokenizer of
-// `tokenizer_dir` (the model folder; its config.json, when present, bounds the token ids). Errors name the flag and the file or
-// record (InvalidArgument / NotFound from worker/data).
+// `tokenizer_dir` (the model folder; its config.json, when present, bounds the token ids). Errors
+// name the flag and the file or record (InvalidArgument / NotFound from worker/data).
 absl::StatusOr<TrainingData> LoadTrainingData(const configs::TrainingArguments& args,
                                               const std::string& tokenizer_dir);
 

@@ -2,14 +2,14 @@
 // seeded permutation per epoch, disjoint equal shards, padding by wrapping, reproducibility by
 // (seed, epoch). Its order is zerotune's own, not torch's randperm (docs/training.md, "Sample
 // order"), so the first permutations are pinned: checkpoints resume through them.
+#include "worker/data/distributed_sampler.h"
+
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <numeric>
 #include <set>
 #include <vector>
-
-#include <gtest/gtest.h>
-
-#include "worker/data/distributed_sampler.h"
 
 namespace zt::worker::data {
 namespace {
@@ -97,9 +97,11 @@ TEST(SamplerPropertiesTest, DropLastCutsTheTailInsteadOfWrapping) {
 }
 
 TEST(SamplerPropertiesTest, BadOptionsNameTheValue) {
-  EXPECT_EQ(DistributedSampler::Create({.num_samples = 4, .world_size = 2, .rank = 2}).status().message(),
-            "sampler: rank 2 is outside world size 2");
-  EXPECT_EQ(DistributedSampler::Create({.num_samples = 0}).status().message(), "sampler: the dataset has no samples");
+  EXPECT_EQ(
+      DistributedSampler::Create({.num_samples = 4, .world_size = 2, .rank = 2}).status().message(),
+      "sampler: rank 2 is outside world size 2");
+  EXPECT_EQ(DistributedSampler::Create({.num_samples = 0}).status().message(),
+            "sampler: the dataset has no samples");
 }
 
 }  // namespace
