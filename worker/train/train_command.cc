@@ -112,8 +112,13 @@ void SetThreads() {
 void PrintArguments(const configs::TrainingArguments& args, const TrainingObserver& out) {
   std::string text = "training arguments:";
   for (const configs::ArgumentSpec& spec : configs::TrainingArgumentSpecs()) {
-    absl::StrAppend(&text, "\n  --", spec.name, " ", configs::ArgumentValueText(args, spec),
-                    args.IsSet(spec.name) ? "" : "  (default)");
+    const std::string name = spec.name;
+    const bool implied = name == "use_lora" && !args.IsSet(name) && args.use_lora &&
+                         !args.adapter_name_or_path.empty();
+    absl::StrAppend(&text, "\n  --", name, " ", configs::ArgumentValueText(args, spec),
+                    implied             ? "  (implied by --adapter_name_or_path)"
+                    : args.IsSet(name)  ? ""
+                                        : "  (default)");
   }
   out.Log(text);
 }

@@ -71,7 +71,8 @@ absl::Status CheckTargetFlag(const model::Decoder& decoder, const configs::Train
     return absl::InvalidArgumentError(absl::StrCat(
         "--lora_target_modules ", args.lora_target_modules, " contradicts ",
         AdapterConfigPath(args), ": target_modules = ", config.target_modules.dump(), " (module ",
-        module, " is adapted by ", by_flag ? "the flag, not the adapter" : "the adapter, not the flag",
+        module, " is adapted by ",
+        by_flag ? "the flag, not the adapter" : "the adapter, not the flag",
         "; drop --lora_target_modules to train the adapter's modules)"));
   }
   return absl::OkStatus();
@@ -128,7 +129,8 @@ absl::StatusOr<model::LoraOptions> LoraOptionsFromAdapter(const configs::Trainin
                          absl::StrCat(c.lora_dropout));
   }
   if (args.IsSet("lora_bias") && args.lora_bias != c.bias) {
-    return Contradiction("lora_bias", args.lora_bias, path, "bias", absl::StrCat("\"", c.bias, "\""));
+    return Contradiction("lora_bias", args.lora_bias, path, "bias",
+                         absl::StrCat("\"", c.bias, "\""));
   }
   if (!(c.lora_dropout >= 0 && c.lora_dropout < 1)) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": lora_dropout = ", c.lora_dropout,

@@ -3,7 +3,8 @@
 // one rank, a killed rank restarted by the coordinator ends with the uninterrupted adapter, bad
 // input fails with its message and leaves nothing behind, full fine-tuning exports a model that
 // reloads, the demo job memorises its conversations, a lone run and an mpirun run write the
-// launched run's metrics files, and Qwen's guide ds_config logs every step's lr and grad_norm.
+// launched run's metrics files, --adapter_name_or_path continues a saved adapter, and Qwen's
+// guide ds_config logs every step's lr and grad_norm.
 #include <sys/wait.h>
 
 #include <ATen/ATen.h>
@@ -220,6 +221,36 @@ TEST_F(TrainE2eTest, LoneAndMpirunRunsWriteTheLaunchedRunsMetricsFiles) {
   ASSERT_EQ(mpirun.exit_code, 0) << mpirun.output;
   EXPECT_NE(mpirun.output.find("served by rank 0"), std::string::npos) << mpirun.output;
   EXPECT_EQ(MetricsShape(batch), expected) << mpirun.output;
+}
+
+// --adapter_name_or_path through the launcher: the ranks continue a saved adapter with its own
+// config (use_lora implied), and a contradicting flag fails naming both values.
+TEST_F(TrainE2eTest, AdapterNameOrPathContinuesASavedAdapter) {
+  const std::string first = Out("adapter-first"), next = Out("adapter-next");
+  const std::string flags = " --lora_dropout 0 --max_steps 2 --per_device_train_batch_size 2";
+  const CommandRun made = Worker(LoraArgs(first) + flags);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const std::string data = " --data_path " + Source("examples/identity.jsonl");
+  const CommandRun run = Launch(
+      2, absl::StrCat("--model_name_or_path ", Model(), data, " --output_dir ", next,
+                      " --adapter_name_or_path ", first, " --lora_alpha 16 --max_steps 2",
+                      " --per_device_train_batch_size 2 --learning_rate 1e-2"));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("--use_lora true  (implied by --adapter_name_or_path)"),
+            std::string::npos) << run.output;
+  absl::StatusOr<io::PeftAdapter> before = io::ReadPeftAdapter(first);
+  absl::StatusOr<io::PeftAdapter> after = io::ReadPeftAdapter(next);
+  ASSERT_TRUE(before.ok() && after.ok()) << after.status();
+  EXPECT_EQ(after->config.r, 8);
+  EXPECT_EQ(after->config.target_modules, before->config.target_modules);
+  EXPECT_GT(RelativeDifference(ReadAdapter(next), ReadAdapter(first)), 0) << "it did not train";
+  const CommandRun contradiction = Worker(absl::StrCat(
+      "--model_name_or_path ", Model(), data, " --output_dir ", Out("adapter-bad"),
+      " --adapter_name_or_path ", first, " --lora_r 4 --max_steps 1"));
+  EXPECT_EQ(contradiction.exit_code, 2) << contradiction.output;
+  EXPECT_NE(contradiction.output.find("--lora_r 4 contradicts " + first +
+                                      "/adapter_config.json: r = 8"),
+            std::string::npos) << contradiction.output;
 }
 
 // Qwen's guide (train_batch_size 16 = micro batch 2 x 8 steps x 1 rank = 2 x 4 x 2 ranks),

@@ -21,8 +21,9 @@ using ::testing::HasSubstr;
 std::string Qwen2() { return zt::testing::TestDataPath("models/qwen2"); }
 std::string Qwen2Adapter() { return Qwen2() + "/adapter"; }
 
-configs::TrainingArguments AdapterArgs(const std::string& adapter,
-                                       const std::vector<std::pair<std::string, std::string>>& flags) {
+using Flags = std::vector<std::pair<std::string, std::string>>;
+
+configs::TrainingArguments AdapterArgs(const std::string& adapter, const Flags& flags) {
   configs::TrainingArguments args;
   EXPECT_TRUE(configs::SetArgument(args, "model_name_or_path", Qwen2()).ok());
   EXPECT_TRUE(configs::SetArgument(args, "adapter_name_or_path", adapter).ok());
