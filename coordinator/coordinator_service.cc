@@ -1,5 +1,6 @@
 #include "coordinator/coordinator_service.h"
 
+#include <atomic>
 #include <iostream>
 
 #include "absl/strings/match.h"
@@ -32,6 +33,23 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context, const
 }
 
 }  // namespace
+
+// RegisterWorker's reactor: unlike the default one it hears a cancellation (the caller died
+// or gave up), which must withdraw the waiting participant. Deletes itself in OnDone.
+class CoordinatorService::RegisterReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit RegisterReactor(CoordinatorService* service) : service_(service) {}
+  // The pending registration this call waits on (0: none yet).
+  void set_id(uint64_t id) { id_.store(id); }
+  void OnCancel() override {
+    if (const uint64_t id = id_.load(); id != 0) service_->ExpireRegistration(id, true);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  CoordinatorService* service_;
+  std::atomic<uint64_t> id_{0};
+};
 
 CoordinatorService::CoordinatorService(ServiceOptions options, Clock* clock)
     : options_(std::move(options)),
@@ -81,8 +99,9 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
   }
   Registration registration{request->host(), request->device(), request->pid(),
                             PeerAddress(context->peer())};
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto* reactor = new RegisterReactor(this);
   Actions actions;
+  uint64_t id = 0;
   {
     absl::MutexLock lock(&mu_);
     absl::StatusOr<int> slot =
@@ -91,17 +110,20 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
       reactor->Finish(ToGrpcStatus(slot.status()));
       return reactor;
     }
-    const uint64_t id = next_id_++;
+    id = next_id_++;
     auto pending = std::make_unique<PendingRegister>(PendingRegister{reactor, reply, *slot});
     if (!job_.rendezvous_complete()) {
       const absl::Time deadline = std::min(WaitDeadline(context, request->timeout_ms()),
                                            absl::Now() + options_.rendezvous_timeout);
-      pending->timer = scheduler_.Schedule(deadline, [this, id] { OnRegisterDeadline(id); });
+      pending->timer = scheduler_.Schedule(deadline, [this, id] { ExpireRegistration(id, false); });
     }
     registers_.emplace(id, std::move(pending));
+    reactor->set_id(id);
     if (job_.rendezvous_complete()) CompleteRendezvous(&actions);
   }
   for (auto& action : actions) action();
+  // A cancellation that came before set_id() found no id to expire.
+  if (context->IsCancelled()) ExpireRegistration(id, true);
   return reactor;
 }
 
@@ -137,21 +159,34 @@ void CoordinatorService::CompleteRendezvous(Actions* actions) {
   registers_.clear();
 }
 
-void CoordinatorService::OnRegisterDeadline(uint64_t id) {
+void CoordinatorService::ExpireRegistration(uint64_t id, bool cancelled) {
   grpc::ServerUnaryReactor* reactor = nullptr;
   std::string message;
   {
     absl::MutexLock lock(&mu_);
     auto it = registers_.find(id);
-    if (it == registers_.end()) return;
+    if (it == registers_.end()) return;  // completed, aborted or already expired
     reactor = it->second->reactor;
+    const int slot = it->second->slot;
+    if (cancelled) scheduler_.Cancel(it->second->timer);
     registers_.erase(it);
-    message = absl::StrCat("rendezvous of job '", job_.options().job_id, "' timed out: ",
-                           job_.registered(), " of ", job_.options().world_size,
-                           " ranks registered (generation ", job_.generation(),
-                           "); check that every node started its ranks");
+    const Registration who = job_.slot(slot).registration;
+    message = absl::StrCat("rendezvous of job '", job_.options().job_id, "' ",
+                           cancelled ? "was left" : "timed out", ": ", job_.registered(), " of ",
+                           job_.options().world_size, " ranks registered (generation ",
+                           job_.generation(), "); check that every node started its ranks");
+    if (job_.Withdraw(slot, clock_->Now())) {
+      for (auto& [other, pending] : registers_) {
+        if (pending->slot > slot) --pending->slot;  // Withdraw moved later slots down
+      }
+      std::cerr << "[coordinator] withdrew '" << who.host << "' device " << who.device << " (pid "
+                << who.pid << ") from the rendezvous: its registration "
+                << (cancelled ? "was cancelled" : "timed out") << "; " << job_.registered()
+                << " of " << job_.options().world_size << " ranks registered\n";
+    }
   }
-  reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, message));
+  reactor->Finish(cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, message)
+                            : grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, message));
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Set(grpc::CallbackServerContext* context,

@@ -124,6 +124,7 @@ class CoordinatorService final : public proto::Coordinator::CallbackService {
     proto::BarrierReply* reply;
     DeadlineScheduler::Id timer = 0;
   };
+  class RegisterReactor;
   using Actions = std::vector<std::function<void()>>;
 
   absl::Status Authorize(grpc::CallbackServerContext* context, const proto::Header& header,
@@ -134,7 +135,10 @@ class CoordinatorService final : public proto::Coordinator::CallbackService {
   // reactor finishes to run after unlocking.
   void AfterTransition(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CompleteRendezvous(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnRegisterDeadline(uint64_t id);
+  // A waiting registration ended before the rendezvous (its deadline, or its call was
+  // cancelled because the caller went away): its participant is withdrawn from the job so
+  // that a retry or a restarted process registers again.
+  void ExpireRegistration(uint64_t id, bool cancelled);
   void OnBarrierDeadline(const std::string& key, uint64_t id);
   void Tick();
   void Publish(const std::vector<proto::JobEvent>& events);

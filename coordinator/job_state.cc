@@ -86,6 +86,14 @@ absl::StatusOr<int> JobState::Register(int64_t generation, const Registration& r
   return slot;
 }
 
+bool JobState::Withdraw(int slot, absl::Time now) {
+  if (assigned_ || phase_ != JobPhase::kRendezvous) return false;
+  if (slot < 0 || slot >= registered()) return false;
+  ranks_.erase(ranks_.begin() + slot);
+  if (ranks_.empty()) Enter(JobPhase::kPending, now);
+  return true;
+}
+
 // Node-major: nodes in hostfile order (then by name), devices ascending within a node.
 void JobState::AssignRanks(absl::Time now) {
   auto node_key = [this](const std::string& host) {

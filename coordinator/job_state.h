@@ -77,6 +77,12 @@ class JobState {
   absl::StatusOr<int> Register(int64_t generation, const Registration& registration,
                                absl::Time now);
   bool rendezvous_complete() const { return phase_ == JobPhase::kRunning || assigned_; }
+  // Before the rendezvous completes: expires the participant in registration `slot` (its call
+  // timed out or was cancelled, e.g. its process died), as torchrun's rendezvous drops a
+  // participant that left before the barrier, so a retry or a restarted process registers
+  // again. Later slots move down by one; with no participant left the job is pending again.
+  // False (nothing changed) once the rendezvous completed or for an unknown slot.
+  bool Withdraw(int slot, absl::Time now);
   // After the rendezvous: the rank assigned to a registration slot.
   const RankInfo& slot(int index) const { return ranks_[index]; }
 

@@ -85,6 +85,38 @@ TEST_F(JobStateTest, DuplicateHostDeviceIsRejectedNamingBothPids) {
   EXPECT_EQ(job.phase(), JobPhase::kRendezvous);
 }
 
+// A participant that left before the rendezvous (its call timed out, or its process died)
+// no longer holds its (host, device) pair: the retry, or the restarted process, gets in and
+// the ranks are assigned over the live participants only.
+TEST_F(JobStateTest, WithdrawnParticipantIsExpiredBeforeTheRendezvous) {
+  JobState job(Options(2), clock_.Now());
+  ASSERT_EQ(*job.Register(0, Reg("node", 0, 11), clock_.Now()), 0);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(job.Withdraw(0, clock_.Now()));
+  EXPECT_EQ(job.registered(), 0);
+  EXPECT_EQ(job.phase(), JobPhase::kPending);
+  EXPECT_FALSE(job.Withdraw(0, clock_.Now()));  // nothing left to withdraw
+  // The restarted process (new pid) and its peer.
+  ASSERT_EQ(*job.Register(0, Reg("node", 1, 21), clock_.Now()), 0);
+  ASSERT_EQ(*job.Register(0, Reg("node", 0, 12), clock_.Now()), 1);
+  EXPECT_EQ(job.phase(), JobPhase::kRunning);
+  EXPECT_EQ(job.slot(1).registration.pid, 12);
+  EXPECT_EQ(job.slot(1).rank, 0);
+  EXPECT_FALSE(job.Withdraw(0, clock_.Now()));  // members are failed, never withdrawn
+  EXPECT_EQ(job.registered(), 2);
+}
+
+TEST_F(JobStateTest, WithdrawMovesLaterSlotsDown) {
+  JobState job(Options(3), clock_.Now());
+  ASSERT_TRUE(job.Register(0, Reg("a", 0, 1), clock_.Now()).ok());
+  ASSERT_TRUE(job.Register(0, Reg("a", 1, 2), clock_.Now()).ok());
+  EXPECT_TRUE(job.Withdraw(0, clock_.Now()));
+  EXPECT_EQ(job.phase(), JobPhase::kRendezvous);
+  EXPECT_EQ(job.slot(0).registration.pid, 2);
+  // Its own retry with the same pid is no duplicate.
+  EXPECT_EQ(*job.Register(0, Reg("a", 0, 1), clock_.Now()), 1);
+}
+
 TEST_F(JobStateTest, StaleGenerationIsAborted) {
   JobState job(Options(1), clock_.Now());
   EXPECT_EQ(job.Register(3, Reg("a", 0, 1), clock_.Now()).status().code(),

@@ -102,6 +102,64 @@ TEST(CoordinatorServiceTest, RendezvousTimesOutNamingTheCount) {
   EXPECT_THAT(std::string(reply.status().message()), HasSubstr("1 of 2 ranks registered"));
 }
 
+// The finding: a registration that timed out kept its (host, device) pair, so its own
+// retry was refused as a duplicate of itself.
+TEST(CoordinatorServiceTest, TimedOutRegistrationIsWithdrawnSoItsRetryGetsIn) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  auto first = harness->NewClient();
+  absl::StatusOr<proto::RegisterWorkerReply> timed_out =
+      first->Register("h", 0, 7, absl::Now() + absl::Milliseconds(200));
+  ASSERT_EQ(timed_out.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(harness->server->service().Status().ranks_size(), 0);
+  auto retry = std::async(std::launch::async, [&] {
+    return first->Register("h", 0, 7, absl::Now() + absl::Seconds(10));
+  });
+  absl::StatusOr<proto::RegisterWorkerReply> peer =
+      harness->NewClient()->Register("h", 1, 8, absl::Now() + absl::Seconds(10));
+  absl::StatusOr<proto::RegisterWorkerReply> again = retry.get();
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  EXPECT_EQ(again->rank(), 0);
+  EXPECT_EQ(peer->rank(), 1);
+  EXPECT_EQ(harness->server->service().phase(), JobPhase::kRunning);
+}
+
+// A process killed while it waits for the rendezvous: its call is cancelled, it is withdrawn,
+// and the restarted process (same device, new pid) rendezvouses with the peer instead of the
+// ghost.
+TEST(CoordinatorServiceTest, CancelledRegistrationIsWithdrawn) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  auto ghost = harness->NewClient();
+  proto::RegisterWorkerRequest request;
+  ghost->FillHeader(request.mutable_header());
+  request.set_host("localhost");  // the pair RegisterAll's first client takes
+  request.set_device(0);
+  request.set_pid(7);
+  request.set_timeout_ms(10000);
+  auto context = ghost->NewContext(absl::Now() + absl::Seconds(10));
+  proto::RegisterWorkerReply ignored;
+  auto call = std::async(std::launch::async, [&] {
+    return ghost->stub().RegisterWorker(context.get(), request, &ignored);
+  });
+  CoordinatorService& service = harness->server->service();
+  for (int i = 0; i < 500 && service.Status().ranks_size() == 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  ASSERT_EQ(service.Status().ranks_size(), 1);
+  context->TryCancel();
+  EXPECT_EQ(call.get().error_code(), grpc::StatusCode::CANCELLED);
+  for (int i = 0; i < 500 && service.Status().ranks_size() != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  EXPECT_EQ(service.Status().ranks_size(), 0);
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  std::vector<proto::RegisterWorkerReply> replies = RegisterAll(clients);
+  EXPECT_EQ(replies[0].rank(), 0);
+  EXPECT_EQ(service.phase(), JobPhase::kRunning);
+  const proto::GetStatusReply status = service.Status();
+  for (const proto::RankStatus& rank : status.ranks()) EXPECT_NE(rank.pid(), 7);
+}
+
 TEST(CoordinatorServiceTest, BarrierReleasesEveryoneAndTimesOutNamingMissingRanks) {
   auto harness = testing::Harness::Start(TwoRanks());
   std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
