@@ -5,6 +5,9 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "tests/support/temp_dir.h"
 #include "worker/data/loss_mask.h"
 #include "worker/model/decoder.h"
 
@@ -16,6 +19,52 @@ data::TokenizedSample Sample(std::vector<int32_t> ids, std::vector<int32_t> labe
   s.input_ids = std::move(ids);
   s.labels = std::move(labels);
   return s;
+}
+
+// A model folder without tokenizer files: config.json only (as the tiny test models).
+TEST(LoadTrainingDataTest, PreTokenizedRecordsNeedNoTokenizerAndTakeThePadIdFromConfigJson) {
+  struct Case {
+    const char* config_ids;  // the config.json keys that set ids
+    int32_t pad_id;
+  };
+  const Case cases[] = {
+      {R"("pad_token_id": 7, "eos_token_id": 2)", 7},
+      {R"("pad_token_id": null, "eos_token_id": [3, 2])", 3},
+      {R"("eos_token_id": 2)", 2},
+      {R"("bos_token_id": 1)", 0},
+  };
+  for (const Case& c : cases) {
+    zt::testing::TempDir dir;
+    std::ofstream(dir.Join("config.json"))
+        << R"({"model_type": "qwen2", "vocab_size": 16, "hidden_size": 8, "intermediate_size": 16,)"
+        << R"("num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, )" << c.config_ids
+        << "}";
+    std::ofstream(dir.Join("train.jsonl")) << R"({"input_ids": [1, 2, 3], "labels": [-100, 2, 3]})" << "\n"
+                                           << R"({"input_ids": [4, 5, 6, 7, 8]})" << "\n";
+    configs::TrainingArguments args;
+    args.data_path = dir.Join("train.jsonl");
+    args.model_max_length = 4;
+    absl::StatusOr<TrainingData> data = LoadTrainingData(args, dir.path());
+    ASSERT_TRUE(data.ok()) << c.config_ids << ": " << data.status();
+    EXPECT_EQ(data->pad_id, c.pad_id) << c.config_ids;
+    ASSERT_EQ(data->train.size(), 2u);
+    EXPECT_EQ(data->train[0].labels, (std::vector<int32_t>{data::kIgnoreIndex, 2, 3}));
+    EXPECT_EQ(data->train[1].input_ids, (std::vector<int32_t>{4, 5, 6, 7}));  // model_max_length
+    EXPECT_EQ(data->truncated, 1);
+  }
+}
+
+TEST(LoadTrainingDataTest, TokenIdsAreCheckedAgainstConfigVocabSize) {
+  zt::testing::TempDir dir;
+  std::ofstream(dir.Join("config.json"))
+      << R"({"model_type": "qwen2", "vocab_size": 16, "hidden_size": 8, "intermediate_size": 16,)"
+      << R"("num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1})";
+  std::ofstream(dir.Join("eval.jsonl")) << R"({"input_ids": [1, 2]})" << "\n" << R"({"input_ids": [1, 16]})" << "\n";
+  configs::TrainingArguments args;
+  args.data_path = dir.Join("eval.jsonl");
+  args.eval_data_path = dir.Join("eval.jsonl");
+  EXPECT_EQ(LoadTrainingData(args, dir.path()).status().message(),
+            dir.Join("eval.jsonl") + ":2: input_ids[1]: expected a token id below the model's vocab_size 16, got 16");
 }
 
 TEST(CollateBatchTest, RightPadsWithMaskAndIgnoredLabels) {
