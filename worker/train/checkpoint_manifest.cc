@@ -221,7 +221,17 @@ absl::StatusOr<CheckpointManifest> ReadManifest(const std::string& checkpoint_di
   return m;
 }
 
-absl::StatusOr<std::string> BaseModelFingerprint(const std::string& model_dir) {
+namespace {
+
+constexpr char kContentsScheme[] = "contents-v2:";
+constexpr int64_t kSampleBlocks = 64;
+constexpr int64_t kSampleBlockBytes = 4096;
+
+// config.json, then per *.safetensors file in name order its name and header; with
+// `sample_contents` also its size and kSampleBlocks blocks spread evenly over its data (the
+// first and the last included): what tells two models of the same shapes apart.
+absl::StatusOr<std::string> FingerprintMaterial(const std::string& model_dir,
+                                                bool sample_contents) {
   namespace fs = std::filesystem;
   const std::string config = absl::StrCat(model_dir, "/config.json");
   ZT_ASSIGN_OR_RETURN(std::string material, ReadWholeFile(config));
@@ -251,7 +261,39 @@ absl::StatusOr<std::string> BaseModelFingerprint(const std::string& model_dir) {
       return absl::InvalidArgumentError(absl::StrCat(path, " is cut inside its header"));
     }
     absl::StrAppend(&material, "\n", name, "\n", header);
+    if (!sample_contents) continue;
+    const int64_t size = static_cast<int64_t>(fs::file_size(path, ec));
+    if (ec) return absl::InternalError(absl::StrCat("cannot stat ", path, ": ", ec.message()));
+    const int64_t data_start = 8 + static_cast<int64_t>(len);
+    const int64_t data_bytes = size - data_start;
+    absl::StrAppend(&material, "\nsize ", size, "\n");
+    const int64_t block = std::min(kSampleBlockBytes, data_bytes);
+    std::string bytes(static_cast<size_t>(block), '\0');
+    for (int64_t i = 0; block > 0 && i < kSampleBlocks; ++i) {
+      const int64_t offset = data_start + (data_bytes - block) * i / (kSampleBlocks - 1);
+      in.seekg(offset);
+      if (!in.read(bytes.data(), block)) {
+        return absl::InvalidArgumentError(absl::StrCat(path, " cannot be read at byte ", offset));
+      }
+      material += bytes;
+    }
   }
+  return material;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BaseModelFingerprint(const std::string& model_dir) {
+  ZT_ASSIGN_OR_RETURN(const std::string material,
+                      FingerprintMaterial(model_dir, /*sample_contents=*/true));
+  return absl::StrCat(kContentsScheme, Sha256Hex(material));
+}
+
+absl::StatusOr<std::string> BaseModelFingerprintLike(const std::string& model_dir,
+                                                     const std::string& recorded) {
+  if (absl::StartsWith(recorded, kContentsScheme)) return BaseModelFingerprint(model_dir);
+  ZT_ASSIGN_OR_RETURN(const std::string material,
+                      FingerprintMaterial(model_dir, /*sample_contents=*/false));
   return Sha256Hex(material);
 }
 

@@ -94,9 +94,15 @@ nlohmann::json ManifestToJson(const CheckpointManifest& manifest);
 // InvalidArgument naming the file and the key otherwise.
 absl::StatusOr<CheckpointManifest> ReadManifest(const std::string& checkpoint_dir);
 
-// SHA-256 over config.json and the header (length + JSON) of every *.safetensors file of an
-// HF model folder, in name order: identifies the base model without reading its weights.
+// Identifies a base model cheaply: "contents-v2:" + SHA-256 over config.json and, per
+// *.safetensors file in name order, its header (length + JSON), its size and 64 blocks of
+// 4 KiB spread evenly over its data (256 KiB read per shard), so another model of the same
+// preset and shapes (other weights) differs.
 absl::StatusOr<std::string> BaseModelFingerprint(const std::string& model_dir);
+// `model_dir`'s fingerprint under the scheme `recorded` uses: checkpoints saved before contents
+// were sampled recorded a bare SHA-256 of config.json and the headers, still accepted for them.
+absl::StatusOr<std::string> BaseModelFingerprintLike(const std::string& model_dir,
+                                                     const std::string& recorded);
 
 // Re-hashes `dir`/file.path; DataLoss naming the file and both digests when it differs, NotFound
 // when it is missing.

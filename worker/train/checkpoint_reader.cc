@@ -149,7 +149,8 @@ absl::StatusOr<LoadedCheckpoint> Checkpointer::Load(TrainingEngine& engine, cons
   absl::Status checked = [&]() -> absl::Status {
     ZT_ASSIGN_OR_RETURN(out.manifest, ReadManifest(dir));
     const CheckpointManifest& m = out.manifest;
-    ZT_ASSIGN_OR_RETURN(std::string fingerprint, Fingerprint());
+    ZT_ASSIGN_OR_RETURN(std::string fingerprint,
+                        BaseModelFingerprintLike(options_.base_model_dir, m.base_model_fingerprint));
     if (fingerprint != m.base_model_fingerprint) {
       return absl::FailedPreconditionError(absl::StrCat(
           dir, " was trained on base model ", m.base_model_dir, " (fingerprint ",

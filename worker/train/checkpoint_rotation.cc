@@ -73,6 +73,44 @@ absl::StatusOr<std::optional<std::string>> ResolveResumeCheckpoint(const std::st
   return std::optional<std::string>(arg);
 }
 
+absl::StatusOr<std::vector<SetAsideCheckpoint>> SetAsideDamagedCheckpoints(
+    const std::string& output_dir) {
+  std::vector<CheckpointEntry> all = ListCheckpoints(output_dir);
+  int64_t newest_complete = -1;
+  for (const CheckpointEntry& e : all) {
+    if (e.complete) newest_complete = e.step;
+  }
+  std::vector<SetAsideCheckpoint> out;
+  for (const CheckpointEntry& e : all) {
+    if (e.complete || e.step < newest_complete) continue;
+    SetAsideCheckpoint moved;
+    moved.dir = e.dir;
+    moved.reason = std::string(ReadManifest(e.dir).status().message());
+    std::error_code ec;
+    moved.moved_to = e.dir + ".damaged";
+    for (int n = 2; fs::exists(moved.moved_to, ec); ++n) {
+      moved.moved_to = absl::StrCat(e.dir, ".damaged-", n);
+    }
+    fs::rename(e.dir, moved.moved_to, ec);
+    if (ec) {
+      return absl::InternalError(absl::StrCat("cannot set the damaged checkpoint ", e.dir,
+                                              " aside as ", moved.moved_to, ": ", ec.message()));
+    }
+    out.push_back(std::move(moved));
+  }
+  return out;
+}
+
+absl::Status RemoveStaleSaves(const std::string& output_dir) {
+  std::error_code ec;
+  std::vector<std::string> stale;
+  for (const fs::directory_entry& e : fs::directory_iterator(output_dir, ec)) {
+    if (StepOf(e.path().filename().string(), ".tmp-")) stale.push_back(e.path().string());
+  }
+  for (const std::string& dir : stale) ZT_RETURN_IF_ERROR(RemoveFolder(dir));
+  return absl::OkStatus();
+}
+
 absl::Status RotateCheckpoints(const std::string& output_dir, int64_t limit) {
   std::vector<CheckpointEntry> all = ListCheckpoints(output_dir);
   int64_t newest_complete = -1;

@@ -36,6 +36,24 @@ std::optional<std::string> NewestCompleteCheckpoint(const std::string& output_di
 absl::StatusOr<std::optional<std::string>> ResolveResumeCheckpoint(const std::string& output_dir,
                                                                    const std::string& arg);
 
+// A checkpoint-<step> newer than the newest complete one whose manifest does not read back
+// was damaged after its save committed (a save cut short leaves only .tmp-<step>). Left in
+// place, a resume from the older one would overwrite it at that step; instead each is renamed
+// to checkpoint-<step>.damaged (".damaged-<n>" when taken), which no listing counts, and kept
+// for inspection.
+struct SetAsideCheckpoint {
+  std::string dir;       // the folder as it was
+  std::string moved_to;  // where it is now
+  std::string reason;    // why its manifest did not read back
+};
+absl::StatusOr<std::vector<SetAsideCheckpoint>> SetAsideDamagedCheckpoints(
+    const std::string& output_dir);
+
+// Removes every .tmp-<step> folder of `output_dir`: at start-up no save of this job is running
+// (another job's is refused by the output_dir lock), so they are what failed saves left, and a
+// full disk's partial save would otherwise keep the space that the rerun needs.
+absl::Status RemoveStaleSaves(const std::string& output_dir);
+
 // save_total_limit (HF TrainingArguments): deletes the oldest checkpoint folders until at most
 // `limit` remain (limit <= 0 keeps all), never the newest complete one, and removes `.tmp-<n>`
 // leftovers of saves cut short for n at or below the newest complete step. Deletion renames

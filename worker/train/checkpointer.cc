@@ -64,6 +64,10 @@ absl::Status Checkpointer::CheckSharedOutputDir() {
                                                             options_.output_dir, ": ", ec.message()))
                          : absl::OkStatus();
   ZT_RETURN_IF_ERROR(sync_.AllOk("output_dir_created", mine));
+  // What failed saves left (a full disk's partial .tmp-<step> holds the space a rerun needs).
+  ZT_RETURN_IF_ERROR(sync_.AllOk(
+      "stale_saves_removed",
+      IsLeader() ? RemoveStaleSaves(options_.output_dir) : absl::OkStatus()));
   // One nonce for the run, from rank 0, so files of an earlier run never count.
   std::string nonce;
   if (options_.rank == 0) {
@@ -97,9 +101,22 @@ absl::Status Checkpointer::CheckSharedOutputDir() {
   return agreed;
 }
 
-absl::StatusOr<std::optional<std::string>> Checkpointer::ResolveResume(const std::string& arg) {
+absl::StatusOr<std::optional<std::string>> Checkpointer::ResolveResume(
+    const std::string& arg, std::vector<std::string>* notes) {
   if (arg.empty()) return std::optional<std::string>();
   ZT_RETURN_IF_ERROR(LearnNodes());
+  if (arg == "auto") {
+    absl::StatusOr<std::vector<SetAsideCheckpoint>> moved =
+        IsLeader() ? SetAsideDamagedCheckpoints(options_.output_dir)
+                   : absl::StatusOr<std::vector<SetAsideCheckpoint>>(
+                         std::vector<SetAsideCheckpoint>{});
+    ZT_RETURN_IF_ERROR(sync_.AllOk("damaged_set_aside", moved.status()));
+    for (const SetAsideCheckpoint& m : *moved) {
+      if (notes == nullptr) continue;
+      notes->push_back(absl::StrCat("skipped ", m.dir, " (", m.reason, "); kept it as ",
+                                    m.moved_to));
+    }
+  }
   // The leaders look in their own output_dir; with save_on_each_node every node must hold the
   // same checkpoint-<step>, and each rank resumes from its own node's copy.
   absl::StatusOr<std::optional<std::string>> mine =

@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -90,15 +91,19 @@ class Checkpointer {
 
   const CheckpointerOptions& options() const { return options_; }
 
-  // Creates output_dir; every rank writes a nonce file there, rank 0 checks it sees all of
-  // them. FailedPrecondition "output_dir <dir> is not shared across nodes: ..." otherwise,
-  // unless save_on_each_node. The nonce files are removed again.
+  // Creates output_dir and removes what failed saves left there (RemoveStaleSaves); every rank
+  // writes a nonce file there, rank 0 checks it sees all of them. FailedPrecondition
+  // "output_dir <dir> is not shared across nodes: ..." otherwise, unless save_on_each_node. The
+  // nonce files are removed again.
   absl::Status CheckSharedOutputDir();
 
   // ResolveResumeCheckpoint(output_dir, arg) as the leaders see it, the same on every rank
   // ("" needs no synchronisation). With save_on_each_node every node leader must find the same
-  // checkpoint-<step> in its own output_dir (FailedPrecondition naming both otherwise).
-  absl::StatusOr<std::optional<std::string>> ResolveResume(const std::string& arg);
+  // checkpoint-<step> in its own output_dir (FailedPrecondition naming both otherwise). With
+  // "auto" the leaders first set damaged checkpoints newer than the newest complete one aside
+  // (SetAsideDamagedCheckpoints); `notes` gets one line for each.
+  absl::StatusOr<std::optional<std::string>> ResolveResume(const std::string& arg,
+                                                           std::vector<std::string>* notes = nullptr);
 
   absl::StatusOr<std::string> Save(sharding::TrainingEngine& engine, const SaveRequest& request);
 

@@ -65,7 +65,8 @@ namespace {
 absl::StatusOr<std::string> ExportFull(const ExportRequest& request,
                                        const CheckpointManifest& manifest) {
   const std::string base = request.base.empty() ? manifest.base_model_dir : request.base;
-  ZT_ASSIGN_OR_RETURN(std::string fingerprint, BaseModelFingerprint(base));
+  ZT_ASSIGN_OR_RETURN(std::string fingerprint,
+                      BaseModelFingerprintLike(base, manifest.base_model_fingerprint));
   if (fingerprint != manifest.base_model_fingerprint) {
     return absl::FailedPreconditionError(absl::StrCat(
         "--base ", base, " has fingerprint ", fingerprint, " but ", request.checkpoint,

@@ -83,7 +83,9 @@ absl::Status Trainer::SaveCheckpoint(int64_t step) {
 absl::Status Trainer::Resume(TrainResult& result) {
   const std::string arg =
       args_.resume_from_checkpoint == "none" ? "" : args_.resume_from_checkpoint;
-  ZT_ASSIGN_OR_RETURN(std::optional<std::string> from, checkpointer_->ResolveResume(arg));
+  std::vector<std::string> notes;
+  ZT_ASSIGN_OR_RETURN(std::optional<std::string> from, checkpointer_->ResolveResume(arg, &notes));
+  for (const std::string& note : notes) Log(note);
   if (!from) return absl::OkStatus();
   ZT_ASSIGN_OR_RETURN(LoadedCheckpoint loaded, checkpointer_->Load(*engine_, *from));
   const nlohmann::json& client = loaded.client_state;

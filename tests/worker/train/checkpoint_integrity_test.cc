@@ -1,8 +1,9 @@
 // A checkpoint that is corrupt, partial or from another base model is refused with the file
 // named, never resumed silently: one flipped byte in the optimizer state, the trainer state,
-// the adapter or the manifest; another base model (both fingerprints named); other trainable
-// parameters; a disk that fills up mid-save (a small tmpfs) leaves the previous checkpoint the
-// newest complete one.
+// the adapter or the manifest; another base model (both fingerprints named), also one of the same
+// shapes with other weights; other trainable parameters; a disk that fills up mid-save (a small
+// tmpfs) leaves the previous checkpoint the newest complete one; a damaged newest checkpoint is
+// set aside with a note; stale partial saves are removed at start-up.
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 
@@ -125,6 +126,70 @@ TEST_F(CheckpointIntegrityTest, AnotherBaseModelIsRefusedNamingBothFingerprints)
   EXPECT_NE(saved_fp, other_fp);
   EXPECT_NE(loaded.status().message().find(saved_fp), std::string::npos) << loaded.status();
   EXPECT_NE(loaded.status().message().find(other_fp), std::string::npos) << loaded.status();
+}
+
+// The same preset, shapes and config.json, other weights (another seed): the fingerprint samples
+// tensor contents, so the checkpoint is refused (it once resumed silently).
+TEST_F(CheckpointIntegrityTest, ABaseWithTheSameShapesButOtherWeightsIsRefused) {
+  testing::Run run = NewRun();
+  auto ckpt = NewCheckpointer(dir_.Join("out"), base_);
+  absl::StatusOr<std::string> saved = TrainAndSave(run, *ckpt, 0, 1);
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  const std::string other = dir_.Join("reseeded-base");
+  testing::WriteBaseModel(other, sharding::testing::MakeMlp(spec_, /*seed=*/5));
+  ASSERT_EQ(*ReadWholeFile(other + "/config.json"), *ReadWholeFile(base_ + "/config.json"));
+  auto other_ckpt = NewCheckpointer(dir_.Join("out"), other);
+  testing::Run fresh = NewRun();
+  absl::StatusOr<LoadedCheckpoint> loaded = other_ckpt->Load(*fresh.engine, *saved);
+  ASSERT_EQ(loaded.status().code(), absl::StatusCode::kFailedPrecondition) << loaded.status();
+  EXPECT_NE(loaded.status().message().find(*BaseModelFingerprint(other)), std::string::npos)
+      << loaded.status();
+  EXPECT_EQ(BaseModelFingerprint(other)->rfind("contents-v2:", 0), 0u);
+  // The same folder fingerprints the same; the header-only scheme of older checkpoints cannot
+  // tell the two apart, and is still what a checkpoint recording it is compared with.
+  EXPECT_EQ(*BaseModelFingerprint(base_), *BaseModelFingerprint(base_));
+  EXPECT_EQ(*BaseModelFingerprintLike(other, "legacy"), *BaseModelFingerprintLike(base_, "legacy"));
+}
+
+// A checkpoint damaged after it committed (truncated manifest) is set aside with a note, not
+// silently skipped and then overwritten by the resumed run's save at that step.
+TEST_F(CheckpointIntegrityTest, ADamagedNewestCheckpointIsSetAsideWithANote) {
+  const std::string out = dir_.Join("out");
+  testing::Run run = NewRun();
+  auto ckpt = NewCheckpointer(out, base_);
+  ASSERT_TRUE(TrainAndSave(run, *ckpt, 0, 1).ok());
+  absl::StatusOr<std::string> second = TrainAndSave(run, *ckpt, 1, 2);
+  ASSERT_TRUE(second.ok()) << second.status();
+  fs::resize_file(*second + "/manifest.json", 100);
+  std::vector<std::string> notes;
+  absl::StatusOr<std::optional<std::string>> from = ckpt->ResolveResume("auto", &notes);
+  ASSERT_TRUE(from.ok()) << from.status();
+  EXPECT_EQ(**from, out + "/checkpoint-1");
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find(absl::StrCat("skipped ", out, "/checkpoint-2 (")), std::string::npos)
+      << notes[0];
+  EXPECT_NE(notes[0].find(absl::StrCat("kept it as ", out, "/checkpoint-2.damaged")),
+            std::string::npos)
+      << notes[0];
+  EXPECT_FALSE(fs::exists(*second));
+  EXPECT_EQ(fs::file_size(out + "/checkpoint-2.damaged/manifest.json"), 100u);
+  // The resumed run saves step 2 again beside the damaged copy.
+  ASSERT_TRUE(TrainAndSave(run, *ckpt, 1, 2).ok());
+  EXPECT_EQ(*NewestCompleteCheckpoint(out), out + "/checkpoint-2");
+  EXPECT_TRUE(fs::exists(out + "/checkpoint-2.damaged"));
+}
+
+// A partial save left by a failed run (a full disk) is removed at start-up, before the shared
+// output_dir check writes anything.
+TEST_F(CheckpointIntegrityTest, StaleSavesAreRemovedAtStartUp) {
+  const std::string out = dir_.Join("out");
+  fs::create_directories(out + "/.tmp-6/zero");
+  std::ofstream(out + "/.tmp-6/zero/rank_00000.safetensors") << std::string(4096, 'x');
+  fs::create_directories(out + "/.tmp-output-123");  // not a checkpoint save: left alone
+  auto ckpt = NewCheckpointer(out, base_);
+  ASSERT_TRUE(ckpt->CheckSharedOutputDir().ok());
+  EXPECT_FALSE(fs::exists(out + "/.tmp-6"));
+  EXPECT_TRUE(fs::exists(out + "/.tmp-output-123"));
 }
 
 TEST_F(CheckpointIntegrityTest, OtherTrainableParametersAreRefused) {

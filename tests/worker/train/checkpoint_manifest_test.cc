@@ -90,7 +90,7 @@ TEST(CheckpointManifestTest, PiecesMustTileEachParameter) {
       << bad.status();
 }
 
-TEST(CheckpointManifestTest, FingerprintCoversConfigAndHeadersOnly) {
+TEST(CheckpointManifestTest, FingerprintCoversConfigHeadersAndSampledContents) {
   zt::testing::TempDir dir;
   const std::string model = dir.Join("model");
   std::filesystem::create_directories(model);
@@ -98,9 +98,16 @@ TEST(CheckpointManifestTest, FingerprintCoversConfigAndHeadersOnly) {
   const std::string weights = model + "/model.safetensors";
   ASSERT_TRUE(io::WriteSafetensors(weights, {{"w", at::zeros({4})}}).ok());
   const std::string first = *BaseModelFingerprint(model);
-  EXPECT_EQ(first.size(), 64u);
+  EXPECT_EQ(first.size(), std::string("contents-v2:").size() + 64);
+  EXPECT_EQ(*BaseModelFingerprint(model), first);
   ASSERT_TRUE(io::WriteSafetensors(weights, {{"w", at::ones({4})}}).ok());
-  EXPECT_EQ(*BaseModelFingerprint(model), first);  // same header, other values
+  EXPECT_NE(*BaseModelFingerprint(model), first);  // same header, other values
+  // The header-only scheme older checkpoints recorded cannot see values, only shapes.
+  const std::string legacy = *BaseModelFingerprintLike(model, "0123");
+  EXPECT_EQ(legacy.size(), 64u);
+  ASSERT_TRUE(io::WriteSafetensors(weights, {{"w", at::zeros({4})}}).ok());
+  EXPECT_EQ(*BaseModelFingerprintLike(model, "0123"), legacy);
+  EXPECT_EQ(*BaseModelFingerprintLike(model, first), first);
   ASSERT_TRUE(io::WriteSafetensors(weights, {{"w", at::ones({5})}}).ok());
   const std::string second = *BaseModelFingerprint(model);
   EXPECT_NE(second, first);
