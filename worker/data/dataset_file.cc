@@ -1,6 +1,7 @@
 #include "worker/data/dataset_file.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -38,6 +39,13 @@ absl::StatusOr<std::vector<RawRecord>> ReadJsonLines(const std::string& path, co
 }  // namespace
 
 absl::StatusOr<std::vector<RawRecord>> ReadDatasetFile(const std::string& path, bool skip_bad, int64_t* skipped) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    // An ifstream opens a folder and reads nothing from it: it would look like an empty file.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--data_path: '", path, "' is a folder; expected a JSON or JSONL file (several files: "
+        "a comma-separated list, path#N to sample N records of one)"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("--data_path: cannot open '", path, "'"));
   std::ostringstream buffer;

@@ -1,5 +1,6 @@
-// Trainer::Create refuses jobs that cannot train, before the loop starts: a flag that would crash
-// the step plan (checked before anything loads) and a data set without one trained token.
+// Trainer::Create refuses jobs that cannot train, before the loop starts, naming the flag or the
+// file: flags that would crash the step plan (checked before anything loads), a folder given as
+// --data_path, and a data set without one trained token.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -62,6 +63,26 @@ TEST(TrainerInputTest, ZeroAccumulationIsAFlagErrorBeforeAnythingLoads) {
   EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(t.status().message()), HasSubstr("gradient_accumulation_steps"));
   EXPECT_THAT(std::string(t.status().message()), ::testing::Not(HasSubstr("no-such-model")));
+}
+
+TEST(TrainerInputTest, ZeroBatchIsNamedByItsFlag) {
+  absl::StatusOr<std::unique_ptr<Trainer>> t =
+      Create({{"model_name_or_path", TinyModel()}, {"data_path", "no-such.jsonl"},
+              {"output_dir", "out"}, {"per_device_train_batch_size", "0"}});
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(std::string(t.status().message()),
+              HasSubstr("--per_device_train_batch_size: must be > 0, got 0"));
+}
+
+TEST(TrainerInputTest, AFolderAsDataPathIsNamedAsOne) {
+  testing::TempDir dir;
+  absl::StatusOr<std::unique_ptr<Trainer>> t =
+      Create({{"model_name_or_path", TinyModel()}, {"data_path", dir.path()},
+              {"output_dir", dir.Join("out")}});
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(t.status().message()),
+              HasSubstr(absl::StrCat("'", dir.path(), "' is a folder; expected a JSON or JSONL")));
 }
 
 TEST(TrainerInputTest, NoTrainedTokenAnywhereIsRefusedWithTheCauses) {
