@@ -4,16 +4,22 @@
 //                       then its value names sorted), later unknown names only in the JSONL
 //   trainer_state.json  HF Trainer's shape: global_step, max_steps, epoch, log_history
 // Not thread-safe (the service calls it under its lock). Files are appended as reports come,
-// trainer_state.json is replaced atomically on each report.
+// trainer_state.json is replaced atomically on each report. A job restarted from a checkpoint
+// replays the steps after it: the first report of a step already recorded (a step below the
+// last one, or the last one again with a value it already has) cuts all three files back to the
+// steps before it, as the HF Trainer's resumed log_history is the checkpoint's, so no step is
+// listed twice.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 
 namespace zt::coordinator {
 
@@ -36,10 +42,17 @@ class MetricsWriter {
  private:
   explicit MetricsWriter(std::string output_dir) : output_dir_(std::move(output_dir)) {}
   absl::Status WriteTrainerState(const MetricsRecord& record);
+  // Whether `record` repeats a step already recorded (a replay after a restart).
+  bool Replays(const MetricsRecord& record) const;
+  // Drops every row and log_history entry of `step` and later, rewriting the files atomically.
+  absl::Status CutBackTo(int64_t step);
+  void NoteRecorded(int64_t step, const std::vector<std::string>& names);
 
   std::string output_dir_;
   std::vector<std::string> csv_columns_;
-  std::string log_history_;  // JSON array body, comma-separated entries
+  nlohmann::json log_history_ = nlohmann::json::array();
+  int64_t last_step_ = -1;
+  std::set<std::string> last_step_names_;  // the value names recorded at last_step_
 };
 
 }  // namespace zt::coordinator

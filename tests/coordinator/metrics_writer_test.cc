@@ -1,7 +1,9 @@
 #include "coordinator/metrics_writer.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -57,6 +59,40 @@ TEST(MetricsWriterTest, WritesJsonlCsvAndTrainerStateAndResumes) {
   EXPECT_EQ(state["max_steps"], 10);
   ASSERT_EQ(state["log_history"].size(), 3u);
   EXPECT_EQ(state["log_history"][2]["loss"], 1.5);
+}
+
+std::vector<int64_t> JsonlSteps(const std::string& path) {
+  std::istringstream jsonl(Slurp(path));
+  std::vector<int64_t> steps;
+  for (std::string line; std::getline(jsonl, line);) {
+    steps.push_back(nlohmann::json::parse(line)["step"].get<int64_t>());
+  }
+  return steps;
+}
+
+// A job restarted from checkpoint-2 after it logged steps 1-4 replays steps 3 and 4: the files
+// are cut back to the checkpoint's steps, as HF's resumed log_history, so no step shows twice.
+// An eval record at a step already logged (another value name) is no replay.
+TEST(MetricsWriterTest, AReplayAfterARestartCutsTheFilesBackToTheCheckpoint) {
+  zt::testing::TempDir dir;
+  {
+    auto writer = *MetricsWriter::Open(dir.path());
+    for (int64_t step = 1; step <= 4; ++step) ASSERT_TRUE(writer->Append(Record(step, 3.0 - step / 2.0)).ok());
+    MetricsRecord eval = Record(4, 0);
+    eval.values = {{"eval_loss", 1.25}};
+    ASSERT_TRUE(writer->Append(eval).ok());
+  }
+  auto restarted = *MetricsWriter::Open(dir.path());
+  ASSERT_TRUE(restarted->Append(Record(3, 1.4)).ok());
+  ASSERT_TRUE(restarted->Append(Record(4, 1.1)).ok());
+  EXPECT_EQ(JsonlSteps(dir.Join("metrics.jsonl")), (std::vector<int64_t>{1, 2, 3, 4}));
+  const std::string csv = Slurp(dir.Join("metrics.csv"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);  // the header and steps 1-4
+  nlohmann::json state = nlohmann::json::parse(Slurp(dir.Join("trainer_state.json")));
+  ASSERT_EQ(state["log_history"].size(), 4u);
+  EXPECT_EQ(state["log_history"][2]["loss"], 1.4);
+  EXPECT_EQ(state["log_history"][3]["loss"], 1.1);
+  EXPECT_EQ(state["global_step"], 4);
 }
 
 }  // namespace
