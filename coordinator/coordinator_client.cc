@@ -24,8 +24,11 @@ constexpr absl::Duration kTransportSlack = absl::Seconds(2);
     if (!zt_grpc_status_.ok()) return FromGrpcStatus(zt_grpc_status_); \
   } while (0)
 
+// Rounded up: a wait the server ends early would break the Store contract (never before the
+// deadline).
 int64_t MillisUntil(absl::Time deadline) {
-  return std::max<int64_t>(0, absl::ToInt64Milliseconds(deadline - absl::Now()));
+  const absl::Duration left = absl::Ceil(deadline - absl::Now(), absl::Milliseconds(1));
+  return std::max<int64_t>(0, absl::ToInt64Milliseconds(left));
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {

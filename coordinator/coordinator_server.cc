@@ -2,11 +2,16 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <arpa/inet.h>
+
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "coordinator/tls_files.h"
 
 namespace zt::coordinator {
 namespace {
@@ -19,7 +24,39 @@ absl::StatusOr<std::string> ReadPem(const std::string& flag, const std::string& 
   return text.str();
 }
 
+// "[::1]" → "::1"; anything else as is.
+std::string Unbracketed(const std::string& address) {
+  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') {
+    return address.substr(1, address.size() - 2);
+  }
+  return address;
+}
+
 }  // namespace
+
+bool IsLoopbackAddress(const std::string& address) {
+  const std::string host = Unbracketed(address);
+  if (absl::AsciiStrToLower(host) == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return v6.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+std::string PlaintextExposureWarning(const ServerOptions& options, int port) {
+  if (!options.tls_cert_file.empty() || IsLoopbackAddress(options.bind_address)) return "";
+  return absl::StrCat("warning: serving plaintext on ", options.bind_address, ":", port,
+                      options.bind_address == "0.0.0.0" || options.bind_address == "[::]"
+                          ? " (every interface)"
+                          : "",
+                      ", which other machines can reach: the job token and every stored value "
+                      "cross the network unencrypted; give --tls_cert and --tls_key "
+                      "(docs/launch.md), or --bind 127.0.0.1 on a single machine");
+}
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const ServerOptions& options, std::unique_ptr<CoordinatorService> service) {
@@ -29,6 +66,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
         "--tls_cert and --tls_key must be given together (PEM certificate and private key)");
   }
   if (!options.tls_cert_file.empty()) {
+    if (absl::Status status = CheckTlsFiles(options.tls_cert_file, options.tls_key_file);
+        !status.ok()) {
+      return status;
+    }
     absl::StatusOr<std::string> cert = ReadPem("--tls_cert", options.tls_cert_file);
     if (!cert.ok()) return cert.status();
     absl::StatusOr<std::string> key = ReadPem("--tls_key", options.tls_key_file);
@@ -53,6 +94,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
                                ? "127.0.0.1"
                                : options.bind_address;
   server->address_ = absl::StrCat(host, ":", server->port_);
+  server->bound_address_ = absl::StrCat(options.bind_address, ":", server->port_);
+  server->tls_ = !options.tls_cert_file.empty();
+  if (const std::string warning = PlaintextExposureWarning(options, server->port_); !warning.empty()) {
+    std::cerr << "[coordinator] " << warning << "\n";
+  }
   return server;
 }
 

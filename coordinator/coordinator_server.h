@@ -1,6 +1,8 @@
 // A running gRPC server hosting one CoordinatorService. Binds `bind_address:port` (port 0 =
 // a free port, read back with port()); serves TLS when cert and key files are given (then a
-// plaintext client cannot connect). Shutdown() ends waiting RPCs first, then the server.
+// plaintext client cannot connect; the files are checked first, tls_files.h). Serving
+// plaintext on an address other than loopback logs a warning: anyone who can reach the port
+// sees the job token and the store. Shutdown() ends waiting RPCs first, then the server.
 #pragma once
 
 #include <memory>
@@ -23,10 +25,17 @@ struct ServerOptions {
   std::string tls_key_file;
 };
 
+// True for addresses only this machine reaches: 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackAddress(const std::string& address);
+
+// The warning Start() logs for `options` listening on `port`: "" when it serves TLS or only
+// loopback, else a line naming the address and the TLS flags.
+std::string PlaintextExposureWarning(const ServerOptions& options, int port);
+
 class CoordinatorServer {
  public:
-  // Unavailable naming the address when it cannot bind; InvalidArgument for unreadable or
-  // half-given TLS files.
+  // Unavailable naming the address when it cannot bind; InvalidArgument for half-given,
+  // unreadable or mismatched TLS files (naming the file).
   static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
       const ServerOptions& options, std::unique_ptr<CoordinatorService> service);
   ~CoordinatorServer();
@@ -34,6 +43,9 @@ class CoordinatorServer {
   int port() const { return port_; }
   // "host:port" to hand to clients (the bind address, or 127.0.0.1 for a wildcard bind).
   const std::string& address() const { return address_; }
+  // "bind_address:port" as listened on (e.g. 0.0.0.0:5123): what start-up lines report.
+  const std::string& bound_address() const { return bound_address_; }
+  bool tls() const { return tls_; }
   CoordinatorService& service() { return *service_; }
 
   void Shutdown(absl::Duration grace = absl::Seconds(2));
@@ -45,6 +57,8 @@ class CoordinatorServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string address_;
+  std::string bound_address_;
+  bool tls_ = false;
   bool shut_down_ = false;
 };
 

@@ -55,7 +55,9 @@ CoordinatorService::CoordinatorService(ServiceOptions options, Clock* clock)
     : options_(std::move(options)),
       clock_(clock),
       started_(clock->Now()),
-      kv_(&scheduler_, absl::StrCat("the coordinator store of job '", options_.job.job_id, "'")),
+      kv_(&scheduler_, absl::StrCat("the coordinator store of job '", options_.job.job_id, "'"),
+          options_.store_limits),
+      rejections_(options_.rejection_log != nullptr ? options_.rejection_log : &std::cerr, clock),
       job_(options_.job, clock->Now()) {
   absl::MutexLock lock(&mu_);
   tick_timer_ = scheduler_.Schedule(absl::Now(), [this] { Tick(); });
@@ -73,15 +75,42 @@ absl::Status CoordinatorService::Authorize(grpc::CallbackServerContext* context,
   const absl::string_view token =
       it == metadata.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
   if (!TokensEqual(token, options_.token)) {
+    const char* why = it == metadata.end() ? "no job token" : "wrong job token";
     if (options_.log_rejections) {
-      std::cerr << "[coordinator] rejected " << method << " from " << context->peer() << ": "
-                << (it == metadata.end() ? "no job token" : "wrong job token") << "\n";
+      rejections_.Log(absl::StrCat(method, ": ", why),
+                      absl::StrCat("[coordinator] rejected ", method, " from ", context->peer(),
+                                   ": ", why));
     }
-    return absl::UnauthenticatedError(absl::StrCat(
-        method, ": ", it == metadata.end() ? "no job token" : "wrong job token",
-        " for job '", options_.job.job_id, "'; ranks get it through ", kEnvToken));
+    return absl::UnauthenticatedError(absl::StrCat(method, ": ", why, " for job '",
+                                                   options_.job.job_id, "'; ranks get it through ",
+                                                   kEnvToken));
   }
   return CheckProtocolVersion(header);
+}
+
+absl::Status CoordinatorService::AuthorizeStore(grpc::CallbackServerContext* context,
+                                                const proto::Header& header, const char* method) {
+  if (absl::Status status = Authorize(context, header, method); !status.ok()) return status;
+  int64_t current = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    current = job_.generation();
+  }
+  if (header.generation() == current) return absl::OkStatus();
+  absl::Status stale = absl::AbortedError(
+      absl::StrCat(method, " from restart generation ", header.generation(),
+                   ", the job is at generation ", current,
+                   "; this process belongs to an earlier attempt"));
+  LogRejection(context, method, stale);
+  return stale;
+}
+
+void CoordinatorService::LogRejection(grpc::CallbackServerContext* context, const char* method,
+                                      const absl::Status& status) {
+  if (!options_.log_rejections) return;
+  rejections_.Log(absl::StrCat(method, ": ", absl::StatusCodeToString(status.code())),
+                  absl::StrCat("[coordinator] rejected ", method, " from ", context->peer(), ": ",
+                               status.message()));
 }
 
 absl::Time CoordinatorService::WaitDeadline(grpc::CallbackServerContext* context,
@@ -192,17 +221,18 @@ void CoordinatorService::ExpireRegistration(uint64_t id, bool cancelled) {
 grpc::ServerUnaryReactor* CoordinatorService::Set(grpc::CallbackServerContext* context,
                                                   const proto::SetRequest* request,
                                                   proto::SetReply*) {
-  if (absl::Status status = Authorize(context, request->header(), "Set"); !status.ok()) {
+  if (absl::Status status = AuthorizeStore(context, request->header(), "Set"); !status.ok()) {
     return FinishWith(context, status);
   }
-  kv_.Set(request->key(), request->value());
-  return FinishWith(context, absl::OkStatus());
+  absl::Status status = kv_.Set(request->key(), request->value());
+  if (!status.ok()) LogRejection(context, "Set", status);
+  return FinishWith(context, status);
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Get(grpc::CallbackServerContext* context,
                                                   const proto::WaitRequest* request,
                                                   proto::GetReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "Get"); !status.ok()) {
+  if (absl::Status status = AuthorizeStore(context, request->header(), "Get"); !status.ok()) {
     return FinishWith(context, status);
   }
   if (request->keys_size() != 1) {
@@ -226,7 +256,7 @@ grpc::ServerUnaryReactor* CoordinatorService::Get(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* CoordinatorService::Wait(grpc::CallbackServerContext* context,
                                                    const proto::WaitRequest* request,
                                                    proto::WaitReply*) {
-  if (absl::Status status = Authorize(context, request->header(), "Wait"); !status.ok()) {
+  if (absl::Status status = AuthorizeStore(context, request->header(), "Wait"); !status.ok()) {
     return FinishWith(context, status);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -239,18 +269,21 @@ grpc::ServerUnaryReactor* CoordinatorService::Wait(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* CoordinatorService::Add(grpc::CallbackServerContext* context,
                                                   const proto::AddRequest* request,
                                                   proto::AddReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "Add"); !status.ok()) {
+  if (absl::Status status = AuthorizeStore(context, request->header(), "Add"); !status.ok()) {
     return FinishWith(context, status);
   }
   absl::StatusOr<int64_t> value = kv_.Add(request->key(), request->delta());
   if (value.ok()) reply->set_value(*value);
+  if (value.status().code() == absl::StatusCode::kResourceExhausted) {
+    LogRejection(context, "Add", value.status());
+  }
   return FinishWith(context, value.status());
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Delete(grpc::CallbackServerContext* context,
                                                      const proto::KeyRequest* request,
                                                      proto::DeleteReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "Delete"); !status.ok()) {
+  if (absl::Status status = AuthorizeStore(context, request->header(), "Delete"); !status.ok()) {
     return FinishWith(context, status);
   }
   reply->set_existed(kv_.Delete(request->key()));
@@ -260,7 +293,7 @@ grpc::ServerUnaryReactor* CoordinatorService::Delete(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* CoordinatorService::Check(grpc::CallbackServerContext* context,
                                                     const proto::CheckRequest* request,
                                                     proto::CheckReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "Check"); !status.ok()) {
+  if (absl::Status status = AuthorizeStore(context, request->header(), "Check"); !status.ok()) {
     return FinishWith(context, status);
   }
   reply->set_all_present(kv_.Check({request->keys().begin(), request->keys().end()}));

@@ -1,8 +1,10 @@
 // The Coordinator gRPC service for one job, on gRPC's callback API: RegisterWorker, Get, Wait
 // and Barrier hold no thread while they wait (they finish from the Set/Add/registration that
 // completes them, or from the deadline scheduler), WatchJob streams job events. Every RPC
-// checks the job token (metadata "zt-token", UNAUTHENTICATED and a log line when wrong) and
-// the protocol version (FAILED_PRECONDITION naming both).
+// checks the job token (metadata "zt-token", UNAUTHENTICATED and a rate-limited log line when
+// wrong) and the protocol version (FAILED_PRECONDITION naming both); the store's RPCs also
+// the caller's restart generation (ABORTED when stale) and its memory caps
+// (RESOURCE_EXHAUSTED naming the cap and its flag).
 //
 // The process that started the ranks (the launcher) feeds process exits in with
 // OnProcessExit() and drives restarts with BeginNextGeneration(). Thread-safe.
@@ -21,6 +23,7 @@
 #include "coordinator/job_state.h"
 #include "coordinator/kv_table.h"
 #include "coordinator/metrics_writer.h"
+#include "coordinator/rate_limited_log.h"
 #include "proto/zerotune.grpc.pb.h"
 
 namespace zt::coordinator {
@@ -30,7 +33,10 @@ struct ServiceOptions {
   std::string token;
   std::string output_dir;  // metrics files; empty = none
   absl::Duration rendezvous_timeout = absl::Minutes(10);
+  // Rejected RPCs are logged at most once a second per kind (rate_limited_log.h).
   bool log_rejections = true;
+  std::ostream* rejection_log = nullptr;  // nullptr: std::cerr; must outlive the service
+  KvLimits store_limits;                  // the key-value store's memory caps
 };
 
 struct ProcessExit {
@@ -129,6 +135,12 @@ class CoordinatorService final : public proto::Coordinator::CallbackService {
 
   absl::Status Authorize(grpc::CallbackServerContext* context, const proto::Header& header,
                          const char* method);
+  // Authorize plus the store's generation check: ABORTED for a caller of another restart
+  // generation, as for every other RPC of a stale generation.
+  absl::Status AuthorizeStore(grpc::CallbackServerContext* context, const proto::Header& header,
+                              const char* method);
+  void LogRejection(grpc::CallbackServerContext* context, const char* method,
+                    const absl::Status& status);
   absl::Time WaitDeadline(grpc::CallbackServerContext* context, int64_t timeout_ms) const;
   void FillStatus(proto::GetStatusReply* reply) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes queued job events and fails waits the phase change made moot. Returns the
@@ -149,6 +161,7 @@ class CoordinatorService final : public proto::Coordinator::CallbackService {
   absl::Time started_;
   DeadlineScheduler scheduler_;
   KvTable kv_;
+  RateLimitedLog rejections_;
 
   mutable absl::Mutex mu_;
   JobState job_ ABSL_GUARDED_BY(mu_);

@@ -5,19 +5,47 @@
 
 namespace zt::coordinator {
 
-KvTable::KvTable(DeadlineScheduler* scheduler, std::string name)
-    : scheduler_(scheduler), name_(std::move(name)) {}
+KvTable::KvTable(DeadlineScheduler* scheduler, std::string name, KvLimits limits)
+    : scheduler_(scheduler), name_(std::move(name)), limits_(std::move(limits)) {}
 
 KvTable::~KvTable() { FailAllWaits(absl::UnavailableError("the coordinator is shutting down")); }
 
-void KvTable::Set(const std::string& key, std::string value) {
+absl::Status KvTable::CheckFits(const std::string& key, size_t value_bytes) const {
+  const int64_t value = static_cast<int64_t>(value_bytes);
+  if (value > limits_.max_value_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "a value of ", value, " bytes for key '", key, "' exceeds ", name_, "'s cap of ",
+        limits_.max_value_bytes, " bytes per value (", limits_.value_flag, ")"));
+  }
+  auto it = values_.find(key);
+  const int64_t before = it == values_.end() ? 0 : static_cast<int64_t>(key.size() + it->second.size());
+  const int64_t after = total_bytes_ - before + static_cast<int64_t>(key.size()) + value;
+  if (after > limits_.max_total_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "storing ", value, " bytes under key '", key, "' would take ", name_, " to ", after,
+        " bytes, over its cap of ", limits_.max_total_bytes, " bytes in total (",
+        limits_.total_flag, "); delete keys no longer needed"));
+  }
+  return absl::OkStatus();
+}
+
+void KvTable::Store(const std::string& key, std::string value) {
+  auto [it, inserted] = values_.try_emplace(key);
+  total_bytes_ += static_cast<int64_t>(value.size()) - static_cast<int64_t>(it->second.size());
+  if (inserted) total_bytes_ += static_cast<int64_t>(key.size());
+  it->second = std::move(value);
+}
+
+absl::Status KvTable::Set(const std::string& key, std::string value) {
   std::vector<Done> ready;
   {
     absl::MutexLock lock(&mu_);
-    values_[key] = std::move(value);
+    if (absl::Status status = CheckFits(key, value.size()); !status.ok()) return status;
+    Store(key, std::move(value));
     OnKeyWritten(key, &ready);
   }
   for (Done& done : ready) done(absl::OkStatus());
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> KvTable::Add(const std::string& key, int64_t delta) {
@@ -33,7 +61,9 @@ absl::StatusOr<int64_t> KvTable::Add(const std::string& key, int64_t delta) {
       current = *parsed;
     }
     result = current + delta;
-    values_[key] = absl::StrCat(result);
+    std::string text = absl::StrCat(result);
+    if (absl::Status status = CheckFits(key, text.size()); !status.ok()) return status;
+    Store(key, std::move(text));
     OnKeyWritten(key, &ready);
   }
   for (Done& done : ready) done(absl::OkStatus());
@@ -42,7 +72,11 @@ absl::StatusOr<int64_t> KvTable::Add(const std::string& key, int64_t delta) {
 
 bool KvTable::Delete(const std::string& key) {
   absl::MutexLock lock(&mu_);
-  return values_.erase(key) > 0;
+  auto it = values_.find(key);
+  if (it == values_.end()) return false;
+  total_bytes_ -= static_cast<int64_t>(key.size() + it->second.size());
+  values_.erase(it);
+  return true;
 }
 
 bool KvTable::Check(const std::vector<std::string>& keys) const {
@@ -63,6 +97,11 @@ absl::StatusOr<std::string> KvTable::Read(const std::string& key) const {
 size_t KvTable::size() const {
   absl::MutexLock lock(&mu_);
   return values_.size();
+}
+
+int64_t KvTable::total_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return total_bytes_;
 }
 
 void KvTable::WaitAsync(std::vector<std::string> keys, absl::Time deadline, Done done) {

@@ -21,6 +21,7 @@
 #include "coordinator/protocol.h"
 #include "coordinator/ssh_launch_plan.h"
 #include "coordinator/ssh_spawner.h"
+#include "coordinator/store_limit_flags.h"
 
 extern char** environ;
 
@@ -133,6 +134,7 @@ ServiceOptions ServiceOptionsFor(const LaunchRequest& request, const std::string
   service.token = GenerateToken();
   service.output_dir = output_dir;
   service.rendezvous_timeout = absl::Seconds(request.rendezvous_timeout_s);
+  service.store_limits = request.store_limits;
   return service;
 }
 
@@ -215,9 +217,10 @@ int RunLaunch(const LaunchRequest& given) {
   }
   const std::string address = *plan ? absl::StrCat((*plan)->master_addr, ":", (*server)->port())
                                     : (*server)->address();
-  std::cerr << "[launcher] coordinator of job '" << service.job.job_id << "' on " << address
-            << (request.tls_cert.empty() ? "" : " (TLS)") << ", " << service.job.world_size
-            << " rank(s)";
+  std::cerr << "[launcher] coordinator of job '" << service.job.job_id << "' listening on "
+            << (*server)->bound_address() << (request.tls_cert.empty() ? "" : " (TLS)");
+  if (address != (*server)->bound_address()) std::cerr << ", ranks dial " << address;
+  std::cerr << ", " << service.job.world_size << " rank(s)";
   if (*plan) {
     std::cerr << " on " << (*plan)->node_order.size() << " host(s) (" << (*plan)->remote_hosts.size()
               << " over ssh)";
@@ -283,6 +286,7 @@ void AddLaunchCommand(CLI::App& app) {
                       "after an abort, time before remaining ranks are killed")
       ->check(CLI::NonNegativeNumber);
   command->add_option("--rendezvous_timeout_s", request->rendezvous_timeout_s)->check(CLI::PositiveNumber);
+  AddStoreLimitOptions(command, &request->store_limits);
   command->add_option("--bind", request->bind_address,
                       "listen address (default 127.0.0.1; with --hostfile --master_addr or 0.0.0.0)")
       ->each([request](const std::string&) { request->bind_given = true; });

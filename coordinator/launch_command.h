@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "CLI/App.hpp"
+#include "coordinator/kv_table.h"
 
 namespace zt::coordinator {
 
@@ -53,6 +54,7 @@ struct LaunchRequest {
   int ssh_port = 0;
   std::vector<std::string> ssh_options;
   std::string env_file;
+  KvLimits store_limits;
 };
 
 // The command's body; returns the exit code.

@@ -14,6 +14,7 @@
 #include "coordinator/coordinator_server.h"
 #include "coordinator/job_file.h"
 #include "coordinator/protocol.h"
+#include "coordinator/store_limit_flags.h"
 
 namespace zt::coordinator {
 namespace {
@@ -33,6 +34,7 @@ struct ServeRequest {
   std::string output_dir;
   int64_t heartbeat_interval_ms = 1000;
   int64_t heartbeat_timeout_ms = 10000;
+  KvLimits store_limits;
 };
 
 int RunServe(const ServeRequest& request) {
@@ -45,6 +47,7 @@ int RunServe(const ServeRequest& request) {
   service.job.can_restart = false;
   service.token = GenerateToken();
   service.output_dir = request.output_dir.empty() ? request.job_dir : request.output_dir;
+  service.store_limits = request.store_limits;
   ServerOptions server_options{request.bind_address, request.port, request.tls_cert, request.tls_key};
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(
       server_options, std::make_unique<CoordinatorService>(service, Clock::Real()));
@@ -58,17 +61,27 @@ int RunServe(const ServeRequest& request) {
     return 1;
   }
   std::cout << "zerotune serve: job '" << service.job.job_id << "' for " << request.world_size
-            << " rank(s) on " << (*server)->address() << "; token in " << request.job_dir
+            << " rank(s) listening on " << (*server)->bound_address()
+            << ((*server)->tls() ? " (TLS)" : "") << "; token in " << request.job_dir
             << "/.zerotune/token" << std::endl;
   std::signal(SIGTERM, OnServeSignal);
   std::signal(SIGINT, OnServeSignal);
   CoordinatorService& coordinator = (*server)->service();
   int signals_seen = 0;
+  bool stopped_idle = false;
   JobPhase phase = coordinator.phase();
   while (!IsTerminal(phase)) {
     phase = coordinator.AwaitPhaseChange(phase, absl::Now() + absl::Milliseconds(100));
     if (g_serve_signals.load() > signals_seen) {
+      if (coordinator.Status().ranks_size() == 0) {
+        // Nobody could checkpoint or even hear a stop request: stop now.
+        coordinator.Abort("signal on zerotune serve before any rank registered");
+        stopped_idle = true;
+        break;
+      }
       if (signals_seen++ == 0 && coordinator.RequestCheckpointStop("signal on zerotune serve").ok()) {
+        std::cerr << "zerotune serve: signal: every rank checkpoints at its next step, then the "
+                     "job stops (a second signal aborts)\n";
         continue;
       }
       coordinator.Abort("signal on zerotune serve");
@@ -79,6 +92,11 @@ int RunServe(const ServeRequest& request) {
   absl::SleepFor(absl::Milliseconds(200));
   (*server)->Shutdown();
   RemoveJobFile(request.job_dir);
+  if (stopped_idle) {
+    std::cerr << "zerotune serve: job '" << status.job_id()
+              << "' stopped by a signal before any rank registered\n";
+    return kExitPreempted;
+  }
   std::cerr << "zerotune serve: job '" << status.job_id() << "' " << status.state() << "\n"
             << status.failure_report();
   return phase == JobPhase::kSucceeded ? 0 : phase == JobPhase::kStopped ? kExitPreempted : 1;
@@ -101,6 +119,7 @@ void AddServeCommand(CLI::App& app) {
   command->add_option("--output_dir", request->output_dir, "metrics files (default --job_dir)");
   command->add_option("--heartbeat_interval_ms", request->heartbeat_interval_ms)->check(CLI::PositiveNumber);
   command->add_option("--heartbeat_timeout_ms", request->heartbeat_timeout_ms)->check(CLI::PositiveNumber);
+  AddStoreLimitOptions(command, &request->store_limits);
   command->callback([request] {
     const int code = RunServe(*request);
     if (code != 0) throw CLI::RuntimeError(code);

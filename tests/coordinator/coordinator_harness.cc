@@ -8,14 +8,19 @@ namespace zt::coordinator::testing {
 
 std::unique_ptr<Harness> Harness::Start(JobOptions job, Clock* clock, const std::string& output_dir,
                                         ServerOptions server) {
+  ServiceOptions options;
+  options.job = std::move(job);
+  options.output_dir = output_dir;
+  options.log_rejections = false;
+  return StartService(std::move(options), clock, std::move(server));
+}
+
+std::unique_ptr<Harness> Harness::StartService(ServiceOptions options, Clock* clock,
+                                               ServerOptions server) {
   auto harness = std::make_unique<Harness>();
   harness->token = GenerateToken();
   harness->tls_ca = server.tls_cert_file;
-  ServiceOptions options;
-  options.job = std::move(job);
   options.token = harness->token;
-  options.output_dir = output_dir;
-  options.log_rejections = false;
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> started =
       CoordinatorServer::Start(server, std::make_unique<CoordinatorService>(options, clock));
   EXPECT_TRUE(started.ok()) << started.status();

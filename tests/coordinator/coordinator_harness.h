@@ -14,6 +14,9 @@ struct Harness {
   static std::unique_ptr<Harness> Start(JobOptions job, Clock* clock = Clock::Real(),
                                         const std::string& output_dir = "",
                                         ServerOptions server = {});
+  // The same for a service configured by hand (its token is replaced by a fresh one).
+  static std::unique_ptr<Harness> StartService(ServiceOptions options, Clock* clock = Clock::Real(),
+                                               ServerOptions server = {});
 
   ClientOptions client_options() const;
   std::shared_ptr<CoordinatorClient> NewClient(const std::string& token_override = "") const;

@@ -293,6 +293,57 @@ TEST_F(LaunchE2eTest, ServeAbortsRanksItDidNotStartWhenOneDies) {
             << absl::FormatDuration(detected) << " (heartbeat timeout 1s)\n";
 }
 
+// `zerotune serve --job_dir` until its job file is there; nullopt-like error otherwise.
+absl::StatusOr<JobFile> AwaitJobFile(const std::string& dir) {
+  absl::StatusOr<JobFile> job = absl::NotFoundError("no job file yet");
+  for (int i = 0; i < 500 && !job.ok(); ++i, absl::SleepFor(absl::Milliseconds(20))) {
+    job = ReadJobFile(dir);
+  }
+  return job;
+}
+
+// The finding: the first SIGTERM to a serve that no rank joined yet was ignored silently.
+TEST_F(LaunchE2eTest, SigtermStopsAServeWithNoRanksSayingSo) {
+  Child serve({ZT_ZEROTUNE_BIN, "serve", "--world_size", "2", "--job_dir", dir_.path()},
+              dir_.Join("serve.log"));
+  ASSERT_TRUE(AwaitJobFile(dir_.path()).ok()) << serve.output();
+  ASSERT_EQ(kill(serve.pid(), SIGTERM), 0);
+  EXPECT_EQ(serve.Wait(absl::Now() + absl::Seconds(5)), kExitPreempted) << serve.output();
+  EXPECT_THAT(serve.output(), HasSubstr("stopped by a signal before any rank registered"));
+}
+
+// The finding with real processes: rank 0 killed -9 while it waits for the rendezvous, then
+// both ranks (re)started: the rendezvous is with the live rank 0, not the dead one.
+TEST_F(LaunchE2eTest, RankKilledBeforeTheRendezvousIsReplacedByItsRestart) {
+  Child serve({ZT_ZEROTUNE_BIN, "serve", "--world_size", "2", "--job_dir", dir_.path(),
+               "--heartbeat_interval_ms", "100", "--heartbeat_timeout_ms", "2000"},
+              dir_.Join("serve.log"));
+  absl::StatusOr<JobFile> job = AwaitJobFile(dir_.path());
+  ASSERT_TRUE(job.ok()) << job.status() << serve.output();
+  auto start_rank = [&](int local, const std::string& log) {
+    return std::make_unique<Child>(
+        std::vector<std::string>{ZT_WORKER_BIN, "selftest", "--steps", "5", "--step_ms", "5",
+                                 "--save_every", "1000", "--output_dir", dir_.path()},
+        dir_.Join(log),
+        std::vector<std::string>{absl::StrCat(kEnvCoordinator, "=", job->address),
+                                 absl::StrCat(kEnvToken, "=", job->token),
+                                 absl::StrCat("LOCAL_RANK=", local)});
+  };
+  auto ghost = start_rank(0, "ghost.log");
+  ASSERT_TRUE(AwaitStatus([](const proto::GetStatusReply& s) { return s.ranks_size() == 1; },
+                          absl::Seconds(30)).ok()) << serve.output();
+  ASSERT_EQ(kill(ghost->pid(), SIGKILL), 0);
+  EXPECT_GE(ghost->Wait(absl::Now() + absl::Seconds(5)), 128);
+  ASSERT_TRUE(AwaitStatus([](const proto::GetStatusReply& s) { return s.ranks_size() == 0; },
+                          absl::Seconds(5)).ok()) << serve.output();
+  auto rank0 = start_rank(0, "rank0.log");
+  auto rank1 = start_rank(1, "rank1.log");
+  EXPECT_EQ(rank0->Wait(absl::Now() + absl::Seconds(60)), 0) << rank0->output();
+  EXPECT_EQ(rank1->Wait(absl::Now() + absl::Seconds(60)), 0) << rank1->output();
+  EXPECT_EQ(serve.Wait(absl::Now() + absl::Seconds(10)), 0) << serve.output();
+  EXPECT_THAT(serve.output(), HasSubstr("from the rendezvous: its registration was cancelled"));
+}
+
 TEST_F(LaunchE2eTest, WorkerWithTheWrongTokenIsRejected) {
   JobOptions job;
   job.world_size = 1;

@@ -5,11 +5,13 @@
 #include <grpcpp/grpcpp.h>
 
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "coordinator/protocol.h"
 #include "tests/coordinator/coordinator_harness.h"
@@ -233,6 +235,68 @@ TEST(CoordinatorServiceTest, StaleGenerationHeartbeatIsAborted) {
   RegisterAll(clients);
   clients[0]->set_generation(5);
   EXPECT_EQ(clients[0]->Heartbeat(1).status().code(), absl::StatusCode::kAborted);
+}
+
+// The finding: a stale generation's Set was stored although the proto says stale RPCs are
+// rejected (ABORTED, as Heartbeat and the rest).
+TEST(CoordinatorServiceTest, StaleGenerationStoreRpcsAreAborted) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  auto stale = harness->NewClient();
+  stale->set_generation(-1);
+  absl::Status set = stale->Set("k", "v");
+  EXPECT_EQ(set.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(std::string(set.message()), HasSubstr("Set from restart generation -1"));
+  EXPECT_THAT(std::string(set.message()), HasSubstr("at generation 0"));
+  EXPECT_EQ(stale->Add("n", 1).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(stale->Delete("k").status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(stale->Check({"k"}).status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(stale->Get("k", absl::Now() + absl::Seconds(5)).status().code(),
+            absl::StatusCode::kAborted);
+  auto current = harness->NewClient();
+  EXPECT_FALSE(*current->Check({"k"}));  // nothing was stored
+  EXPECT_TRUE(current->Set("k", "v").ok());
+}
+
+TEST(CoordinatorServiceTest, StoreCapsAreResourceExhaustedOverGrpc) {
+  ServiceOptions options;
+  options.job = TwoRanks();
+  options.log_rejections = false;
+  options.store_limits.max_value_bytes = 1024;
+  options.store_limits.max_total_bytes = 4096;
+  auto harness = testing::Harness::StartService(options);
+  auto client = harness->NewClient();
+  absl::Status big = client->Set("big", std::string(1025, 'x'));
+  EXPECT_EQ(big.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(big.message()), HasSubstr("--store_max_value_bytes"));
+  int stored = 0;
+  absl::Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i) {
+    status = client->Set(absl::StrCat("v", i), std::string(1000, 'x'));
+    stored += status.ok();
+  }
+  EXPECT_EQ(stored, 4);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("--store_max_total_bytes"));
+}
+
+// The finding: 20,000 wrong-token requests wrote 20,002 log lines.
+TEST(CoordinatorServiceTest, RejectedRpcsAreLoggedAtMostOncePerSecondPerKind) {
+  std::ostringstream log;
+  ServiceOptions options;
+  options.job = TwoRanks();
+  options.rejection_log = &log;
+  FakeClock clock;  // never advances: every rejection after the first is suppressed
+  {
+    auto harness = testing::Harness::StartService(options, &clock);
+    auto intruder = harness->NewClient("not-the-token");
+    for (int i = 0; i < 300; ++i) {
+      ASSERT_EQ(intruder->Set("k", "v").code(), absl::StatusCode::kUnauthenticated);
+    }
+    const std::string lines = log.str();
+    EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 1) << lines;
+    EXPECT_THAT(log.str(), HasSubstr("rejected Set from"));
+  }
+  EXPECT_THAT(log.str(), HasSubstr("299 more 'Set: wrong job token' line(s) suppressed"));
 }
 
 // A self-signed pair made by openssl: a TLS client with it as CA works, a plaintext client
