@@ -10,14 +10,16 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <iostream>
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -526,14 +528,14 @@ TEST_F(TrainE2eTest, DemoJobMemorisesItsConversations) {
   absl::StatusOr<TrainingData> data = LoadTrainingData(args, Model());
   ASSERT_TRUE(data.ok()) << data.status();
   at::NoGradGuard no_grad;
-  double loss_sum = 0, targets = 0;
+  std::vector<double> sample_loss, sample_targets;
   int reproduced = 0;
   for (size_t i = 0; i < data->eval.size(); ++i) {
     const Batch b = CollateBatch(data->eval, {static_cast<int64_t>(i)}, data->pad_id);
-    loss_sum += SummedCausalLmLossOnTargets(model->Hidden(b.input_ids, b.attention_mask),
-                                            model->lm_head(), b.labels)
-                    .item<double>();
-    targets += static_cast<double>(b.target_tokens);
+    sample_loss.push_back(SummedCausalLmLossOnTargets(model->Hidden(b.input_ids, b.attention_mask),
+                                                      model->lm_head(), b.labels)
+                              .item<double>());
+    sample_targets.push_back(static_cast<double>(b.target_tokens));
     // The prompt is everything before the first trained token; the answer the trained tokens.
     const data::TokenizedSample& s = data->eval[i];
     size_t first = 0;
@@ -547,7 +549,23 @@ TEST_F(TrainE2eTest, DemoJobMemorisesItsConversations) {
         *model, at::tensor(prompt, at::kLong).unsqueeze(0), static_cast<int64_t>(expected.size()));
     reproduced += greedy == expected;
   }
-  EXPECT_NEAR(loss_sum / targets, final_eval, 1e-6 * final_eval);
+  // HF's eval_loss as the 2 ranks computed it: rank r's shard is samples r, r + 2, ...; each
+  // batch of per_device_eval_batch_size (8) counts its mean token loss once per sample.
+  double weighted = 0, samples = 0;
+  for (size_t rank = 0; rank < 2; ++rank) {
+    std::vector<size_t> shard;
+    for (size_t i = rank; i < sample_loss.size(); i += 2) shard.push_back(i);
+    for (size_t begin = 0; begin < shard.size(); begin += 8) {
+      double loss = 0, targets = 0, count = 0;
+      for (size_t j = begin; j < std::min(shard.size(), begin + 8); ++j, ++count) {
+        loss += sample_loss[shard[j]];
+        targets += sample_targets[shard[j]];
+      }
+      weighted += loss / targets * count;
+      samples += count;
+    }
+  }
+  EXPECT_NEAR(weighted / samples, final_eval, 1e-6 * final_eval);
   EXPECT_GE(reproduced, static_cast<int>(0.9 * data->eval.size()))
       << reproduced << " of " << data->eval.size() << " answers reproduced";
 }
