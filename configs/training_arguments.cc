@@ -69,7 +69,8 @@ std::vector<ArgumentSpec> MakeSpecs() {
       {"lora_target_modules", "modules to adapt: a,b,c, a JSON list, a regex or all-linear",
        &TA::lora_target_modules},
       {"lora_bias", "which biases train with LoRA", &TA::lora_bias, "none|all|lora_only"},
-      {"lora_weight_path", "LoRA adapter to start from", &TA::lora_weight_path},
+      {"lora_weight_path", "refused: use --adapter_name_or_path (Qwen finetune.py's name, unread there too)",
+       &TA::lora_weight_path},
       {"adapter_name_or_path",
        "PEFT adapter folder (adapter_config.json, adapter_model.safetensors) to continue "
        "training; implies --use_lora, its adapter_config.json sets r, alpha, dropout and targets",
@@ -313,6 +314,13 @@ void ValidateTrainingArguments(const TrainingArguments& args, Diagnostics& diag)
     diag.Error("--use_lora", absl::StrCat("false contradicts --adapter_name_or_path ",
                                           args.adapter_name_or_path,
                                           ", which continues training that LoRA adapter"));
+  }
+  if (!args.lora_weight_path.empty()) {
+    // Accepted (Qwen's finetune.py declares it) but never read by any trainer: refusing it beats
+    // silently starting from fresh adapters.
+    diag.Error("--lora_weight_path",
+               absl::StrCat(args.lora_weight_path, ": not read by this trainer; pass the PEFT "
+                            "adapter folder as --adapter_name_or_path to continue training it"));
   }
   absl::StatusOr<LoraTargetModules> targets = ParseLoraTargetModules(args.lora_target_modules);
   if (!targets.ok()) diag.Error("--lora_target_modules", targets.status().message());

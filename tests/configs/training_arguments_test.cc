@@ -153,6 +153,7 @@ TEST(TrainingArgumentsTest, ValidationCollectsEveryProblem) {
   a.bf16 = a.fp16 = true;
   a.q_lora = true;
   a.lora_target_modules = "q_proj,,v_proj";
+  a.lora_weight_path = "old-adapter";  // accepted once and silently ignored
   Diagnostics diag;
   ValidateTrainingArguments(a, diag);
   std::vector<std::string> lines;
@@ -163,6 +164,8 @@ TEST(TrainingArgumentsTest, ValidationCollectsEveryProblem) {
                           "--bf16: --bf16 and --fp16 cannot both be set",
                           "--q_lora: needs --use_lora (QLoRA trains LoRA adapters on a 4-bit base)",
                           "--q_lora: use --bf16 with --q_lora (4-bit compute dtype); --fp16 was set",
+                          "--lora_weight_path: old-adapter: not read by this trainer; pass the "
+                          "PEFT adapter folder as --adapter_name_or_path to continue training it",
                           "--lora_target_modules: \"q_proj,,v_proj\": empty module name in the "
                           "list; expected module names \"a,b,c\", a JSON list [\"a\", \"b\"], a "
                           "regex or all-linear"));
