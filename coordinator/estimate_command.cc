@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "configs/diagnostics.h"
 #include "configs/ds_config.h"
 #include "configs/json_reader.h"
@@ -14,6 +15,28 @@
 
 namespace zt::coordinator {
 namespace {
+
+// r and target_modules of a PEFT adapter folder's adapter_config.json (targets as
+// --lora_target_modules text: a JSON list or a regex). InvalidArgument naming the file and key.
+absl::Status ReadAdapterShape(const std::string& dir, int64_t& r, std::string& targets) {
+  const std::string path = dir + "/adapter_config.json";
+  absl::StatusOr<nlohmann::json> config = configs::ReadTolerantJsonFile(path);
+  if (!config.ok()) return config.status();
+  const nlohmann::json& rank = config->value("r", nlohmann::json());
+  if (!rank.is_number_integer() || rank.get<int64_t>() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": r = ", rank.dump(), ", expected a positive integer"));
+  }
+  const nlohmann::json& modules = config->value("target_modules", nlohmann::json());
+  if (!modules.is_string() && !modules.is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": target_modules = ", modules.dump(),
+                                                   ", expected a list of names or a regex"));
+  }
+  r = rank.get<int64_t>();
+  targets = modules.is_string() ? modules.get<std::string>() : modules.dump();
+  return absl::OkStatus();
+}
+
 
 // Flag issues as they are; ds_config issues (a JSON path) prefixed with the file.
 void PrintIssues(const std::vector<configs::ConfigIssue>& issues, const std::string& file,
@@ -68,11 +91,23 @@ int RunEstimate(const EstimateRequest& request, std::ostream& out, std::ostream&
   setup.lora = request.args.use_lora;
   setup.q_lora = request.args.q_lora;
   setup.lora_r = request.args.lora_r;
+  std::string targets_text = request.args.lora_target_modules;
+  const char* targets_flag = "--lora_target_modules";
+  if (!request.args.adapter_name_or_path.empty()) {
+    // Training takes r and target_modules from the adapter it continues: so does the estimate.
+    absl::Status read = ReadAdapterShape(request.args.adapter_name_or_path, setup.lora_r,
+                                         targets_text);
+    if (!read.ok()) {
+      err << "error: --adapter_name_or_path: " << read.message() << "\n";
+      return 1;
+    }
+    targets_flag = "--adapter_name_or_path";
+  }
   if (setup.lora) {
     absl::StatusOr<configs::LoraTargetModules> targets =
-        configs::ParseLoraTargetModules(request.args.lora_target_modules);
+        configs::ParseLoraTargetModules(targets_text);
     if (!targets.ok()) {
-      err << "error: --lora_target_modules: " << targets.status().message() << "\n";
+      err << "error: " << targets_flag << ": " << targets.status().message() << "\n";
       return 1;
     }
     setup.lora_targets = *targets;

@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -116,6 +117,27 @@ TEST_F(EstimateCommandTest, TablePerStageNamesTheConfiguredStageAndWhereBytesLiv
                                  "  update buffer                    44 B               44  device\n"
                                  "  total on the device          1.67 KiB            1,708\n"
                                  "  total on the host               396 B              396\n"));
+}
+
+// An adapter being continued sizes the estimate with its own r and targets, as training does.
+TEST_F(EstimateCommandTest, AContinuedAdapterIsSizedFromItsConfig) {
+  request_.json = true;
+  const EstimateRun flags = Estimate();
+  ASSERT_EQ(flags.code, 0) << flags.err;
+  std::filesystem::create_directories(dir_.Join("adapter"));
+  std::ofstream(dir_.Join("adapter/adapter_config.json"))
+      << R"({"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["v_proj", "q_proj"]})";
+  request_.args.adapter_name_or_path = dir_.Join("adapter");
+  request_.args.lora_r = 16;  // what the adapter says wins, as in training
+  request_.args.lora_target_modules = "all-linear";
+  const EstimateRun adapter = Estimate();
+  ASSERT_EQ(adapter.code, 0) << adapter.err;
+  EXPECT_EQ(adapter.out, flags.out);
+  request_.args.adapter_name_or_path = dir_.Join("no-adapter");
+  const EstimateRun missing = Estimate();
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("error: --adapter_name_or_path: "));
+  EXPECT_THAT(missing.err, HasSubstr(dir_.Join("no-adapter/adapter_config.json")));
 }
 
 TEST_F(EstimateCommandTest, ErrorsNameTheFlagOrTheFile) {
