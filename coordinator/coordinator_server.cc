@@ -79,6 +79,12 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     credentials = grpc::SslServerCredentials(ssl);
   }
   std::unique_ptr<CoordinatorServer> server(new CoordinatorServer());
+  if (!service->output_dir().empty()) {
+    absl::StatusOr<std::unique_ptr<OutputDirLock>> lock =
+        OutputDirLock::Acquire(service->output_dir(), service->job_id(), absl::Now());
+    if (!lock.ok()) return lock.status();
+    server->output_dir_lock_ = std::move(*lock);
+  }
   grpc::ServerBuilder builder;
   const std::string listen = absl::StrCat(options.bind_address, ":", options.port);
   builder.AddListeningPort(listen, credentials, &server->port_);

@@ -2,7 +2,9 @@
 // a free port, read back with port()); serves TLS when cert and key files are given (then a
 // plaintext client cannot connect; the files are checked first, tls_files.h). Serving
 // plaintext on an address other than loopback logs a warning: anyone who can reach the port
-// sees the job token and the store. Shutdown() ends waiting RPCs first, then the server.
+// sees the job token and the store. A service with an output_dir gets that folder's lock
+// (output_dir_lock.h) before the port is bound and keeps it until the server is destroyed.
+// Shutdown() ends waiting RPCs first, then the server.
 #pragma once
 
 #include <memory>
@@ -11,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "coordinator/coordinator_service.h"
+#include "coordinator/output_dir_lock.h"
 
 namespace grpc {
 class Server;
@@ -35,7 +38,8 @@ std::string PlaintextExposureWarning(const ServerOptions& options, int port);
 class CoordinatorServer {
  public:
   // Unavailable naming the address when it cannot bind; InvalidArgument for half-given,
-  // unreadable or mismatched TLS files (naming the file).
+  // unreadable or mismatched TLS files (naming the file); FailedPrecondition naming the
+  // holder when another job holds the service's output_dir.
   static absl::StatusOr<std::unique_ptr<CoordinatorServer>> Start(
       const ServerOptions& options, std::unique_ptr<CoordinatorService> service);
   ~CoordinatorServer();
@@ -53,6 +57,7 @@ class CoordinatorServer {
  private:
   CoordinatorServer() = default;
 
+  std::unique_ptr<OutputDirLock> output_dir_lock_;  // released after the service is gone
   std::unique_ptr<CoordinatorService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

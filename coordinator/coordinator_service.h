@@ -97,6 +97,9 @@ class CoordinatorService final : public proto::Coordinator::CallbackService {
                                     const proto::StopJobRequest* request,
                                     proto::StopJobReply* reply) override;
 
+  const std::string& output_dir() const { return options_.output_dir; }
+  const std::string& job_id() const { return options_.job.job_id; }
+
   // --- for the launcher in the same process ---
   void OnProcessExit(const ProcessExit& exit);
   absl::Status BeginNextGeneration();

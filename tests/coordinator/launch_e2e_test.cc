@@ -344,6 +344,28 @@ TEST_F(LaunchE2eTest, RankKilledBeforeTheRendezvousIsReplacedByItsRestart) {
   EXPECT_THAT(serve.output(), HasSubstr("from the rendezvous: its registration was cancelled"));
 }
 
+// The finding: two launches into one --output_dir both ran, interleaving metrics.jsonl.
+TEST_F(LaunchE2eTest, SecondLaunchIntoTheSameOutputDirIsRefusedUntilTheFirstIsGone) {
+  auto first = Launch({"--job_id", "first-job"},
+                      {"--steps", "100000", "--save_every", "1000000", "--step_ms", "10"});
+  ASSERT_TRUE(AwaitStatus([](const proto::GetStatusReply& s) { return s.step() >= 2; },
+                          absl::Seconds(60)).ok()) << first->output();
+  const std::vector<std::string> argv = {ZT_ZEROTUNE_BIN, "launch", "--nproc_per_node", "1",
+                                         "--worker", ZT_WORKER_BIN, "--", "selftest", "--steps", "3",
+                                         "--step_ms", "1", "--output_dir", dir_.path()};
+  Child second(argv, dir_.Join("second.log"));
+  EXPECT_EQ(second.Wait(absl::Now() + absl::Seconds(10)), 1) << second.output();
+  EXPECT_THAT(second.output(), HasSubstr(absl::StrCat("output_dir ", dir_.path(),
+                                                      " is in use by job first-job (pid ")));
+  // The first job was not disturbed: its job file still leads to it.
+  absl::StatusOr<proto::GetStatusReply> still = AwaitStatus(
+      [](const proto::GetStatusReply& s) { return s.job_id() == "first-job"; }, absl::Seconds(5));
+  EXPECT_TRUE(still.ok()) << still.status();
+  first.reset();  // kill -9 of its whole process group: the lock goes with it
+  Child third(argv, dir_.Join("third.log"));
+  EXPECT_EQ(third.Wait(absl::Now() + absl::Seconds(30)), 0) << third.output();
+}
+
 TEST_F(LaunchE2eTest, WorkerWithTheWrongTokenIsRejected) {
   JobOptions job;
   job.world_size = 1;
