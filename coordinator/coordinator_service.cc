@@ -474,8 +474,7 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportExit(grpc::CallbackServerCon
           failure.reason = "reported an error";
           if (absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(failure.error_json);
               content.ok()) {
-            failure.reason = content->message;
-            if (content->timestamp) failure.time = *content->timestamp;
+            failure.time = LatestFailureTime(*content, failure.time);
           }
           for (const RankInfo& info : job_.ranks()) {
             if (info.rank == rank) failure.pid = info.registration.pid;

@@ -46,6 +46,7 @@ struct ProcessExit {
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::string error_json;  // the contents of its error file, if any
+  std::string error_file;  // that file's path, when it exists
   absl::Time time;
   bool killed_by_launcher = false;  // after the abort grace: not evidence of anything
 };

@@ -104,11 +104,11 @@ RankFailure FailureFromExit(const ProcessExit& exit, int rank, bool registered) 
   failure.exit_code = exit.exit_code;
   failure.signal = exit.signal;
   failure.error_json = exit.error_json;
+  failure.error_file = exit.error_file;
   failure.reason = absl::StrCat("process exited with ", DescribeExit(exit.exit_code, exit.signal),
                                 registered ? "" : " before registering");
   if (absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(exit.error_json); content.ok()) {
-    failure.reason = absl::StrCat(failure.reason, ": ", content->message);
-    if (content->timestamp) failure.time = std::min(failure.time, *content->timestamp);
+    failure.time = std::min(failure.time, LatestFailureTime(*content, exit.time));
   }
   return failure;
 }
@@ -130,10 +130,11 @@ void CoordinatorService::OnProcessExit(const ProcessExit& exit) {
       if (info.registration.pid == exit.pid) rank = info.rank;
     }
     if (!active) {  // processes of a generation being torn down, or after the end
-      job_.NoteProcessExit(exit.pid, exit.exit_code, exit.signal);
+      job_.NoteProcessExit(exit.pid, exit.exit_code, exit.signal, exit.error_file);
       const bool abort_exit = exit.exit_code == kExitAborted || exit.exit_code == kExitPreempted ||
                               exit.exit_code == 0;
-      if (!exit.killed_by_launcher && !abort_exit && rank >= 0) {
+      if (!exit.killed_by_launcher && !abort_exit && rank >= 0 &&
+          !job_.EarlierFailure(FailureFromExit(exit, rank, true))) {
         job_.LateProcessDeath(FailureFromExit(exit, rank, true), kDeathSettle);
       }
       return;

@@ -1,5 +1,6 @@
 #include "coordinator/failure_report.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,7 @@ std::string MakeErrorFileJson(const std::string& message, const std::string& cal
   json["message"]["message"] = message;
   json["message"]["extraInfo"]["py_callstack"] = callstack;
   json["message"]["extraInfo"]["timestamp"] = absl::StrCat(absl::ToUnixSeconds(when));
+  json["message"]["extraInfo"]["timestamp_us"] = absl::StrCat(absl::ToUnixMicros(when));
   return json.dump();
 }
 
@@ -62,7 +64,25 @@ absl::StatusOr<ErrorFileContent> ParseErrorFileJson(const std::string& text) {
       content.timestamp = absl::FromUnixSeconds(stamp.get<int64_t>());
     }
   }
+  if (content.timestamp && message["extraInfo"].contains("timestamp_us")) {
+    const nlohmann::json& micros = message["extraInfo"]["timestamp_us"];
+    int64_t us = 0;
+    if (micros.is_string() && absl::SimpleAtoi(micros.get<std::string>(), &us)) {
+      const absl::Time precise = absl::FromUnixMicros(us);
+      // Only a refinement of the whole-second stamp counts (a hand-edited file may disagree).
+      if (absl::ToUnixSeconds(precise) == absl::ToUnixSeconds(*content.timestamp)) {
+        content.timestamp = precise;
+        content.precise = true;
+      }
+    }
+  }
   return content;
+}
+
+absl::Time LatestFailureTime(const ErrorFileContent& content, absl::Time observed) {
+  if (!content.timestamp) return observed;
+  if (content.precise) return *content.timestamp;
+  return std::min(observed, *content.timestamp + absl::Seconds(1) - absl::Nanoseconds(1));
 }
 
 std::string ReadErrorFileIfAny(const std::string& path) {
@@ -96,11 +116,14 @@ std::string FormatFailureReport(const std::string& job_id, const RankFailure& ro
   absl::StrAppend(&report, "  reason    : ", root.reason, "\n");
   if (!root.error_json.empty()) {
     absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(root.error_json);
-    absl::StrAppend(&report, "  error_file: ",
-                    content.ok() ? content->message : root.error_json, "\n");
-  } else {
-    absl::StrAppend(&report, "  error_file: <N/A>\n");
+    absl::StrAppend(&report, "  message   : ", content.ok() ? content->message : root.error_json,
+                    "\n");
   }
+  absl::StrAppend(&report, "  error_file: ",
+                  !root.error_file.empty() ? root.error_file
+                  : root.error_json.empty() ? "<N/A>"
+                                            : "<N/A> (reported to the coordinator)",
+                  "\n");
   return report;
 }
 

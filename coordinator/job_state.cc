@@ -172,10 +172,15 @@ void JobState::RankFailed(RankFailure failure) {
   }
   const bool active = phase_ == JobPhase::kPending || phase_ == JobPhase::kRendezvous ||
                       phase_ == JobPhase::kRunning;
-  if (!active) return;  // a consequence of the abort, not a cause
+  if (!active) {
+    EarlierFailure(std::move(failure));
+    return;
+  }
   const absl::Time when = failure.time;
-  const std::string reason = absl::StrCat("rank ", failure.rank, " on ", failure.host, " failed: ",
-                                          failure.reason);
+  // The rank's own message is not repeated here: each rank prints this reason, and the
+  // failure report prints the message once.
+  const std::string reason = absl::StrCat("rank ", failure.rank, " on ", failure.host, " failed (",
+                                          failure.reason, ")");
   failures_.push_back(std::move(failure));
   if (options_.can_restart && restart_count_ < options_.max_restarts) {
     Enter(JobPhase::kRestarting, when);
@@ -189,10 +194,27 @@ void JobState::RankFailed(RankFailure failure) {
   }
 }
 
+bool JobState::EarlierFailure(RankFailure failure) {
+  const RankFailure* root = RootCause();
+  if (root == nullptr || root->generation != generation_ || !(failure.time < root->time)) {
+    return false;
+  }
+  for (const RankFailure& known : failures_) {
+    if (known.generation == generation_ && failure.pid != 0 && known.pid == failure.pid) return false;
+  }
+  failure.generation = generation_;
+  if (failure.rank >= 0 && RankIndex(failure.rank) >= 0 && failure.host.empty()) {
+    failure.host = ranks_[RankIndex(failure.rank)].registration.host;
+  }
+  failures_.push_back(std::move(failure));
+  return true;
+}
+
 void JobState::NoteProcessExit(int64_t pid, std::optional<int> exit_code,
-                               std::optional<int> signal) {
+                               std::optional<int> signal, const std::string& error_file) {
   for (RankFailure& failure : failures_) {
     if (failure.generation != generation_ || failure.pid != pid || pid == 0) continue;
+    if (failure.error_file.empty()) failure.error_file = error_file;
     if (failure.exit_code || failure.signal) continue;
     failure.exit_code = exit_code;
     failure.signal = signal;

@@ -62,7 +62,10 @@ struct RankFailure {
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::string error_json;  // the rank's error file (torchrun JSON shape), may be empty
-  std::string reason;      // e.g. "no heartbeat for 2.1s (timeout 2s)"
+  std::string error_file;  // where that file is on this machine, "" when unknown or remote
+  // What the coordinator observed, never the rank's own message (that is in error_json, and
+  // printed once, in the failure report): e.g. "no heartbeat for 2.1s (timeout 2s)".
+  std::string reason;
   int64_t generation = 0;  // set by JobState
 };
 
@@ -91,11 +94,17 @@ class JobState {
   absl::Status Heartbeat(int64_t generation, int rank, int64_t step, absl::Time now);
   void NoteStep(int64_t step) { max_step_ = std::max(max_step_, step); }
 
-  // Records a failure of the current generation and moves to restarting or failed. Ignored
-  // once the generation is being torn down: later failures are the abort's consequences.
+  // Records a failure of the current generation and moves to restarting or failed. Once the
+  // generation is being torn down only EarlierFailure() applies.
   void RankFailed(RankFailure failure);
-  // Completes a recorded failure of process `pid` with how the process ended.
-  void NoteProcessExit(int64_t pid, std::optional<int> exit_code, std::optional<int> signal);
+  // During the teardown: records `failure` when it happened before the recorded root cause
+  // (its report was slower; torchrun's rule: the first failure in time is the root cause) and
+  // returns true; a failure after it is the abort's consequence and is ignored.
+  bool EarlierFailure(RankFailure failure);
+  // Completes a recorded failure of process `pid` with how the process ended and, when the
+  // launcher knows it, the path of its error file.
+  void NoteProcessExit(int64_t pid, std::optional<int> exit_code, std::optional<int> signal,
+                       const std::string& error_file = "");
   // A process death observed after the generation failed on an error *reported* by a live
   // rank (e.g. its collective saw the peer's socket close): when it comes within `settle` of
   // that report, the death is the cause and the report its consequence, so it is recorded as

@@ -114,7 +114,9 @@ void LocalLauncher::ReapExited() {
     report.host = placement.host;
     report.exit_code = exit->exit_code;
     report.signal = exit->signal;
-    report.error_json = ReadErrorFileIfAny(ErrorFilePath(options_, placement, child.rank));
+    const std::string error_file = ErrorFilePath(options_, placement, child.rank);
+    report.error_json = ReadErrorFileIfAny(error_file);
+    if (!report.error_json.empty()) report.error_file = error_file;
     report.time = clock_->Now();
     report.killed_by_launcher = child.killed;
     service_->OnProcessExit(report);

@@ -203,12 +203,44 @@ TEST_F(JobStateTest, FailuresAfterTheAbortAreNotCauses) {
   job.RankFailed(first);
   RankFailure consequence;  // e.g. a collective that failed because of the abort
   consequence.rank = 0;
-  consequence.time = clock_.Now();
+  consequence.time = first.time + absl::Milliseconds(5);
   job.RankFailed(consequence);
   EXPECT_EQ(job.RootCause()->rank, 1);
   EXPECT_EQ(job.failures().size(), 1u);
   job.NoteProcessExit(101, std::nullopt, 9);  // how the failed process ended, learned later
   EXPECT_EQ(*job.RootCause()->signal, 9);
+}
+
+// The finding: rank 0 hit ENOSPC first, but rank 1's report (its collective broke) reached
+// the coordinator first and was named the root cause. The first failure in time is.
+TEST_F(JobStateTest, EarlierFailureReportedLaterIsTheRootCause) {
+  JobState job(Options(2), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  RankFailure consequence;
+  consequence.rank = 1;
+  consequence.pid = 101;
+  consequence.time = clock_.Now() + absl::Milliseconds(40);
+  consequence.reason = "reported an error";
+  job.RankFailed(consequence);
+  ASSERT_EQ(job.phase(), JobPhase::kFailed);
+  RankFailure cause;
+  cause.rank = 0;
+  cause.pid = 100;
+  cause.time = clock_.Now() + absl::Milliseconds(10);
+  cause.reason = "reported an error";
+  job.RankFailed(cause);
+  ASSERT_NE(job.RootCause(), nullptr);
+  EXPECT_EQ(job.RootCause()->rank, 0);
+  EXPECT_EQ(job.RootCause()->host, "a");
+  job.NoteProcessExit(101, 76, std::nullopt, "/errors/rank1.json");
+  job.NoteProcessExit(100, 1, std::nullopt, "/errors/rank0.json");
+  EXPECT_EQ(*job.RootCause()->exit_code, 1);
+  EXPECT_EQ(job.RootCause()->error_file, "/errors/rank0.json");
+  EXPECT_EQ(job.TakeEvents().size(), 1u);  // one abort, from the first report
+  // The same process seen again (its exit) is no new failure.
+  RankFailure again = cause;
+  again.time = cause.time - absl::Milliseconds(1);
+  EXPECT_FALSE(job.EarlierFailure(again));
 }
 
 TEST_F(JobStateTest, PeerDeathSoonAfterAReportedErrorIsItsCause) {

@@ -250,7 +250,10 @@ TEST_F(LaunchE2eTest, FailureReportNamesTheFirstFailedRankAndItsErrorFile) {
   EXPECT_EQ(code, 1) << output;
   EXPECT_THAT(output, HasSubstr("Root Cause (first observed failure)"));
   EXPECT_THAT(output, HasSubstr("rank      : 2"));
-  EXPECT_THAT(output, HasSubstr("error_file: [rank 2] INTERNAL: selftest: injected failure at step 3"));
+  // The finding: the message was printed four times; error_file is a path.
+  EXPECT_EQ(Count(output, "injected failure at step 3"), 2) << output;  // the rank's line + report
+  EXPECT_THAT(output, HasSubstr("message   : [rank 2] INTERNAL: selftest: injected failure at step 3"));
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("error_file: ", dir_.path(), "/.zerotune/errors/rank2.json\n")));
   EXPECT_THAT(output, HasSubstr("no restarts left"));
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "coordinator/failure_report.h"
 #include "coordinator/protocol.h"
 #include "tests/coordinator/coordinator_harness.h"
 #include "tests/support/temp_dir.h"
@@ -297,6 +298,49 @@ TEST(CoordinatorServiceTest, RejectedRpcsAreLoggedAtMostOncePerSecondPerKind) {
     EXPECT_THAT(log.str(), HasSubstr("rejected Set from"));
   }
   EXPECT_THAT(log.str(), HasSubstr("299 more 'Set: wrong job token' line(s) suppressed"));
+}
+
+// The finding under real ranks: rank 0 failed first (ENOSPC), rank 1's consequential error
+// reached the coordinator first, and the report named rank 1. Error-file time decides.
+TEST(CoordinatorServiceTest, RootCauseIsTheFirstFailureInTimeNotTheFirstReport) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  RegisterAll(clients);
+  const absl::Time start = absl::Now();
+  proto::ReportExitRequest late;
+  late.set_reason(proto::ReportExitRequest::FAILED);
+  late.set_error_json(MakeErrorFileJson("[rank 1] UNAVAILABLE: peer closed the connection", "",
+                                        start + absl::Milliseconds(40)));
+  ASSERT_TRUE(clients[1]->ReportExit(late).ok());
+  proto::ReportExitRequest first;
+  first.set_reason(proto::ReportExitRequest::FAILED);
+  first.set_error_json(MakeErrorFileJson("[rank 0] checkpoint: No space left on device", "",
+                                         start + absl::Milliseconds(10)));
+  ASSERT_TRUE(clients[0]->ReportExit(first).ok());
+  const std::string report = harness->server->service().FailureReport();
+  EXPECT_THAT(report, HasSubstr("rank      : 0"));
+  EXPECT_THAT(report, HasSubstr("message   : [rank 0] checkpoint: No space left on device"));
+  EXPECT_THAT(report, HasSubstr("2 failure(s) in generation 0"));
+}
+
+// The abort every rank prints names the failed rank and what was seen, not its message again.
+TEST(CoordinatorServiceTest, AbortReasonDoesNotRepeatTheRanksMessage) {
+  auto harness = testing::Harness::Start(TwoRanks());
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  RegisterAll(clients);
+  proto::WatchJobRequest watch;
+  clients[0]->FillHeader(watch.mutable_header());
+  auto context = clients[0]->NewContext(absl::Now() + absl::Seconds(20));
+  auto reader = clients[0]->stub().WatchJob(context.get(), watch);
+  proto::ReportExitRequest failed;
+  failed.set_reason(proto::ReportExitRequest::FAILED);
+  failed.set_error_json(MakeErrorFileJson("[rank 1] disk full", "", absl::Now()));
+  ASSERT_TRUE(clients[1]->ReportExit(failed).ok());
+  proto::JobEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  EXPECT_EQ(event.reason(), "rank 1 on localhost failed (reported an error); no restarts left "
+                            "(max_restarts 0)");
+  context->TryCancel();
 }
 
 // A self-signed pair made by openssl: a TLS client with it as CA works, a plaintext client
