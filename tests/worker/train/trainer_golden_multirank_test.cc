@@ -24,6 +24,7 @@ std::vector<GoldenRun> MultiRankRuns() {
   }
   runs.push_back({"full_w2_per_micro_batch", "zero2"});
   runs.push_back({"full_w2_eval", "zero1"});
+  runs.push_back({"full_w2_eval_batch2", "zero3"});
   runs.push_back({"full_w2_short_window", "zero2"});
   runs.push_back({"full_w2_short_micro_batch", "zero3"});
   runs.push_back({"lora_w2_gas2", "zero2"});
