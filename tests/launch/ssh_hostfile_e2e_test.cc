@@ -147,7 +147,7 @@ TEST_F(SshHostfileE2eTest, CutLinkFailsTheJobNamingTheLostRankAndHost) {
   ASSERT_EQ(down.exit_code, 0) << down.output;
   // Both ends on their own: the coordinator reports the lost rank, and the cut-off rank, whose
   // coordinator stopped answering, exits by itself (exit 79; nothing can reach it any more).
-  const std::string lost = absl::StrCat("rank 1 on ", pair_["ADDR_B"], " failed: no heartbeat");
+  const std::string lost = absl::StrCat("rank 1 on ", pair_["ADDR_B"], " failed (no heartbeat");
   absl::Duration reported_after = absl::InfiniteDuration();
   absl::Duration remote_gone = absl::InfiniteDuration();
   while (absl::Now() - cut < absl::Seconds(30) &&
@@ -203,7 +203,7 @@ TEST_F(SshHostfileE2eTest, HungRemoteRankIsKilledThroughSshAndEveryRankRestarts)
   const int code = launch.Wait(absl::Now() + absl::Seconds(90));
   const std::string output = launch.output();
   ASSERT_EQ(code, 0) << output;
-  EXPECT_THAT(output, HasSubstr(absl::StrCat("rank 1 on ", pair_["ADDR_B"], " failed: no heartbeat")));
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("rank 1 on ", pair_["ADDR_B"], " failed (no heartbeat")));
   EXPECT_THAT(output, HasSubstr("restarting every rank as generation 1"));
   EXPECT_THAT(output, HasSubstr("after 1 restart(s)"));
   // Resumed from the last checkpoint on both hosts: the counter still counts every step once.
