@@ -1,8 +1,7 @@
 #include "coordinator/coordinator_server.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
 
 #include <fstream>
 #include <iostream>
@@ -102,7 +101,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->address_ = absl::StrCat(host, ":", server->port_);
   server->bound_address_ = absl::StrCat(options.bind_address, ":", server->port_);
   server->tls_ = !options.tls_cert_file.empty();
-  if (const std::string warning = PlaintextExposureWarning(options, server->port_); !warning.empty()) {
+  if (const std::string warning = PlaintextExposureWarning(options, server->port_);
+      !warning.empty()) {
     std::cerr << "[coordinator] " << warning << "\n";
   }
   return server;

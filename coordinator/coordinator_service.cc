@@ -77,9 +77,9 @@ absl::Status CoordinatorService::Authorize(grpc::CallbackServerContext* context,
   if (!TokensEqual(token, options_.token)) {
     const char* why = it == metadata.end() ? "no job token" : "wrong job token";
     if (options_.log_rejections) {
-      rejections_.Log(absl::StrCat(method, ": ", why),
-                      absl::StrCat("[coordinator] rejected ", method, " from ", context->peer(),
-                                   ": ", why));
+      rejections_.Log(
+          absl::StrCat(method, ": ", why),
+          absl::StrCat("[coordinator] rejected ", method, " from ", context->peer(), ": ", why));
     }
     return absl::UnauthenticatedError(absl::StrCat(method, ": ", why, " for job '",
                                                    options_.job.job_id, "'; ranks get it through ",
@@ -97,10 +97,9 @@ absl::Status CoordinatorService::AuthorizeStore(grpc::CallbackServerContext* con
     current = job_.generation();
   }
   if (header.generation() == current) return absl::OkStatus();
-  absl::Status stale = absl::AbortedError(
-      absl::StrCat(method, " from restart generation ", header.generation(),
-                   ", the job is at generation ", current,
-                   "; this process belongs to an earlier attempt"));
+  absl::Status stale = absl::AbortedError(absl::StrCat(
+      method, " from restart generation ", header.generation(), ", the job is at generation ",
+      current, "; this process belongs to an earlier attempt"));
   LogRejection(context, method, stale);
   return stale;
 }

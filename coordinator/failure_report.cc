@@ -5,9 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -120,7 +119,7 @@ std::string FormatFailureReport(const std::string& job_id, const RankFailure& ro
                     "\n");
   }
   absl::StrAppend(&report, "  error_file: ",
-                  !root.error_file.empty() ? root.error_file
+                  !root.error_file.empty()  ? root.error_file
                   : root.error_json.empty() ? "<N/A>"
                                             : "<N/A> (reported to the coordinator)",
                   "\n");

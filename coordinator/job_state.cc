@@ -179,8 +179,8 @@ void JobState::RankFailed(RankFailure failure) {
   const absl::Time when = failure.time;
   // The rank's own message is not repeated here: each rank prints this reason, and the
   // failure report prints the message once.
-  const std::string reason = absl::StrCat("rank ", failure.rank, " on ", failure.host, " failed (",
-                                          failure.reason, ")");
+  const std::string reason =
+      absl::StrCat("rank ", failure.rank, " on ", failure.host, " failed (", failure.reason, ")");
   failures_.push_back(std::move(failure));
   if (options_.can_restart && restart_count_ < options_.max_restarts) {
     Enter(JobPhase::kRestarting, when);
@@ -200,7 +200,9 @@ bool JobState::EarlierFailure(RankFailure failure) {
     return false;
   }
   for (const RankFailure& known : failures_) {
-    if (known.generation == generation_ && failure.pid != 0 && known.pid == failure.pid) return false;
+    if (known.generation == generation_ && failure.pid != 0 && known.pid == failure.pid) {
+      return false;  // that process's failure is known; NoteProcessExit completes it
+    }
   }
   failure.generation = generation_;
   if (failure.rank >= 0 && RankIndex(failure.rank) >= 0 && failure.host.empty()) {
@@ -210,8 +212,8 @@ bool JobState::EarlierFailure(RankFailure failure) {
   return true;
 }
 
-void JobState::NoteProcessExit(int64_t pid, std::optional<int> exit_code,
-                               std::optional<int> signal, const std::string& error_file) {
+void JobState::NoteProcessExit(int64_t pid, std::optional<int> exit_code, std::optional<int> signal,
+                               const std::string& error_file) {
   for (RankFailure& failure : failures_) {
     if (failure.generation != generation_ || failure.pid != pid || pid == 0) continue;
     if (failure.error_file.empty()) failure.error_file = error_file;

@@ -18,13 +18,14 @@ absl::Status KvTable::CheckFits(const std::string& key, size_t value_bytes) cons
         limits_.max_value_bytes, " bytes per value (", limits_.value_flag, ")"));
   }
   auto it = values_.find(key);
-  const int64_t before = it == values_.end() ? 0 : static_cast<int64_t>(key.size() + it->second.size());
+  const int64_t before =
+      it == values_.end() ? 0 : static_cast<int64_t>(key.size() + it->second.size());
   const int64_t after = total_bytes_ - before + static_cast<int64_t>(key.size()) + value;
   if (after > limits_.max_total_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "storing ", value, " bytes under key '", key, "' would take ", name_, " to ", after,
-        " bytes, over its cap of ", limits_.max_total_bytes, " bytes in total (",
-        limits_.total_flag, "); delete keys no longer needed"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("storing ", value, " bytes under key '", key, "' would take ", name_, " to ",
+                     after, " bytes, over its cap of ", limits_.max_total_bytes,
+                     " bytes in total (", limits_.total_flag, "); delete keys no longer needed"));
   }
   return absl::OkStatus();
 }

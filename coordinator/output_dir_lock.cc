@@ -7,7 +7,6 @@
 
 #include <cstring>
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -35,8 +34,9 @@ std::string DescribeHolder(int fd) {
   if (!record.is_object() || !record.contains("pid")) {
     return "another job (its lock record is not written yet)";
   }
-  return absl::StrCat("job ", record.value("job_id", "?"), " (pid ", record.value("pid", int64_t{0}),
-                      " on host ", record.value("host", "?"), ") since ", record.value("since", "?"));
+  return absl::StrCat("job ", record.value("job_id", "?"), " (pid ",
+                      record.value("pid", int64_t{0}), " on host ", record.value("host", "?"),
+                      ") since ", record.value("since", "?"));
 }
 
 }  // namespace
@@ -54,8 +54,8 @@ absl::StatusOr<std::unique_ptr<OutputDirLock>> OutputDirLock::Acquire(const std:
   const std::string path = dir + "/lock";
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("output_dir ", output_dir, ": cannot open ", path, ": ", std::strerror(errno)));
+    return absl::InvalidArgumentError(absl::StrCat("output_dir ", output_dir, ": cannot open ",
+                                                   path, ": ", std::strerror(errno)));
   }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int lock_errno = errno;
@@ -65,9 +65,9 @@ absl::StatusOr<std::unique_ptr<OutputDirLock>> OutputDirLock::Acquire(const std:
       return absl::InvalidArgumentError(absl::StrCat("output_dir ", output_dir, ": cannot lock ",
                                                      path, ": ", std::strerror(lock_errno)));
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "output_dir ", output_dir, " is in use by ", holder,
-        "; give this job another --output_dir, or stop that job first"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("output_dir ", output_dir, " is in use by ", holder,
+                     "; give this job another --output_dir, or stop that job first"));
   }
   const nlohmann::json record{
       {"job_id", job_id},
@@ -75,11 +75,12 @@ absl::StatusOr<std::unique_ptr<OutputDirLock>> OutputDirLock::Acquire(const std:
       {"host", common::HostName()},
       {"since", absl::FormatTime(absl::RFC3339_sec, now, absl::UTCTimeZone())}};
   const std::string text = record.dump() + "\n";
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+  if (ftruncate(fd, 0) != 0 ||
+      pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
     const int write_errno = errno;
     close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat("output_dir ", output_dir, ": cannot write ", path, ": ", std::strerror(write_errno)));
+    return absl::InvalidArgumentError(absl::StrCat("output_dir ", output_dir, ": cannot write ",
+                                                   path, ": ", std::strerror(write_errno)));
   }
   return std::unique_ptr<OutputDirLock>(new OutputDirLock(fd, path));
 }

@@ -9,8 +9,7 @@ RateLimitedLog::~RateLimitedLog() {
   absl::MutexLock lock(&mu_);
   for (const auto& [kind, state] : kinds_) {
     if (state.suppressed == 0) continue;
-    *out_ << "[coordinator] " << state.suppressed << " more '" << kind
-          << "' line(s) suppressed\n";
+    *out_ << "[coordinator] " << state.suppressed << " more '" << kind << "' line(s) suppressed\n";
   }
   out_->flush();
 }

@@ -57,9 +57,11 @@ absl::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_
   std::unique_ptr<X509, X509Free> cert(
       PEM_read_bio_X509(cert_bio->get(), nullptr, NoPassphrase, nullptr));
   if (cert == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--tls_cert '", cert_file, "' is not a PEM certificate (expected a -----BEGIN "
-        "CERTIFICATE----- block): ", OpenSslError()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--tls_cert '", cert_file,
+                     "' is not a PEM certificate (expected a -----BEGIN "
+                     "CERTIFICATE----- block): ",
+                     OpenSslError()));
   }
   absl::StatusOr<std::unique_ptr<BIO, BioFree>> key_bio = Open("--tls_key", key_file);
   if (!key_bio.ok()) return key_bio.status();
@@ -71,8 +73,8 @@ absl::Status CheckTlsFiles(const std::string& cert_file, const std::string& key_
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--tls_key '", key_file, "' does not belong to the certificate in --tls_cert '",
-        cert_file, "': ", OpenSslError()));
+        "--tls_key '", key_file, "' does not belong to the certificate in --tls_cert '", cert_file,
+        "': ", OpenSslError()));
   }
   return absl::OkStatus();
 }

@@ -13,8 +13,8 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(CoordinatorServerTest, LoopbackAddresses) {
-  for (const char* address : {"127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]",
-                              "::ffff:127.0.0.1"}) {
+  for (const char* address :
+       {"127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]", "::ffff:127.0.0.1"}) {
     EXPECT_TRUE(IsLoopbackAddress(address)) << address;
   }
   for (const char* address : {"0.0.0.0", "[::]", "::", "10.0.0.7", "128.0.0.1", "node-1", ""}) {

@@ -40,7 +40,8 @@ TEST(KvTableTest, TotalOverTheCapIsResourceExhaustedUntilSpaceIsGivenBack) {
   EXPECT_THAT(std::string(full.message()), HasSubstr("cap of 3100 bytes in total"));
   EXPECT_THAT(std::string(full.message()), HasSubstr("--store_max_total_bytes"));
   EXPECT_EQ(table.Add("counter", 1).status().code(), absl::StatusCode::kOk);  // 8 bytes fit
-  EXPECT_EQ(table.Set("a", std::string(10, 'x')).code(), absl::StatusCode::kOk);  // overwrite shrinks
+  EXPECT_EQ(table.Set("a", std::string(10, 'x')).code(),
+            absl::StatusCode::kOk);  // overwrite shrinks
   EXPECT_TRUE(table.Set("d", std::string(900, 'x')).ok());
   EXPECT_TRUE(table.Delete("d"));
   EXPECT_EQ(table.total_bytes(), 3 + 10 + 2000 + 8);

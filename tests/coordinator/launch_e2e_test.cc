@@ -252,8 +252,10 @@ TEST_F(LaunchE2eTest, FailureReportNamesTheFirstFailedRankAndItsErrorFile) {
   EXPECT_THAT(output, HasSubstr("rank      : 2"));
   // The finding: the message was printed four times; error_file is a path.
   EXPECT_EQ(Count(output, "injected failure at step 3"), 2) << output;  // the rank's line + report
-  EXPECT_THAT(output, HasSubstr("message   : [rank 2] INTERNAL: selftest: injected failure at step 3"));
-  EXPECT_THAT(output, HasSubstr(absl::StrCat("error_file: ", dir_.path(), "/.zerotune/errors/rank2.json\n")));
+  EXPECT_THAT(output,
+              HasSubstr("message   : [rank 2] INTERNAL: selftest: injected failure at step 3"));
+  EXPECT_THAT(output, HasSubstr(absl::StrCat("error_file: ", dir_.path(),
+                                             "/.zerotune/errors/rank2.json\n")));
   EXPECT_THAT(output, HasSubstr("no restarts left"));
 }
 
@@ -334,11 +336,15 @@ TEST_F(LaunchE2eTest, RankKilledBeforeTheRendezvousIsReplacedByItsRestart) {
   };
   auto ghost = start_rank(0, "ghost.log");
   ASSERT_TRUE(AwaitStatus([](const proto::GetStatusReply& s) { return s.ranks_size() == 1; },
-                          absl::Seconds(30)).ok()) << serve.output();
+                          absl::Seconds(30))
+                  .ok())
+      << serve.output();
   ASSERT_EQ(kill(ghost->pid(), SIGKILL), 0);
   EXPECT_GE(ghost->Wait(absl::Now() + absl::Seconds(5)), 128);
   ASSERT_TRUE(AwaitStatus([](const proto::GetStatusReply& s) { return s.ranks_size() == 0; },
-                          absl::Seconds(5)).ok()) << serve.output();
+                          absl::Seconds(5))
+                  .ok())
+      << serve.output();
   auto rank0 = start_rank(0, "rank0.log");
   auto rank1 = start_rank(1, "rank1.log");
   EXPECT_EQ(rank0->Wait(absl::Now() + absl::Seconds(60)), 0) << rank0->output();
@@ -351,11 +357,14 @@ TEST_F(LaunchE2eTest, RankKilledBeforeTheRendezvousIsReplacedByItsRestart) {
 TEST_F(LaunchE2eTest, SecondLaunchIntoTheSameOutputDirIsRefusedUntilTheFirstIsGone) {
   auto first = Launch({"--job_id", "first-job"},
                       {"--steps", "100000", "--save_every", "1000000", "--step_ms", "10"});
-  ASSERT_TRUE(AwaitStatus([](const proto::GetStatusReply& s) { return s.step() >= 2; },
-                          absl::Seconds(60)).ok()) << first->output();
-  const std::vector<std::string> argv = {ZT_ZEROTUNE_BIN, "launch", "--nproc_per_node", "1",
-                                         "--worker", ZT_WORKER_BIN, "--", "selftest", "--steps", "3",
-                                         "--step_ms", "1", "--output_dir", dir_.path()};
+  ASSERT_TRUE(
+      AwaitStatus([](const proto::GetStatusReply& s) { return s.step() >= 2; }, absl::Seconds(60))
+          .ok())
+      << first->output();
+  const std::vector<std::string> argv = {
+      ZT_ZEROTUNE_BIN, "launch", "--nproc_per_node", "1",        "--worker",
+      ZT_WORKER_BIN,   "--",     "selftest",         "--steps",  "3",
+      "--step_ms",     "1",      "--output_dir",     dir_.path()};
   Child second(argv, dir_.Join("second.log"));
   EXPECT_EQ(second.Wait(absl::Now() + absl::Seconds(10)), 1) << second.output();
   EXPECT_THAT(second.output(), HasSubstr(absl::StrCat("output_dir ", dir_.path(),

@@ -2,12 +2,11 @@
 // died (a forked child, killed -9) leaves the folder free.
 #include "coordinator/output_dir_lock.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -23,15 +22,16 @@ using ::testing::HasSubstr;
 TEST(OutputDirLockTest, SecondHolderIsRefusedNamingTheFirstUntilItReleases) {
   zt::testing::TempDir dir;
   const absl::Time since = absl::FromUnixSeconds(1796000000);
-  absl::StatusOr<std::unique_ptr<OutputDirLock>> first = OutputDirLock::Acquire(dir.path(), "job-a", since);
+  absl::StatusOr<std::unique_ptr<OutputDirLock>> first =
+      OutputDirLock::Acquire(dir.path(), "job-a", since);
   ASSERT_TRUE(first.ok()) << first.status();
   absl::StatusOr<std::unique_ptr<OutputDirLock>> second =
       OutputDirLock::Acquire(dir.path(), "job-b", absl::Now());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(second.status().message()),
-              HasSubstr(absl::StrCat("output_dir ", dir.path(), " is in use by job job-a (pid ",
-                                     getpid(), " on host ", common::HostName(),
-                                     ") since 2026-11-30T00:53:20")));
+  EXPECT_THAT(
+      std::string(second.status().message()),
+      HasSubstr(absl::StrCat("output_dir ", dir.path(), " is in use by job job-a (pid ", getpid(),
+                             " on host ", common::HostName(), ") since 2026-11-30T00:53:20")));
   first->reset();
   EXPECT_TRUE(OutputDirLock::Acquire(dir.path(), "job-b", absl::Now()).ok());
 }

@@ -1,10 +1,10 @@
 // Rejection log lines are rate-limited per kind and count what they suppressed.
 #include "coordinator/rate_limited_log.h"
 
-#include <sstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 namespace zt::coordinator {
 namespace {

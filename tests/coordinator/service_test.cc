@@ -1,18 +1,16 @@
 // The Coordinator service over real gRPC on loopback: token and version checks, rendezvous,
 // barrier, heartbeat timeout (fake clock) streamed as an abort event, status and stop.
-#include "coordinator/coordinator_service.h"
-
+#include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <future>
 #include <sstream>
 #include <thread>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "coordinator/coordinator_service.h"
 #include "coordinator/failure_report.h"
 #include "coordinator/protocol.h"
 #include "tests/coordinator/coordinator_harness.h"
@@ -155,7 +153,8 @@ TEST(CoordinatorServiceTest, CancelledRegistrationIsWithdrawn) {
     absl::SleepFor(absl::Milliseconds(2));
   }
   EXPECT_EQ(service.Status().ranks_size(), 0);
-  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(),
+                                                             harness->NewClient()};
   std::vector<proto::RegisterWorkerReply> replies = RegisterAll(clients);
   EXPECT_EQ(replies[0].rank(), 0);
   EXPECT_EQ(service.phase(), JobPhase::kRunning);
@@ -304,7 +303,8 @@ TEST(CoordinatorServiceTest, RejectedRpcsAreLoggedAtMostOncePerSecondPerKind) {
 // reached the coordinator first, and the report named rank 1. Error-file time decides.
 TEST(CoordinatorServiceTest, RootCauseIsTheFirstFailureInTimeNotTheFirstReport) {
   auto harness = testing::Harness::Start(TwoRanks());
-  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(),
+                                                             harness->NewClient()};
   RegisterAll(clients);
   const absl::Time start = absl::Now();
   proto::ReportExitRequest late;
@@ -326,7 +326,8 @@ TEST(CoordinatorServiceTest, RootCauseIsTheFirstFailureInTimeNotTheFirstReport) 
 // The abort every rank prints names the failed rank and what was seen, not its message again.
 TEST(CoordinatorServiceTest, AbortReasonDoesNotRepeatTheRanksMessage) {
   auto harness = testing::Harness::Start(TwoRanks());
-  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(), harness->NewClient()};
+  std::vector<std::shared_ptr<CoordinatorClient>> clients = {harness->NewClient(),
+                                                             harness->NewClient()};
   RegisterAll(clients);
   proto::WatchJobRequest watch;
   clients[0]->FillHeader(watch.mutable_header());
@@ -338,8 +339,9 @@ TEST(CoordinatorServiceTest, AbortReasonDoesNotRepeatTheRanksMessage) {
   ASSERT_TRUE(clients[1]->ReportExit(failed).ok());
   proto::JobEvent event;
   ASSERT_TRUE(reader->Read(&event));
-  EXPECT_EQ(event.reason(), "rank 1 on localhost failed (reported an error); no restarts left "
-                            "(max_restarts 0)");
+  EXPECT_EQ(event.reason(),
+            "rank 1 on localhost failed (reported an error); no restarts left "
+            "(max_restarts 0)");
   context->TryCancel();
 }
 

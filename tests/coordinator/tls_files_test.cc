@@ -2,11 +2,11 @@
 // certificate is reported as such, naming the file (not as "cannot listen").
 #include "coordinator/tls_files.h"
 
-#include <cstdlib>
-#include <fstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/coordinator_server.h"
@@ -20,9 +20,9 @@ using ::testing::Not;
 
 // Writes a self-signed pair `name`.pem / `name`.key into `dir`; false without openssl.
 bool MakePair(const zt::testing::TempDir& dir, const std::string& name) {
-  const std::string command = absl::StrCat(
-      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout ",
-      dir.Join(name + ".key"), " -out ", dir.Join(name + ".pem"), " >/dev/null 2>&1");
+  const std::string command =
+      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout ",
+                   dir.Join(name + ".key"), " -out ", dir.Join(name + ".pem"), " >/dev/null 2>&1");
   return std::system(command.c_str()) == 0;
 }
 
@@ -50,8 +50,9 @@ TEST_F(TlsFilesTest, GarbageCertificateAndKeyAreNamed) {
   std::ofstream(dir_.Join("junk.pem")) << "not a certificate\n";
   absl::Status cert = CheckTlsFiles(dir_.Join("junk.pem"), dir_.Join("a.key"));
   EXPECT_EQ(cert.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(cert.message()),
-              HasSubstr(absl::StrCat("--tls_cert '", dir_.Join("junk.pem"), "' is not a PEM certificate")));
+  EXPECT_THAT(
+      std::string(cert.message()),
+      HasSubstr(absl::StrCat("--tls_cert '", dir_.Join("junk.pem"), "' is not a PEM certificate")));
   absl::Status key = CheckTlsFiles(dir_.Join("a.pem"), dir_.Join("junk.pem"));
   EXPECT_THAT(std::string(key.message()), HasSubstr("is not an unencrypted PEM private key"));
   absl::Status missing = CheckTlsFiles(dir_.Join("none.pem"), dir_.Join("a.key"));

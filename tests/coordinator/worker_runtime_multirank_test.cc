@@ -91,7 +91,8 @@ TEST(WorkerRuntimeMultirankTest, OneFailingRankAbortsEveryRank) {
   for (const zt::testing::RankResult& result : *results) {
     EXPECT_EQ(result.exit_code, zc::kExitAborted) << result.output;
     // The reason, not the message again: the failure report carries it once.
-    EXPECT_THAT(result.output, HasSubstr("aborting: rank 3 on localhost failed (reported an error)"));
+    EXPECT_THAT(result.output,
+                HasSubstr("aborting: rank 3 on localhost failed (reported an error)"));
   }
   EXPECT_EQ(harness->server->service().phase(), zc::JobPhase::kFailed);
   EXPECT_THAT(harness->server->service().FailureReport(), HasSubstr("rank      : 3"));
