@@ -26,6 +26,7 @@ generators=(
   "chat_template_goldens.py"
   "qwen_finetune_labels.py"
   "tensorboard_goldens.py"
+  "nf4_goldens.py"
   # the whole loop: HF Trainer runs, 2- and 4-rank ones under torch.distributed.run (gloo)
   "trainer_goldens.py"
 )
