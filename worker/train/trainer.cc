@@ -209,22 +209,25 @@ absl::StatusOr<double> Trainer::Evaluate() {
                                       shard.begin() + std::min<size_t>(shard.size(), begin + batch));
     const Batch b = CollateBatch(data_.eval, indices, data_.pad_id);
     const double summed = BatchLoss(b, forward).item<double>();
-    if (filler) continue;
-    // HF's eval_loss: each batch's mean token loss, weighted by the batch's sample count.
-    const double count = static_cast<double>(indices.size());
-    if (b.target_tokens > 0) {
-      loss_sum += summed / static_cast<double>(b.target_tokens) * count;
-      samples += count;
+    // HF's eval_loss (transformers 5.x prediction_step with the eval step's token count over
+    // all ranks): each eval step's summed loss over its target tokens on all ranks, weighted by
+    // the step's samples. One all-reduce per step; a filler forward counts nothing.
+    ZT_ASSIGN_OR_RETURN(
+        std::vector<double> step,
+        AllReduceSum({filler ? 0.0 : summed, filler ? 0.0 : static_cast<double>(b.target_tokens),
+                      filler ? 0.0 : static_cast<double>(indices.size())}));
+    if (step[1] > 0) {
+      loss_sum += step[0] / step[1] * step[2];
+      samples += step[2];
     }
-    targets += static_cast<double>(b.target_tokens);
+    targets += step[1];
   }
-  ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({loss_sum, samples, targets}));
-  if (sums[2] <= 0) {
+  if (targets <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--eval_data_path ", args_.eval_data_path, ": no trained token in the eval set (check "
         "--loss_mask and --model_max_length)"));
   }
-  return sums[0] / sums[1];
+  return loss_sum / samples;
 }
 
 absl::StatusOr<TrainResult> Trainer::Train() {

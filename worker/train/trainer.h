@@ -17,9 +17,9 @@
 //      over ranks and the window's steps), the learning rate the step used, the grad norm before
 //      clipping, loss scale, tokens/s and peak memory go to the coordinator (rank 0; the
 //      coordinator writes metrics.jsonl/csv and trainer_state.json);
-//   5. every eval_steps with --eval_data_path: HF's eval loss (each batch's mean token loss,
-//      weighted by its samples; each rank a disjoint shard, sums all-reduced) and perplexity,
-//      early stopping on eval loss;
+//   5. every eval_steps with --eval_data_path: HF's eval loss (per eval step the loss per
+//      target token over all ranks' batches, weighted by the step's samples; each rank a
+//      disjoint shard) and perplexity, early stopping on eval loss;
 //   6. rank 0 redraws output_dir/loss_curve.svg and, with --report_to tensorboard, appends the
 //      record to TensorBoard event files under output_dir/runs/ (HF's tags: train/loss, ...);
 //   7. every save_steps, and at the coordinator's stop step (preemption): a partitioned
@@ -94,8 +94,8 @@ class Trainer {
   ~Trainer();
 
   absl::StatusOr<TrainResult> Train();
-  // HF's eval_loss over the whole eval set: each batch's mean token loss, weighted by its
-  // sample count, over all ranks (collective).
+  // HF's eval_loss over the whole eval set: per eval step (one batch per rank) the summed token
+  // loss over the target tokens of all ranks, weighted by the step's samples (collective).
   absl::StatusOr<double> Evaluate();
 
   TrainableModel& model() { return model_; }

@@ -549,21 +549,23 @@ TEST_F(TrainE2eTest, DemoJobMemorisesItsConversations) {
         *model, at::tensor(prompt, at::kLong).unsqueeze(0), static_cast<int64_t>(expected.size()));
     reproduced += greedy == expected;
   }
-  // HF's eval_loss as the 2 ranks computed it: rank r's shard is samples r, r + 2, ...; each
-  // batch of per_device_eval_batch_size (8) counts its mean token loss once per sample.
+  // HF's eval_loss as the 2 ranks computed it: rank r's shard is samples r, r + 2, ...; eval
+  // step f takes batch f (per_device_eval_batch_size 8) of both shards, its loss per target
+  // token over both, weighted by the step's samples.
   double weighted = 0, samples = 0;
-  for (size_t rank = 0; rank < 2; ++rank) {
-    std::vector<size_t> shard;
-    for (size_t i = rank; i < sample_loss.size(); i += 2) shard.push_back(i);
-    for (size_t begin = 0; begin < shard.size(); begin += 8) {
-      double loss = 0, targets = 0, count = 0;
-      for (size_t j = begin; j < std::min(shard.size(), begin + 8); ++j, ++count) {
-        loss += sample_loss[shard[j]];
-        targets += sample_targets[shard[j]];
+  for (size_t begin = 0; 2 * begin < sample_loss.size(); begin += 8) {
+    double loss = 0, targets = 0, count = 0;
+    for (size_t rank = 0; rank < 2; ++rank) {
+      for (size_t j = begin; j < begin + 8; ++j) {
+        const size_t i = rank + 2 * j;
+        if (i >= sample_loss.size()) break;
+        loss += sample_loss[i];
+        targets += sample_targets[i];
+        ++count;
       }
-      weighted += loss / targets * count;
-      samples += count;
     }
+    weighted += loss / targets * count;
+    samples += count;
   }
   EXPECT_NEAR(weighted / samples, final_eval, 1e-6 * final_eval);
   EXPECT_GE(reproduced, static_cast<int>(0.9 * data->eval.size()))
