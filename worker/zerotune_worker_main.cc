@@ -8,6 +8,7 @@
 #include "worker/model/generate_command.h"
 #include "worker/model/init_model_command.h"
 #include "worker/model/merge_command.h"
+#include "worker/model/quantize_command.h"
 #include "worker/model/score_command.h"
 #include "worker/train/export_command.h"
 #if ZT_WITH_SELFTEST
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
   zt::worker::model::AddScoreCommand(app);
   zt::worker::model::AddInitModelCommand(app);
   zt::worker::model::AddMergeCommand(app);
+  zt::worker::model::AddQuantizeCommand(app);
   zt::worker::train::AddExportCommand(app);
   zt::worker::model::AddGenerateCommand(app);
 #if ZT_WITH_SELFTEST
