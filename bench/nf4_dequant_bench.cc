@@ -74,31 +74,34 @@ int main(int argc, char** argv) {
   std::vector<Contender> contenders;
   contenders.push_back({"memcpy (2 B/elem)", 4.0 * n, [&] {
 #pragma omp parallel for num_threads(o.threads) schedule(static)
-    for (int t = 0; t < o.threads; ++t) {
-      const int64_t chunk = (2 * n + o.threads - 1) / o.threads;
-      const int64_t begin = std::min<int64_t>(2 * n, t * chunk);
-      const int64_t end = std::min<int64_t>(2 * n, begin + chunk);
-      std::memcpy(copy_dst.data() + begin, copy_src.data() + begin, end - begin);
-    }
-  }});
+                          for (int t = 0; t < o.threads; ++t) {
+                            const int64_t chunk = (2 * n + o.threads - 1) / o.threads;
+                            const int64_t begin = std::min<int64_t>(2 * n, t * chunk);
+                            const int64_t end = std::min<int64_t>(2 * n, begin + chunk);
+                            std::memcpy(copy_dst.data() + begin, copy_src.data() + begin,
+                                        end - begin);
+                          }
+                        }});
   for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
     if (!zt::kernels::CpuSupports(isa)) continue;
     for (FloatFormat format : {FloatFormat::kF32, FloatFormat::kBF16, FloatFormat::kF16}) {
       const double bytes = read + static_cast<double>(zt::kernels::BytesPerElement(format)) * n;
-      contenders.push_back(
-          {std::string(zt::kernels::CpuIsaName(isa)) + " -> " + zt::kernels::FloatFormatName(format),
-           bytes, [&, isa, format] {
-             zt::kernels::Dequantize4bitCpu(packed.data(), absmax.data(), n, kBlocksize,
-                                            zt::kernels::Quant4Type::kNf4, out.data(), format,
-                                            {o.threads, true, isa});
-           }});
+      contenders.push_back({std::string(zt::kernels::CpuIsaName(isa)) + " -> " +
+                                zt::kernels::FloatFormatName(format),
+                            bytes, [&, isa, format] {
+                              zt::kernels::Dequantize4bitCpu(
+                                  packed.data(), absmax.data(), n, kBlocksize,
+                                  zt::kernels::Quant4Type::kNf4, out.data(), format,
+                                  {o.threads, true, isa});
+                            }});
     }
   }
   for (int round = 0; round < o.rounds; ++round) {
     for (Contender& c : contenders) {
       const auto start = std::chrono::steady_clock::now();
       c.run();
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       c.best_seconds = std::min(c.best_seconds, s);
     }
   }

@@ -48,9 +48,9 @@ constexpr uint32_t kDynamicMapBits[256] = {
     0x3F68999A, 0x3F6C3333, 0x3F6FCCCD, 0x3F736666, 0x3F770000, 0x3F7A999A, 0x3F7E3333, 0x3F800000,
 };
 
-constexpr int kLanes = 8;      // torch's Vectorized<float> on this build of its sum kernel
-constexpr int kIlp = 4;        // rows summed side by side (row_sum's ilp_factor)
-constexpr int kLevels = 4;     // multi_row_sum's num_levels
+constexpr int kLanes = 8;   // torch's Vectorized<float> on this build of its sum kernel
+constexpr int kIlp = 4;     // rows summed side by side (row_sum's ilp_factor)
+constexpr int kLevels = 4;  // multi_row_sum's num_levels
 constexpr int kLutSize = 65536;
 
 [[noreturn]] void Fail(const char* function, const char* message) {
@@ -105,7 +105,8 @@ Item RowSum(const float* data, int64_t size_items, int width) {
   for (int j = 1; j < kLevels; ++j) {
     for (int k = 0; k < kIlp; ++k) AddTo(acc[0][k], acc[j][k], width);
   }
-  for (int64_t r = size * kIlp; r < size_items; ++r) AddTo(acc[0][0], LoadItem(data, r, width), width);
+  for (int64_t r = size * kIlp; r < size_items; ++r)
+    AddTo(acc[0][0], LoadItem(data, r, width), width);
   for (int k = 1; k < kIlp; ++k) AddTo(acc[0][0], acc[0][k], width);
   return acc[0][0];
 }
@@ -156,8 +157,8 @@ float TorchCpuMeanF32(const float* data, int64_t n) {
   return sum / static_cast<float>(n);
 }
 
-void Quantize8bitBlockwiseCpu(const float* input, int64_t n, int64_t blocksize,
-                              const float* code, uint8_t* codes, float* absmax) {
+void Quantize8bitBlockwiseCpu(const float* input, int64_t n, int64_t blocksize, const float* code,
+                              uint8_t* codes, float* absmax) {
   if (blocksize <= 0) Fail("Quantize8bitBlockwiseCpu", "blocksize <= 0");
   if (n <= 0) return;
   if (input == nullptr || code == nullptr || codes == nullptr || absmax == nullptr) {

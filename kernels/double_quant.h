@@ -28,8 +28,8 @@ float TorchCpuMeanF32(const float* data, int64_t n);
 // max|x| (0 gives codes 0); s = clamp(x * (1 / absmax), -1, 1); code = lut[(uint16)(((s + 1) *
 // 0.5) * 65535 + 0.5)] where lut[i] counts the code's fp32 midpoints below -1 + 2i / 65535.
 // `code` holds 256 sorted values. Writes n codes and ceil(n / blocksize) absmax values.
-void Quantize8bitBlockwiseCpu(const float* input, int64_t n, int64_t blocksize,
-                              const float* code, uint8_t* codes, float* absmax);
+void Quantize8bitBlockwiseCpu(const float* input, int64_t n, int64_t blocksize, const float* code,
+                              uint8_t* codes, float* absmax);
 
 struct DoubleQuantized {
   float offset = 0.0f;  // the mean subtracted before quantizing

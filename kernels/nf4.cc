@@ -19,24 +19,35 @@ using nf4_internal::DequantArgs;
 constexpr int64_t kMinElementsPerThread = 1 << 16;
 
 // get_4bit_type("nf4"): the table bitsandbytes hard-codes.
-constexpr float kNf4Code[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+constexpr float kNf4Code[16] = {-1.0f,
+                                -0.6961928009986877f,
+                                -0.5250730514526367f,
+                                -0.39491748809814453f,
+                                -0.28444138169288635f,
+                                -0.18477343022823334f,
+                                -0.09105003625154495f,
+                                0.0f,
+                                0.07958029955625534f,
+                                0.16093020141124725f,
+                                0.24611230194568634f,
+                                0.33791524171829224f,
+                                0.44070982933044434f,
+                                0.5626170039176941f,
+                                0.7229568362236023f,
+                                1.0f};
 
 // get_4bit_type("fp4"): {0, 0.0625, 8, 12, 4, 6, 2, 3} and their negatives, divided by 12 in
 // fp32 (Python's -0 is the integer 0, so code 8 is +0.0).
-constexpr float kFp4Code[16] = {
-    0.0f / 12, 0.0625f / 12, 8.0f / 12, 12.0f / 12, 4.0f / 12, 6.0f / 12, 2.0f / 12, 3.0f / 12,
-    0.0f / 12, -0.0625f / 12, -8.0f / 12, -12.0f / 12, -4.0f / 12, -6.0f / 12, -2.0f / 12,
-    -3.0f / 12};
+constexpr float kFp4Code[16] = {0.0f / 12,  0.0625f / 12,  8.0f / 12,  12.0f / 12,
+                                4.0f / 12,  6.0f / 12,     2.0f / 12,  3.0f / 12,
+                                0.0f / 12,  -0.0625f / 12, -8.0f / 12, -12.0f / 12,
+                                -4.0f / 12, -6.0f / 12,    -2.0f / 12, -3.0f / 12};
 
 // bitsandbytes' CPU dequantization table for FP4 holds code 8 as -0.0f.
-constexpr float kFp4Lut[16] = {
-    0.0f / 12, 0.0625f / 12, 8.0f / 12, 12.0f / 12, 4.0f / 12, 6.0f / 12, 2.0f / 12, 3.0f / 12,
-    -0.0f, -0.0625f / 12, -8.0f / 12, -12.0f / 12, -4.0f / 12, -6.0f / 12, -2.0f / 12,
-    -3.0f / 12};
+constexpr float kFp4Lut[16] = {0.0f / 12,  0.0625f / 12,  8.0f / 12,  12.0f / 12,
+                               4.0f / 12,  6.0f / 12,     2.0f / 12,  3.0f / 12,
+                               -0.0f,      -0.0625f / 12, -8.0f / 12, -12.0f / 12,
+                               -4.0f / 12, -6.0f / 12,    -2.0f / 12, -3.0f / 12};
 
 // The codes in ascending value order (torch.argsort of the code book; FP4's two zeros keep
 // their index order) and the fp32 midpoints between neighbours, as
@@ -47,8 +58,7 @@ struct Bounds {
 };
 
 Bounds MakeBounds(Quant4Type type) {
-  static constexpr uint8_t kFp4Order[16] = {11, 10, 13, 12, 15, 14, 9, 0,
-                                            8,  1,  6,  7,  4,  5,  2, 3};
+  static constexpr uint8_t kFp4Order[16] = {11, 10, 13, 12, 15, 14, 9, 0, 8, 1, 6, 7, 4, 5, 2, 3};
   const float* code = Quant4CodeBook(type);
   Bounds b;
   for (int i = 0; i < 16; ++i) b.order[i] = type == Quant4Type::kNf4 ? i : kFp4Order[i];
@@ -93,8 +103,8 @@ int Bucketize(float s, const float* midpoints) {
 }
 
 // One block: elements [begin, end), `begin` even.
-void QuantizeBlock(const void* input, FloatFormat format, int64_t begin, int64_t end,
-                   bool partial, const Bounds& bounds, uint8_t* packed, float* absmax_out) {
+void QuantizeBlock(const void* input, FloatFormat format, int64_t begin, int64_t end, bool partial,
+                   const Bounds& bounds, uint8_t* packed, float* absmax_out) {
   float absmax = 0.0f;
   for (int64_t i = begin; i < end; ++i) {
     absmax = std::max(absmax, std::fabs(LoadAsFloat(input, format, i)));
@@ -163,8 +173,11 @@ CpuIsa Dequantize4bitCpu(const uint8_t* packed, const float* absmax, int64_t num
   if (packed == nullptr || absmax == nullptr || out == nullptr) {
     Fail("Dequantize4bitCpu", "null buffer");
   }
-  const DequantArgs args{packed, absmax, type == Quant4Type::kNf4 ? kNf4Code : kFp4Lut,
-                         blocksize, out,
+  const DequantArgs args{packed,
+                         absmax,
+                         type == Quant4Type::kNf4 ? kNf4Code : kFp4Lut,
+                         blocksize,
+                         out,
                          format == FloatFormat::kF32    ? nf4_internal::kOutF32
                          : format == FloatFormat::kBF16 ? nf4_internal::kOutBf16
                                                         : nf4_internal::kOutFp16};

@@ -6,9 +6,9 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -28,7 +28,9 @@ std::vector<CpuIsa> Nf4Isas() {
 }
 
 FloatFormat FormatOf(const std::string& dtype) {
-  return dtype == "bf16" ? FloatFormat::kBF16 : dtype == "fp16" ? FloatFormat::kF16 : FloatFormat::kF32;
+  return dtype == "bf16"   ? FloatFormat::kBF16
+         : dtype == "fp16" ? FloatFormat::kF16
+                           : FloatFormat::kF32;
 }
 
 uint32_t Bits(float value) {
@@ -101,8 +103,8 @@ TEST_F(Nf4GoldenTest, QuantizesAndDequantizesAsBitsandbytes) {
     } else {
       std::vector<uint8_t> codes(blocks);
       std::vector<float> nested(Quant4Blocks(blocks, kNestedBlocksize));
-      const DoubleQuantized dq = DoubleQuantizeAbsmaxCpu(absmax.data(), blocks, codes.data(),
-                                                         nested.data());
+      const DoubleQuantized dq =
+          DoubleQuantizeAbsmaxCpu(absmax.data(), blocks, codes.data(), nested.data());
       EXPECT_EQ(Bits(dq.offset), Bits(static_cast<float>(c.at("offset").get<double>())));
       EXPECT_TRUE(SameBytes(Get(name + ".absmax"), codes.data(), codes.size()));
       EXPECT_TRUE(SameBytes(Get(name + ".nested_absmax"), nested.data(), nested.size() * 4));

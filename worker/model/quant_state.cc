@@ -14,8 +14,8 @@ std::string PythonFloatRepr(double value) {
   if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
   if (value == 0) return std::signbit(value) ? "-0.0" : "0.0";
   char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, value,
-                                    std::chars_format::scientific);
+  const auto result =
+      std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific);
   const std::string text(buffer, result.ptr);  // "-4.988349601626396e-02"
   const size_t e = text.find('e');
   const bool negative = text[0] == '-';
@@ -42,9 +42,9 @@ std::string PythonFloatRepr(double value) {
 }
 
 std::string QuantStateJson(const QuantStateFields& f) {
-  std::string json = absl::StrCat("{\"quant_type\": \"", f.quant_type, "\", \"blocksize\": ",
-                                  f.blocksize, ", \"dtype\": \"", f.dtype, "\", \"shape\": [",
-                                  absl::StrJoin(f.shape, ", "), "]");
+  std::string json = absl::StrCat("{\"quant_type\": \"", f.quant_type,
+                                  "\", \"blocksize\": ", f.blocksize, ", \"dtype\": \"", f.dtype,
+                                  "\", \"shape\": [", absl::StrJoin(f.shape, ", "), "]");
   if (f.nested_offset.has_value()) {
     absl::StrAppend(&json, ", \"nested_blocksize\": 256, \"nested_dtype\": \"float32\", ",
                     "\"nested_offset\": ", PythonFloatRepr(*f.nested_offset));

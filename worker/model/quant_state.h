@@ -17,7 +17,7 @@ namespace zt::worker::model {
 std::string PythonFloatRepr(double value);
 
 struct QuantStateFields {
-  std::string quant_type;      // "nf4" | "fp4"
+  std::string quant_type;  // "nf4" | "fp4"
   int64_t blocksize = 64;
   std::string dtype;           // torch's name without "torch.": "float32", "bfloat16", "float16"
   std::vector<int64_t> shape;  // the weight's [out, in]

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -63,8 +62,8 @@ at::Tensor FloatsTensor(const float* values, int64_t n) {
 }
 
 // Appends `name`'s quantized tensors (Linear4bit._save_to_state_dict's names) to `out`.
-void AppendQuantized(const std::string& name, const at::Tensor& weight,
-                     const QuantizeSettings& s, io::NamedTensors& out) {
+void AppendQuantized(const std::string& name, const at::Tensor& weight, const QuantizeSettings& s,
+                     io::NamedTensors& out) {
   const at::Tensor w = weight.contiguous();
   const int64_t n = w.numel();
   const int64_t blocks = kernels::Quant4Blocks(n, s.blocksize);
@@ -72,13 +71,16 @@ void AppendQuantized(const std::string& name, const at::Tensor& weight,
   at::Tensor absmax = at::empty({blocks}, at::kFloat);
   kernels::Quantize4bitCpu(w.data_ptr(), FormatOf(w.scalar_type()), n, s.blocksize, s.type,
                            packed.data_ptr<uint8_t>(), absmax.data_ptr<float>());
-  QuantStateFields fields{kernels::Quant4TypeName(s.type), s.blocksize,
-                          HfDtypeName(w.scalar_type()), {w.size(0), w.size(1)}, std::nullopt};
+  QuantStateFields fields{kernels::Quant4TypeName(s.type),
+                          s.blocksize,
+                          HfDtypeName(w.scalar_type()),
+                          {w.size(0), w.size(1)},
+                          std::nullopt};
   out.emplace_back(name, packed);
   if (s.double_quant) {
     at::Tensor codes = at::empty({blocks}, at::kByte);
-    at::Tensor nested = at::empty({kernels::Quant4Blocks(blocks, kernels::kNestedBlocksize)},
-                                  at::kFloat);
+    at::Tensor nested =
+        at::empty({kernels::Quant4Blocks(blocks, kernels::kNestedBlocksize)}, at::kFloat);
     const kernels::DoubleQuantized dq = kernels::DoubleQuantizeAbsmaxCpu(
         absmax.data_ptr<float>(), blocks, codes.data_ptr<uint8_t>(), nested.data_ptr<float>());
     fields.nested_offset = dq.offset;
@@ -97,9 +99,8 @@ void AppendQuantized(const std::string& name, const at::Tensor& weight,
 absl::StatusOr<std::optional<at::ScalarType>> LoadDtype(const nlohmann::json& config) {
   for (const char* key : {"dtype", "torch_dtype"}) {
     if (config.contains(key) && config[key].is_string()) {
-      ZT_ASSIGN_OR_RETURN(at::ScalarType dtype,
-                          ParseDtypeFlag(config[key].get<std::string>(),
-                                         std::string("config.json ") + key));
+      ZT_ASSIGN_OR_RETURN(at::ScalarType dtype, ParseDtypeFlag(config[key].get<std::string>(),
+                                                               std::string("config.json ") + key));
       return std::optional<at::ScalarType>(dtype);
     }
   }
@@ -137,9 +138,8 @@ absl::Status WriteAtomically(const std::string& out, const nlohmann::json& confi
                              const io::NamedTensors& tensors, uint64_t shard_bytes,
                              const std::string& tokenizer_dir) {
   const fs::path target = fs::absolute(fs::path(out)).lexically_normal();
-  const fs::path staging =
-      target.parent_path() / absl::StrCat(".", target.filename().string(), ".tmp-quantize-",
-                                          ::getpid());
+  const fs::path staging = target.parent_path() / absl::StrCat(".", target.filename().string(),
+                                                               ".tmp-quantize-", ::getpid());
   std::error_code ec;
   fs::remove_all(staging, ec);
   absl::Status written =
@@ -160,8 +160,8 @@ absl::Status WriteAtomically(const std::string& out, const nlohmann::json& confi
 
 absl::StatusOr<std::string> RunQuantize(const QuantizeRequest& request) {
   ZT_ASSIGN_OR_RETURN(QuantizeSettings settings, ParseSettings(request));
-  ZT_ASSIGN_OR_RETURN(at::ScalarType compute, ParseDtypeFlag(request.compute_dtype,
-                                                             "--compute_dtype"));
+  ZT_ASSIGN_OR_RETURN(at::ScalarType compute,
+                      ParseDtypeFlag(request.compute_dtype, "--compute_dtype"));
   ZT_ASSIGN_OR_RETURN(uint64_t shard_bytes,
                       io::ParseByteSize(request.max_shard_size, "--max_shard_size"));
   ZT_RETURN_IF_ERROR(CheckOutput(request.out));

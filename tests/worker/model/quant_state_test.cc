@@ -27,8 +27,9 @@ TEST(QuantStateTest, JsonBlobInBitsandbytesOrder) {
             "\"nested_offset\": 0.04988349601626396}");
   f.nested_offset.reset();
   f.quant_type = "fp4";
-  EXPECT_EQ(QuantStateJson(f), "{\"quant_type\": \"fp4\", \"blocksize\": 64, \"dtype\": "
-                               "\"float32\", \"shape\": [32, 64]}");
+  EXPECT_EQ(QuantStateJson(f),
+            "{\"quant_type\": \"fp4\", \"blocksize\": 64, \"dtype\": "
+            "\"float32\", \"shape\": [32, 64]}");
 }
 
 }  // namespace

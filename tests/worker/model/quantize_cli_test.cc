@@ -19,8 +19,7 @@ namespace {
 using ::testing::HasSubstr;
 
 ::zt::testing::CommandRun Quantize(const std::string& args, const ::zt::testing::TempDir& dir) {
-  return ::zt::testing::RunCommand(std::string(ZT_WORKER_BINARY) + " quantize " + args,
-                                   dir.path());
+  return ::zt::testing::RunCommand(std::string(ZT_WORKER_BINARY) + " quantize " + args, dir.path());
 }
 
 nlohmann::json QuantizationConfig(const std::string& folder) {
@@ -54,8 +53,9 @@ TEST(QuantizeCliTest, WritesWhatTransformersSavePretrainedWrites) {
   struct Case {
     std::string golden, flags;
   };
-  for (const Case& c : {Case{"qwen2_nf4_dq_bf16", "--quant_type nf4 --double_quant --compute_dtype bf16"},
-                        Case{"qwen2_fp4_fp32", "--quant_type fp4"}}) {
+  for (const Case& c :
+       {Case{"qwen2_nf4_dq_bf16", "--quant_type nf4 --double_quant --compute_dtype bf16"},
+        Case{"qwen2_fp4_fp32", "--quant_type fp4"}}) {
     SCOPED_TRACE(c.golden);
     const std::string out = dir.Join(c.golden);
     auto run = Quantize("--model " + base + " --out " + out + " " + c.flags, dir);
