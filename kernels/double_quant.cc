@@ -52,6 +52,7 @@ constexpr int kLanes = 8;   // torch's Vectorized<float> on this build of its su
 constexpr int kIlp = 4;     // rows summed side by side (row_sum's ilp_factor)
 constexpr int kLevels = 4;  // multi_row_sum's num_levels
 constexpr int kLutSize = 65536;
+constexpr int64_t kTorchGrainSize = 32768;  // at::internal::GRAIN_SIZE
 
 [[noreturn]] void Fail(const char* function, const char* message) {
   std::fprintf(stderr, "zt::kernels::%s: %s\n", function, message);
@@ -111,6 +112,18 @@ Item RowSum(const float* data, int64_t size_items, int width) {
   return acc[0][0];
 }
 
+// torch's cascade_sum of one contiguous range: 8-wide vectors when there are at least 8
+// elements (vectorized_inner_sum), else the scalar row_sum.
+float CascadeSum(const float* data, int64_t n) {
+  if (n < kLanes) return RowSum(data, n, 1)[0];
+  const int64_t vectors = n / kLanes;
+  const Item lanes = RowSum(data, vectors, kLanes);
+  float sum = 0.0f;
+  for (int64_t k = vectors * kLanes; k < n; ++k) sum += data[k];
+  for (int k = 0; k < kLanes; ++k) sum += lanes[k];
+  return sum;
+}
+
 // bitsandbytes' 65536-entry nearest-code table over [-1, 1].
 std::vector<uint8_t> BuildLut(const float* code) {
   float midpoints[255];
@@ -142,19 +155,20 @@ const float* DynamicMap8bit() {
   return map->data();
 }
 
-float TorchCpuMeanF32(const float* data, int64_t n) {
+float TorchCpuMeanF32(const float* data, int64_t n, int torch_threads) {
   if (n <= 0) return std::nanf("");  // torch: the mean of nothing is NaN
   if (data == nullptr) Fail("TorchCpuMeanF32", "null buffer");
-  float sum = 0.0f;
-  if (n < kLanes) {
-    sum = RowSum(data, n, 1)[0];
-  } else {
-    const int64_t vectors = n / kLanes;
-    const Item lanes = RowSum(data, vectors, kLanes);
-    for (int64_t k = vectors * kLanes; k < n; ++k) sum += data[k];
-    for (int k = 0; k < kLanes; ++k) sum += lanes[k];
+  const int64_t threads = std::max(1, torch_threads);
+  if (n < kTorchGrainSize || threads == 1) return CascadeSum(data, n) / static_cast<float>(n);
+  // TensorIterator's two-pass reduction: at::parallel_for's chunks, one partial per thread (the
+  // unused ones stay 0), then the partials summed the same way.
+  const int64_t used = std::min(threads, (n + kTorchGrainSize - 1) / kTorchGrainSize);
+  const int64_t chunk = (n + used - 1) / used;
+  std::vector<float> partials(threads, 0.0f);
+  for (int64_t t = 0; t < used && t * chunk < n; ++t) {
+    partials[t] += CascadeSum(data + t * chunk, std::min(chunk, n - t * chunk));
   }
-  return sum / static_cast<float>(n);
+  return (0.0f + CascadeSum(partials.data(), threads)) / static_cast<float>(n);
 }
 
 void Quantize8bitBlockwiseCpu(const float* input, int64_t n, int64_t blocksize, const float* code,
@@ -180,10 +194,10 @@ void Quantize8bitBlockwiseCpu(const float* input, int64_t n, int64_t blocksize, 
 }
 
 DoubleQuantized DoubleQuantizeAbsmaxCpu(const float* absmax, int64_t n_blocks, uint8_t* codes,
-                                        float* nested_absmax) {
+                                        float* nested_absmax, int torch_threads) {
   DoubleQuantized result;
   if (n_blocks <= 0) return result;
-  result.offset = TorchCpuMeanF32(absmax, n_blocks);
+  result.offset = TorchCpuMeanF32(absmax, n_blocks, torch_threads);
   std::vector<float> centered(absmax, absmax + n_blocks);
   for (float& value : centered) value -= result.offset;
   Quantize8bitBlockwiseCpu(centered.data(), n_blocks, kNestedBlocksize, DynamicMap8bit(), codes,

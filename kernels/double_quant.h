@@ -20,9 +20,10 @@ const float* DynamicMap8bit();
 
 // torch.Tensor.mean() of `n` contiguous floats on the CPU, bit for bit: torch's cascade sum over
 // 8-wide float vectors (4-way interleaved, chunked in levels of 16), the scalar tail, the lanes,
-// then a float division by n. torch splits sums of more than 32768 elements across its threads,
-// which changes the order: above that size the result may differ from torch's by rounding.
-float TorchCpuMeanF32(const float* data, int64_t n);
+// then a float division by n. From 32768 elements on torch splits the sum across its
+// `torch_threads` intra-op threads (torch.get_num_threads()), which changes the order; pass the
+// count of the torch process to match.
+float TorchCpuMeanF32(const float* data, int64_t n, int torch_threads = 1);
 
 // bitsandbytes' CPU quantize_blockwise (csrc/cpu_ops.cpp): per block of `blocksize`, absmax =
 // max|x| (0 gives codes 0); s = clamp(x * (1 / absmax), -1, 1); code = lut[(uint16)(((s + 1) *
@@ -36,9 +37,10 @@ struct DoubleQuantized {
 };
 
 // Double-quantizes `n_blocks` fp32 absmax values: `codes` gets n_blocks bytes, `nested_absmax`
-// ceil(n_blocks / 256) floats; the code book is DynamicMap8bit().
+// ceil(n_blocks / 256) floats; the code book is DynamicMap8bit(); `torch_threads` as for
+// TorchCpuMeanF32 (it matters from 32768 blocks on).
 DoubleQuantized DoubleQuantizeAbsmaxCpu(const float* absmax, int64_t n_blocks, uint8_t* codes,
-                                        float* nested_absmax);
+                                        float* nested_absmax, int torch_threads = 1);
 
 // Decodes a double-quantized absmax: out[i] = nested_code[codes[i]] * nested_absmax[i / 256]
 // + offset, `nested_code` being the stored nested_quant_map (256 floats).

@@ -8,7 +8,8 @@ Writes into tests/data/nf4/:
     (F32 [16]), with double quantization <c>.nested_absmax (F32), <c>.nested_quant_map
     (F32 [256]) and <c>.absmax_dequant (the decoded F32 absmax), and <c>.dequant
     (bitsandbytes.functional.dequantize_4bit, input dtype and shape); the metadata key "cases"
-    holds a JSON list of {name, quant_type, blocksize, double_quant, dtype, shape, offset}.
+    holds a JSON list of {name, quant_type, blocksize, double_quant, dtype, shape, offset}, the
+    key "means" torch's mean (the offset's order) of a formula input at 1 to 4 threads.
   models/<case>/  transformers from_pretrained(tests/data/models/qwen2,
     quantization_config=BitsAndBytesConfig(load_in_4bit=True, ...), device_map="cpu")
     followed by save_pretrained (config.json, model.safetensors, generation_config.json).
@@ -97,6 +98,21 @@ def reference_dequant(packed, absmax, quant_type, blocksize, n, dtype):
     return (code[q] * scale).to(dtype)
 
 
+def torch_means():
+    """torch's float32 mean (the double-quantization offset) of x_i = ((i * 2654435761) mod 2^24)
+    / 2^24, exact in fp32, at sizes where torch splits the sum across 1 to 4 threads."""
+    rows = []
+    saved = torch.get_num_threads()
+    for n in (31, 32768, 40000, 70001, 200704):
+        i = torch.arange(n, dtype=torch.int64)
+        x = ((i * 2654435761) % (1 << 24)).to(torch.float64).div(1 << 24).to(torch.float32)
+        for threads in (1, 2, 3, 4):
+            torch.set_num_threads(threads)
+            rows.append(dict(n=n, threads=threads, mean=x.mean().item()))
+    torch.set_num_threads(saved)
+    return rows
+
+
 def kernel_cases():
     tensors, meta = {}, []
     gen = torch.Generator().manual_seed(20261207)
@@ -125,7 +141,8 @@ def kernel_cases():
             tensors[f"{name}.absmax_dequant"] = absmax_f.contiguous()
             entry["offset"] = st.offset.item()
         meta.append(entry)
-    save_file(tensors, os.path.join(OUT, "kernels.safetensors"), metadata={"cases": json.dumps(meta)})
+    save_file(tensors, os.path.join(OUT, "kernels.safetensors"),
+              metadata={"cases": json.dumps(meta), "means": json.dumps(torch_means())})
     return meta
 
 
@@ -174,8 +191,8 @@ bnb_4bit_compute_dtype)`, `device_map="cpu"`, then `save_pretrained`:
 {chr(10).join(rows)}
 
 The double-quantization offset (`absmax.mean()`) is torch's float32 sum on the CPU, whose order
-depends on torch's vector width and, above 32768 blocks, on its thread count; these fixtures
-stay below that.
+depends on torch's vector width and, from 32768 blocks on, on its thread count: metadata "means"
+holds torch's mean of a formula input at 1 to 4 threads (torch.set_num_threads).
 """)
 
 

@@ -127,6 +127,24 @@ TEST_F(Nf4GoldenTest, QuantizesAndDequantizesAsBitsandbytes) {
   }
 }
 
+// torch's mean at the sizes where it splits the sum across threads (the offset of a weight of
+// 32768 blocks or more), against torch itself at 1 to 4 threads.
+TEST_F(Nf4GoldenTest, MeanMatchesTorchAtEveryThreadCount) {
+  const nlohmann::json means = nlohmann::json::parse(file_->header().metadata.at("means"));
+  ASSERT_GE(means.size(), 16u);
+  for (const auto& m : means) {
+    const int64_t n = m.at("n");
+    const int threads = m.at("threads");
+    std::vector<float> x(n);
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = static_cast<float>((static_cast<uint64_t>(i) * 2654435761ull) & 0xFFFFFF) * 0x1p-24f;
+    }
+    EXPECT_EQ(Bits(TorchCpuMeanF32(x.data(), n, threads)),
+              Bits(static_cast<float>(m.at("mean").get<double>())))
+        << "n " << n << ", " << threads << " threads";
+  }
+}
+
 // Sizes that leave vector tails and partial blocks, every blocksize, every format: the vector
 // paths write exactly the scalar path's bits (NaN and inf scales included).
 TEST(Nf4SimdTest, VectorPathsEqualScalar) {

@@ -1,5 +1,6 @@
 #include "worker/model/quantize_command.h"
 
+#include <ATen/Parallel.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -30,6 +31,7 @@ struct QuantizeSettings {
   kernels::Quant4Type type = kernels::Quant4Type::kNf4;
   bool double_quant = false;
   int64_t blocksize = 64;
+  int torch_threads = 1;
 };
 
 // Linear weights transformers replaces with Linear4bit: 2-D `<module>.weight` tensors, minus the
@@ -82,7 +84,8 @@ void AppendQuantized(const std::string& name, const at::Tensor& weight, const Qu
     at::Tensor nested =
         at::empty({kernels::Quant4Blocks(blocks, kernels::kNestedBlocksize)}, at::kFloat);
     const kernels::DoubleQuantized dq = kernels::DoubleQuantizeAbsmaxCpu(
-        absmax.data_ptr<float>(), blocks, codes.data_ptr<uint8_t>(), nested.data_ptr<float>());
+        absmax.data_ptr<float>(), blocks, codes.data_ptr<uint8_t>(), nested.data_ptr<float>(),
+        s.torch_threads);
     fields.nested_offset = dq.offset;
     out.emplace_back(name + ".absmax", codes);
     out.emplace_back(name + ".nested_absmax", nested);
@@ -120,6 +123,11 @@ absl::StatusOr<QuantizeSettings> ParseSettings(const QuantizeRequest& r) {
   }
   s.blocksize = r.blocksize;
   s.double_quant = r.double_quant;
+  if (r.torch_threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--torch_threads ", r.torch_threads, ", expected 0 (default) or more"));
+  }
+  s.torch_threads = r.torch_threads > 0 ? r.torch_threads : at::get_num_threads();
   return s;
 }
 
@@ -209,6 +217,9 @@ void AddQuantizeCommand(CLI::App& app) {
   cmd->add_option("--compute_dtype", request->compute_dtype,
                   "bnb_4bit_compute_dtype: fp32 (default), bf16 or fp16");
   cmd->add_option("--max_shard_size", request->max_shard_size, "Shard size (default 5GB)");
+  cmd->add_option("--torch_threads", request->torch_threads,
+                  "torch threads whose sum order the double-quant offset follows (default: "
+                  "LibTorch's thread count)");
   cmd->callback([request]() {
     auto line = RunQuantize(*request);
     cli::ExitIfError("quantize", line.status());

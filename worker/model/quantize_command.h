@@ -1,6 +1,6 @@
 // `zerotune-worker quantize --model DIR --out DIR --quant_type nf4|fp4 [--double_quant]
 //                           [--blocksize N] [--compute_dtype bf16|fp16|fp32]
-//                           [--max_shard_size 5GB]`
+//                           [--max_shard_size 5GB] [--torch_threads N]`
 // Writes the pre-quantized HF folder that transformers + bitsandbytes save_pretrained writes
 // after from_pretrained(..., quantization_config=BitsAndBytesConfig(load_in_4bit=True, ...)):
 // every Linear weight of the decoder (2-D `*.weight` tensors other than lm_head and the
@@ -32,6 +32,10 @@ struct QuantizeRequest {
   int64_t blocksize = 64;
   std::string compute_dtype = "fp32";  // transformers' default bnb_4bit_compute_dtype
   std::string max_shard_size = "5GB";
+  // The intra-op thread count of the torch process to match: torch's sum of the absmax (the
+  // double-quantization offset) depends on it from 32768 blocks on. 0: this process's LibTorch
+  // default (OMP_NUM_THREADS or the core count, as torch's).
+  int torch_threads = 0;
 };
 
 // The summary line on success.
