@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/protocol.h"
 
 namespace zt::coordinator {
 
@@ -181,8 +182,16 @@ void JobState::RankFailed(RankFailure failure) {
   // failure report prints the message once.
   const std::string reason =
       absl::StrCat("rank ", failure.rank, " on ", failure.host, " failed (", failure.reason, ")");
+  // Bad input (a rank's exit status 2: a flag, file or config it refused) fails the same way
+  // on every attempt: restarting it only repeats the error.
+  const bool bad_input = failure.exit_code.has_value() && *failure.exit_code == kExitBadInput;
   failures_.push_back(std::move(failure));
-  if (options_.can_restart && restart_count_ < options_.max_restarts) {
+  if (bad_input) {
+    Enter(JobPhase::kFailed, when);
+    Emit(proto::JobEvent::ABORT, max_step_,
+         absl::StrCat(reason, "; not restarted: exit status ", kExitBadInput,
+                      " means bad input (a flag, file or config), which a restart repeats"));
+  } else if (options_.can_restart && restart_count_ < options_.max_restarts) {
     Enter(JobPhase::kRestarting, when);
     Emit(proto::JobEvent::ABORT, max_step_, absl::StrCat(reason, "; restarting (restart ",
                                                          restart_count_ + 1, " of ",

@@ -32,6 +32,7 @@ inline constexpr char kEnvTlsCa[] = "ZEROTUNE_TLS_CA";              // PEM file;
 inline constexpr char kEnvHost[] = "ZEROTUNE_HOST";                  // node name override
 
 // Exit codes of a rank process, read by the launcher.
+inline constexpr int kExitBadInput = 2;          // refused its flags, files or config
 inline constexpr int kExitPreempted = 75;        // checkpointed on request, then stopped
 inline constexpr int kExitAborted = 76;          // told to abort because a peer failed
 inline constexpr int kExitCoordinatorLost = 79;  // no coordinator for a heartbeat timeout

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "coordinator/clock.h"
+#include "coordinator/protocol.h"
 
 namespace zt::coordinator {
 namespace {
@@ -167,6 +168,28 @@ TEST_F(JobStateTest, RestartBudgetIsJobWide) {
   EXPECT_EQ(job.phase(), JobPhase::kFailed);
   EXPECT_EQ(job.restart_count(), 1);
   EXPECT_EQ(job.BeginNextGeneration(clock_.Now()).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// A rank that refused its input (exit status 2, e.g. --gradient_accumulation_steps 0) would fail
+// the same way again: the job fails at once, restarts left or not.
+TEST_F(JobStateTest, BadInputIsNotRestarted) {
+  JobState job(Options(2, /*max_restarts=*/2), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  RankFailure failure;
+  failure.rank = 1;
+  failure.time = clock_.Now();
+  failure.exit_code = kExitBadInput;
+  failure.reason = "exitcode 2";
+  job.RankFailed(failure);
+  EXPECT_EQ(job.phase(), JobPhase::kFailed);
+  EXPECT_EQ(job.restart_count(), 0);
+  EXPECT_THAT(job.TakeEvents()[0].reason(), HasSubstr("not restarted: exit status 2 means bad input"));
+  // Any other exit status still restarts.
+  JobState other(Options(2, /*max_restarts=*/2), clock_.Now());
+  RegisterAll(other, {{"a", 0}, {"a", 1}});
+  failure.exit_code = 1;
+  other.RankFailed(failure);
+  EXPECT_EQ(other.phase(), JobPhase::kRestarting);
 }
 
 TEST_F(JobStateTest, NoRestartWhenTheCoordinatorDidNotStartTheRanks) {
