@@ -49,7 +49,8 @@ absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArgumen
 // --adapter_name_or_path DIR, as PEFT's PeftModel.from_pretrained(base, DIR, is_trainable=True):
 // DIR/adapter_config.json sets r, lora_alpha, lora_dropout, use_rslora and target_modules (bias
 // "none" only; modules_to_save, DoRA and the other features io::ParsePeftConfig names are
-// Unimplemented), DIR/adapter_model.safetensors the starting weights. NotFound naming the flag
+// refused with an Unimplemented status naming them), DIR/adapter_model.safetensors the starting
+// weights. NotFound naming the flag
 // and the missing folder or file.
 absl::StatusOr<io::PeftAdapter> ReadAdapterToTrain(const configs::TrainingArguments& args);
 
