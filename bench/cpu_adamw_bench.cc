@@ -2,7 +2,7 @@
 //
 // Times CpuAdamWStep on every instruction-set path this CPU has, without and with the bf16
 // parameter copy, beside LibTorch's torch::optim::AdamW and the same step written with ATen ops
-// (torch.optim.AdamW's single-tensor algorithm; LibTorch 1.13 has no fused CPU AdamW) on tensors
+// (torch.optim.AdamW's single-tensor algorithm; LibTorch's C++ AdamW has no fused path) on tensors
 // of the same size and the same thread count, and
 // beside the host's memory bandwidth measured in the same run: the highest of a STREAM triad
 // (a = b + s*c) and an in-place update (a = a + s*b), 12 bytes per element counted as STREAM

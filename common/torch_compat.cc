@@ -1,6 +1,5 @@
 #include "common/torch_compat.h"
 
-#include <cmath>
 #include <limits>
 
 namespace zt::common {
@@ -34,18 +33,12 @@ at::Tensor ScaledDotProductAttention(const at::Tensor& query, const at::Tensor& 
                                      const at::Tensor& value, const SdpaOptions& options) {
   TORCH_CHECK(query.dim() == 4 && key.dim() == 4 && value.dim() == 4,
               "ScaledDotProductAttention expects [batch, heads, seq, head_dim] tensors");
-  at::Tensor k = key;
-  at::Tensor v = value;
   const int64_t query_heads = query.size(1);
   const int64_t kv_heads = key.size(1);
   if (query_heads != kv_heads) {
     TORCH_CHECK(options.enable_gqa && query_heads % kv_heads == 0,
                 "query has ", query_heads, " heads and key/value ", kv_heads,
                 ": grouped-query attention needs enable_gqa and a whole multiple");
-#if !ZT_TORCH_HAS_SDPA_GQA
-    k = k.repeat_interleave(query_heads / kv_heads, /*dim=*/1);
-    v = v.repeat_interleave(query_heads / kv_heads, /*dim=*/1);
-#endif
   }
 
   // torch rejects is_causal together with an explicit mask: fold both into one mask.
@@ -55,35 +48,8 @@ at::Tensor ScaledDotProductAttention(const at::Tensor& query, const at::Tensor& 
     mask = AdditiveMask(mask, true, query.size(2), key.size(2), query.scalar_type(), query.device());
     is_causal = false;
   }
-
-#if ZT_TORCH_HAS_PUBLIC_SDPA
-  c10::optional<at::Tensor> torch_mask;
-  if (mask.has_value()) torch_mask = *mask;
-#if ZT_TORCH_HAS_SDPA_GQA
-  return at::scaled_dot_product_attention(query, k, v, torch_mask, options.dropout_p, is_causal,
+  return at::scaled_dot_product_attention(query, key, value, mask, options.dropout_p, is_causal,
                                           options.scale, options.enable_gqa);
-#elif ZT_TORCH_HAS_SDPA_SCALE
-  return at::scaled_dot_product_attention(query, k, v, torch_mask, options.dropout_p, is_causal,
-                                          options.scale);
-#else
-  at::Tensor q = query;
-  if (options.scale.has_value()) q = q * (*options.scale * std::sqrt(double(query.size(-1))));
-  return at::scaled_dot_product_attention(q, k, v, torch_mask, options.dropout_p, is_causal);
-#endif
-#else
-  // 1.13: only the private op, with no scale argument; its boolean masks and causal path
-  // differ from 2.x, so it always gets one additive mask with 2.x's meaning.
-  at::Tensor q = query;
-  if (options.scale.has_value()) q = q * (*options.scale * std::sqrt(double(query.size(-1))));
-  c10::optional<at::Tensor> torch_mask;
-  if (mask.has_value() || is_causal) {
-    torch_mask = AdditiveMask(mask, is_causal, query.size(2), key.size(2), query.scalar_type(),
-                              query.device());
-  }
-  return std::get<0>(at::_scaled_dot_product_attention(q, k, v, torch_mask, options.dropout_p,
-                                                       /*need_attn_weights=*/false,
-                                                       /*is_causal=*/false));
-#endif
 }
 
 bool CudaAvailable() { return at::hasCUDA(); }

@@ -1,6 +1,7 @@
-// Every difference between the LibTorch versions zerotune builds against lives here:
-// Debian's 1.13.1 (CPU CI) and 2.x (GPU builds). Each gate names the version that introduced
-// the API. Code elsewhere never tests TORCH_VERSION_* itself.
+// The few places where zerotune works around LibTorch 2.x itself (the wheel's 2.11 is the one
+// every build uses): SDPA with a causal and an explicit mask together, fp16 matmul on the CPU,
+// pinned host memory without a device, and a hook after gradient accumulation. Code elsewhere
+// never tests TORCH_VERSION_* itself.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -13,21 +14,13 @@
 #include <memory>
 #include <optional>
 
-#define ZT_TORCH_AT_LEAST(major, minor) \
-  (TORCH_VERSION_MAJOR > (major) ||     \
-   (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
-
-// Public at::scaled_dot_product_attention: 2.0 (1.13 has only the private
-// at::_scaled_dot_product_attention, returning a (output, weights) tuple).
-#define ZT_TORCH_HAS_PUBLIC_SDPA ZT_TORCH_AT_LEAST(2, 0)
-// The `scale` argument of SDPA: 2.1.
-#define ZT_TORCH_HAS_SDPA_SCALE ZT_TORCH_AT_LEAST(2, 1)
-// The `enable_gqa` argument of SDPA (key/value with fewer heads than query): 2.5.
-#define ZT_TORCH_HAS_SDPA_GQA ZT_TORCH_AT_LEAST(2, 5)
+// SDPA's enable_gqa argument (key/value with fewer heads than query) arrived in 2.5.
+static_assert(TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 5),
+              "zerotune needs LibTorch 2.5 or newer (scripts/setup.sh installs 2.11)");
 
 namespace zt::common {
 
-// "1.13.1" / "2.11.0".
+// "2.11.0".
 const char* TorchVersion();
 
 struct SdpaOptions {
@@ -44,8 +37,8 @@ struct SdpaOptions {
   bool enable_gqa = false;
 };
 
-// softmax(q·kᵀ·scale + mask)·v for q [B, Hq, L, E], k/v [B, Hkv, S, E] on every supported
-// LibTorch, through the fused kernels where the version has them.
+// softmax(q·kᵀ·scale + mask)·v for q [B, Hq, L, E], k/v [B, Hkv, S, E] through torch's fused
+// kernels; a causal mask and an explicit one together (which torch rejects) become one mask.
 at::Tensor ScaledDotProductAttention(const at::Tensor& query, const at::Tensor& key,
                                      const at::Tensor& value, const SdpaOptions& options = {});
 
@@ -58,14 +51,13 @@ at::Tensor EmptyHostBuffer(at::IntArrayRef sizes, at::ScalarType dtype, bool pin
 bool PinnedMemoryAvailable();
 
 // The dtype to run a matmul in on `device` for storage `dtype`: fp16 on CPU is computed in fp32
-// (1.12-1.13 removed CPU half matmul, pytorch#75647; 2.x has it, but as a scalar loop on CPUs
-// without AVX512-FP16, pytorch#181367); everything else is unchanged.
+// (2.x's CPU half matmul is a scalar loop on CPUs without AVX512-FP16, pytorch#181367);
+// everything else is unchanged.
 at::ScalarType MatmulComputeDtype(at::ScalarType dtype, const at::Device& device);
 
 // Runs `hook` each time autograd has accumulated a gradient into `leaf.grad()` (after the
 // accumulation, on the autograd thread). A parameter used twice in one graph (tied weights)
-// fires twice. Uses the grad accumulator's post-hook, which exists in 1.13 and 2.x
-// (register_post_accumulate_grad_hook exists only from 2.1). The handle keeps the accumulator
+// fires twice. Uses the grad accumulator's post-hook. The handle keeps the accumulator
 // alive (autograd holds it weakly) and removes the hook when destroyed. Move-only.
 class GradAccumulatorHook {
  public:

@@ -4,7 +4,8 @@
 # C++ packages or network.
 #  1. unpacks the .deb files brought along in $ZT_DEB_DIR (default .gpu-debs/, made by
 #     scripts/fetch_debs.sh) into PREFIX (default build-gpu/prefix), never over the system;
-#  2. configures build-gpu/ against the host's LibTorch and NCCL, CUDA architecture 90;
+#  2. configures build-gpu/ as CI configures build/: the torch wheel's site-packages (here the
+#     host Python's, in CI .venv-torch/'s) give LibTorch and NCCL, CUDA architecture 90;
 #  3. builds, and runs the unit and gpu labels.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,17 +29,16 @@ export LIBRARY_PATH="$libdir:$prefix/usr/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 export PKG_CONFIG_PATH="$libdir/pkgconfig:$prefix/usr/share/pkgconfig"
 export PATH="$prefix/usr/bin:$PATH"
 
-torch_cmake=$("$python" -c 'import torch;print(torch.utils.cmake_prefix_path)')
-nccl_root=$("$python" -c 'import nvidia.nccl;print(list(nvidia.nccl.__path__)[0])')
+site_packages=$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')
+nccl_root=$site_packages/nvidia/nccl
 export LD_LIBRARY_PATH="$nccl_root/lib:$LD_LIBRARY_PATH"
-echo "gpu build: torch $("$python" -c 'import torch;print(torch.__version__)'), NCCL from $nccl_root"
+echo "gpu build: torch $("$python" -c 'import torch;print(torch.__version__)') in $site_packages"
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$torch_cmake;$prefix/usr" \
-  -DProtobuf_PROTOC_EXECUTABLE="$prefix/usr/bin/protoc" \
-  -DZT_CUDA=ON -DZT_MPI=OFF -DZT_NCCL_ROOT="$nccl_root" -DCMAKE_CUDA_ARCHITECTURES=90
+  -DZT_TORCH_SITE_PACKAGES="$site_packages" -DCMAKE_PREFIX_PATH="$prefix/usr" \
+  -DProtobuf_PROTOC_EXECUTABLE="$prefix/usr/bin/protoc" -DZT_CUDA=ON -DZT_MPI=OFF
 cmake --build "$build" --parallel "$(nproc)"
 configure_build=$((SECONDS - start))
 

@@ -1,7 +1,7 @@
 // Gradient reduction bucket by bucket while backward runs (ZeRO stages 0-2, deepspeed.md §8.2).
 //
 // A grad-accumulator post-hook on every trainable parameter (common/torch_compat.h
-// GradAccumulatorHook, 1.13 and 2.x) copies the parameter's fresh gradient into its slot of
+// GradAccumulatorHook) copies the parameter's fresh gradient into its slot of
 // its bucket's staging buffer (same layout as the flat parameter buffer, partition.h) and frees
 // param.grad. When every parameter of a bucket has fired as often as it did in earlier
 // backwards (a parameter used twice, e.g. tied or reached through a reentrant checkpoint,

@@ -38,7 +38,7 @@ at::Tensor MlpForward(const std::vector<NamedParameter>& params, const at::Tenso
   for (size_t i = 0; i < layers; ++i) {
     const at::Tensor& w = params[2 * i].tensor;
     const at::Tensor& b = params[2 * i + 1].tensor;
-    // 16-bit parameters compute in fp32 (fp16 CPU matmul does not exist in 1.13): the cast is
+    // 16-bit parameters compute in fp32 (fp16 CPU matmul is a scalar loop in 2.x): the cast is
     // differentiable, so the leaves still get gradients in their own dtype.
     const at::ScalarType compute = Is16Bit(w.scalar_type()) ? at::kFloat : w.scalar_type();
     h = at::addmm(b.to(compute), h.to(compute), w.to(compute).t());
