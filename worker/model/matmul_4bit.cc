@@ -92,8 +92,10 @@ at::Tensor BackwardInput(const at::Tensor& grad2, const Packed4bitWeight& w,
   return acc.to(compute);
 }
 
-Matmul4bitKernel Resolve(Matmul4bitKernel kernel, const Packed4bitWeight& w, int64_t tokens) {
-  return kernel == Matmul4bitKernel::kAuto ? ChooseMatmul4bitKernel(w, tokens) : kernel;
+Matmul4bitKernel Resolve(Matmul4bitKernel kernel, int64_t tokens, at::ScalarType compute) {
+  return kernel == Matmul4bitKernel::kAuto
+             ? ChooseMatmul4bitKernel(tokens, common::MatmulComputeDtype(compute, at::kCPU))
+             : kernel;
 }
 
 // Saved: the packed weight's tensors (references to the frozen storage, no copies) and its
@@ -109,7 +111,7 @@ class Matmul4bitFunction : public torch::autograd::Function<Matmul4bitFunction> 
     const at::ScalarType mm = common::MatmulComputeDtype(compute, x.device());
     const at::Tensor x2 = x.reshape({-1, w.in_features}).to(mm);
     const int64_t tokens = x2.size(0);
-    const Matmul4bitKernel kernel = Resolve(options.kernel, w, tokens);
+    const Matmul4bitKernel kernel = Resolve(options.kernel, tokens, compute);
     std::vector<int64_t> out_sizes = x.sizes().vec();
     out_sizes.back() = w.out_features;
     at::Tensor y = at::empty(out_sizes, x2.options());
@@ -150,7 +152,7 @@ class Matmul4bitFunction : public torch::autograd::Function<Matmul4bitFunction> 
     at::Tensor grad_bias;
     if (ctx->needs_input_grad(0)) {
       const auto kernel = Resolve(static_cast<Matmul4bitKernel>(ctx->saved_data["kernel"].toInt()),
-                                  w, grad2.size(0));
+                                  grad2.size(0), grad2.scalar_type());
       std::vector<int64_t> in_sizes = grads[0].sizes().vec();
       in_sizes.back() = w.in_features;
       grad_x =
@@ -175,10 +177,17 @@ const char* Matmul4bitKernelName(Matmul4bitKernel kernel) {
   return "?";
 }
 
-Matmul4bitKernel ChooseMatmul4bitKernel(const Packed4bitWeight& weight, int64_t tokens) {
-  (void)weight;
-  (void)tokens;
-  return Matmul4bitKernel::kTiled;
+// bench/linear4bit_bench.cc on a 2-core AVX-512 (bf16) host, NF4 double quant, 1 thread (a
+// shared, noisy host: best of 7). At 512 tokens (training) the matmul dominates: in bf16 the
+// tiles' forward is within noise of the whole weight's (0.8-1.3x its time) and their backward
+// 2.2-3.6x slower (fp32 accumulation); in fp32 the tiles' forward is 1.2-3x slower (narrow
+// GEMMs), the backward even. So the whole weight, except for a fp32 matmul over a few tokens
+// (decoding), which is bound by writing the dequantized weight while the tiles stay in cache:
+// at 8 tokens fp32 the tiles take 0.45-0.56x the forward and 0.44-0.75x the backward time;
+// at 16 tokens they no longer win.
+Matmul4bitKernel ChooseMatmul4bitKernel(int64_t tokens, at::ScalarType matmul_dtype) {
+  return matmul_dtype == at::kFloat && tokens <= 8 ? Matmul4bitKernel::kTiled
+                                                   : Matmul4bitKernel::kDequantizeThenMatmul;
 }
 
 at::Tensor Matmul4bit(const at::Tensor& x, const Packed4bitWeight& weight, const at::Tensor& bias,

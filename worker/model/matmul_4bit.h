@@ -10,7 +10,7 @@
 //   kTiled: tiles of whole weight rows dequantized into a reusable buffer of about
 //     `tile_bytes`, each tile's matmul written into its slice of the output (forward) or
 //     accumulated in fp32 into grad_x (backward).
-// kAuto picks by bench/linear4bit_bench.cc's measurement (see matmul_4bit.cc).
+// kAuto picks by bench/linear4bit_bench.cc's measurement (ChooseMatmul4bitKernel).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -36,8 +36,8 @@ struct Matmul4bitOptions {
 at::Tensor Matmul4bit(const at::Tensor& x, const Packed4bitWeight& weight, const at::Tensor& bias,
                       const Matmul4bitOptions& options = {});
 
-// The kernel kAuto resolves to for this weight and number of tokens.
-Matmul4bitKernel ChooseMatmul4bitKernel(const Packed4bitWeight& weight, int64_t tokens);
+// The kernel kAuto resolves to for `tokens` rows of x and matmuls in `matmul_dtype`.
+Matmul4bitKernel ChooseMatmul4bitKernel(int64_t tokens, at::ScalarType matmul_dtype);
 
 // Bytes of the tensors autograd saved for `output`'s backward when its grad_fn is Matmul4bit's
 // node (else -1): the test hook for "only the packed weight and its constants are saved".

@@ -182,6 +182,13 @@ TEST(Matmul4bitTest, TilesEqualTheWholeDequantizationAndKernelsAgree) {
   }
 }
 
+TEST(Matmul4bitTest, AutoTilesOnlyFp32MatmulsOverFewTokens) {
+  EXPECT_EQ(ChooseMatmul4bitKernel(8, at::kFloat), Matmul4bitKernel::kTiled);
+  EXPECT_EQ(ChooseMatmul4bitKernel(9, at::kFloat), Matmul4bitKernel::kDequantizeThenMatmul);
+  EXPECT_EQ(ChooseMatmul4bitKernel(1, at::kBFloat16), Matmul4bitKernel::kDequantizeThenMatmul);
+  EXPECT_EQ(ChooseMatmul4bitKernel(512, at::kFloat), Matmul4bitKernel::kDequantizeThenMatmul);
+}
+
 TEST(Packed4bitWeightTest, ValidationNamesTheFieldThatDisagrees) {
   Packed4bitWeight w = RandomWeight(8, 64, /*double_quant=*/true, at::kBFloat16);
   ASSERT_TRUE(ValidatePacked4bitWeight(w).ok());
