@@ -68,8 +68,10 @@ class ChunkedLinearCrossEntropy : public torch::autograd::Function<ChunkedLinear
       if (!saved.defined()) return at::Tensor();
       return (saved * grad).to(static_cast<at::ScalarType>(ctx->saved_data[dtype].toInt()));
     };
-    return {scaled("d_rows", "rows_dtype"), scaled("d_head", "head_dtype"), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+    variable_list out(6);  // targets, chunk_rows and the two flags get none
+    out[0] = scaled("d_rows", "rows_dtype");
+    out[1] = scaled("d_head", "head_dtype");
+    return out;
   }
 };
 
@@ -82,11 +84,11 @@ at::Tensor ChunkedLinearCrossEntropySum(const at::Tensor& rows, const at::Tensor
   TORCH_CHECK(targets.dim() == 1 && targets.size(0) == rows.size(0),
               "ChunkedLinearCrossEntropySum: targets ", targets.sizes(), ", rows ", rows.sizes());
   const int64_t row_bytes =
-      lm_head.size(0) * static_cast<int64_t>(at::elementSize(ChunkLossDtype(rows.scalar_type())));
+      lm_head.size(0) * static_cast<int64_t>(c10::elementSize(ChunkLossDtype(rows.scalar_type())));
   const int64_t chunk_rows = std::max<int64_t>(1, chunk_bytes / std::max<int64_t>(1, row_bytes));
   // Function::apply runs forward without grad mode, so whether gradients are wanted is decided
   // here (no gradients in evaluation, none for a frozen lm_head).
-  const bool grad = at::GradMode::is_enabled();
+  const bool grad = c10::GradMode::is_enabled();
   return ChunkedLinearCrossEntropy::apply(rows, lm_head, targets, chunk_rows,
                                           grad && rows.requires_grad(),
                                           grad && lm_head.requires_grad());

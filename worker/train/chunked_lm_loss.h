@@ -1,8 +1,9 @@
 // The summed cross-entropy of a linear head, chunked over rows so that no tensor holds the
 // logits of every row at once: for each chunk of rows, logits = rows · lm_headᵀ, their
 // log-softmax at the targets, and (when gradients are taken) the chunk's gradients wrt the rows
-// and lm_head, all in one pass. Peak extra memory: a few chunks of [chunk_rows, V] plus an fp32
-// buffer the size of `rows` and one the size of `lm_head` (the gradients, kept for backward).
+// and lm_head, all in one pass. Peak extra memory: two chunks of [chunk_rows, V] (three for 16-bit
+// input) plus a buffer the size of `rows` and one the size of `lm_head` in the loss dtype (the
+// gradients, kept for backward).
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -57,10 +57,10 @@ TEST(ChunkedLmLossMemoryTest, PeakRssOfQwenVocabularyLossStaysBelowOneLogitsTens
 
   ResetPeakRss();
   const int64_t before = ProcStatusBytes("VmRSS");
-  at::Tensor loss = decoder->ApplyHead(
-      decoder->Hidden(ids, mask), {}, [&ids](const at::Tensor& h, const at::Tensor& lm_head) {
-        return SummedCausalLmLossOnTargets(h, lm_head, ids);
-      });
+  at::Tensor loss = decoder->ApplyHead(decoder->Hidden(ids, mask), {},
+                                       [&ids](const at::Tensor& h, const at::Tensor& lm_head) {
+                                         return SummedCausalLmLossOnTargets(h, lm_head, ids);
+                                       });
   loss.backward();
   const int64_t growth = ProcStatusBytes("VmHWM") - before;
 

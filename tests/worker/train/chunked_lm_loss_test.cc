@@ -4,6 +4,7 @@
 #include "worker/train/chunked_lm_loss.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
 
@@ -20,7 +21,8 @@ struct LossAndGrads {
 
 // 0.37 × loss + a second use of lm_head (its rows at `ids` summed, as a tied embedding's).
 LossAndGrads LossWithGrads(const at::Tensor& rows_value, const at::Tensor& head_value,
-                 const at::Tensor& targets, int64_t chunk_bytes /* 0: the plain reference */) {
+                           const at::Tensor& targets,
+                           int64_t chunk_bytes /* 0: the plain reference */) {
   const at::Tensor rows = rows_value.clone().requires_grad_();
   const at::Tensor head = head_value.clone().requires_grad_();
   at::Tensor loss;
@@ -51,8 +53,8 @@ TEST(ChunkedLmLossTest, EqualsThePlainLossAndGradientsAtEveryChunkSize) {
   const LossAndGrads want = LossWithGrads(rows, head, targets, 0);
   const int64_t row_bytes = kVocab * 4;
   // 1 byte and 1 row: one row a chunk; 7 rows: a partial last chunk; more than all rows.
-  for (int64_t bytes : {int64_t{1}, row_bytes, 7 * row_bytes, 7 * row_bytes + 5, 64 * row_bytes,
-                        kLossChunkBytes}) {
+  for (int64_t bytes :
+       {int64_t{1}, row_bytes, 7 * row_bytes, 7 * row_bytes + 5, 64 * row_bytes, kLossChunkBytes}) {
     const LossAndGrads got = LossWithGrads(rows, head, targets, bytes);
     EXPECT_EQ(got.loss.scalar_type(), at::kFloat);
     EXPECT_LE(RelativeDifference(got.loss, want.loss), 1e-6) << bytes;
@@ -100,7 +102,7 @@ TEST(ChunkedLmLossTest, WithoutGradModeOrGradientsOnlyTheLoss) {
   const at::Tensor want = ChunkedLinearCrossEntropySum(rows, head, targets, 1);
   ASSERT_TRUE(want.requires_grad());
   EXPECT_EQ(torch::autograd::grad({want}, {rows})[0].sizes(), rows.sizes());
-  at::NoGradGuard no_grad;
+  c10::NoGradGuard no_grad;
   const at::Tensor got = ChunkedLinearCrossEntropySum(rows, head, targets, 1);
   EXPECT_FALSE(got.requires_grad());
   EXPECT_EQ(got.item<float>(), want.item<float>());
