@@ -182,6 +182,26 @@ TEST(Matmul4bitTest, TilesEqualTheWholeDequantizationAndKernelsAgree) {
   }
 }
 
+TEST(Matmul4bitTest, BiasGradientIsTheTokenSumAndEmptyInputsWork) {
+  const Packed4bitWeight w = RandomWeight(40, 64, /*double_quant=*/false, at::kFloat);
+  for (Matmul4bitKernel kernel :
+       {Matmul4bitKernel::kDequantizeThenMatmul, Matmul4bitKernel::kTiled}) {
+    const at::Tensor x = at::randn({2, 3, 64}).requires_grad_(true);
+    const at::Tensor bias = at::randn({40}).requires_grad_(true);
+    const at::Tensor grad = at::randn({2, 3, 40});
+    Matmul4bit(x, w, bias, {kernel, 1}).backward(grad);
+    EXPECT_TRUE(at::allclose(bias.grad(), grad.sum(at::IntArrayRef{0, 1}), 1e-5, 1e-6));
+    const at::Tensor dense = DequantizePacked4bit(w, at::kFloat);
+    EXPECT_TRUE(at::allclose(x.grad(), at::matmul(grad, dense), 1e-5, 1e-6));
+
+    const at::Tensor empty = at::zeros({0, 64}).requires_grad_(true);
+    const at::Tensor y = Matmul4bit(empty, w, bias, {kernel, 1});
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{0, 40}));
+    y.sum().backward();
+    EXPECT_EQ(empty.grad().sizes(), empty.sizes());
+  }
+}
+
 TEST(Matmul4bitTest, AutoTilesOnlyFp32MatmulsOverFewTokens) {
   EXPECT_EQ(ChooseMatmul4bitKernel(8, at::kFloat), Matmul4bitKernel::kTiled);
   EXPECT_EQ(ChooseMatmul4bitKernel(9, at::kFloat), Matmul4bitKernel::kDequantizeThenMatmul);
