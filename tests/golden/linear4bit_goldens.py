@@ -11,11 +11,12 @@ Writes tests/data/linear4bit/linear4bit.safetensors. Per case <c>:
   <c>.input [2, 5, in] (the case's input dtype), <c>.grad_output (the output's dtype);
   <c>.output, <c>.grad_input, <c>.grad_lora_A, <c>.grad_lora_B: PEFT + bitsandbytes results.
 Metadata "cases": a JSON list of {name, quant_type, blocksize, double_quant, weight_dtype,
-compute_dtype, input_dtype, bias, in, out, offset, scaling, noise}: `noise` holds, for each of
-output / grad_input / grad_lora_A / grad_lora_B, max|ref - exact| / max|exact| where `exact` is the same computation in float64 on the operands bitsandbytes
-rounds to (x and bias in the compute dtype, the weight dequantized as bitsandbytes does): the
-reference's own rounding error, from which the C++ test's tolerances are set. `threads_diff`
-is the largest |ref at 1 thread - ref at 2 threads| over every result.
+weight_torch_dtype (QuantState.dtype), compute_dtype, input_dtype, bias, in, out, offset,
+scaling, noise, threads_diff}: `noise` holds, for each of output / grad_input / grad_lora_A /
+grad_lora_B, max|ref - exact| / max|exact| where `exact` is the same computation in float64 on
+the operands bitsandbytes rounds to (x and bias in the compute dtype, the weight dequantized as
+bitsandbytes does): the reference's own rounding error, from which the C++ test's tolerances
+are set. `threads_diff` is the largest |ref at 1 thread - ref at 2 threads| over every result.
 Run: python3 tests/golden/linear4bit_goldens.py  (or tests/golden/make_all.sh)
 """
 import json
