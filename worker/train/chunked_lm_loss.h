@@ -21,7 +21,8 @@ inline constexpr int64_t kLossChunkBytes = int64_t{256} << 20;
 // [0, V) (filter ignored labels out first). As HF's loss: logits are computed in the input dtype,
 // then upcast to fp32 (fp64 stays fp64), which is also the loss's dtype. A chunk holds
 // max(1, chunk_bytes / (V × the loss dtype's size)) rows. lm_head may be used elsewhere too (tied
-// embeddings): its gradient from here is added to the others by autograd.
+// embeddings): its gradient from here is added to the others by autograd. First-order gradients
+// only (backward scales gradients saved in forward; it is not itself differentiable).
 at::Tensor ChunkedLinearCrossEntropySum(const at::Tensor& rows, const at::Tensor& lm_head,
                                         const at::Tensor& targets,
                                         int64_t chunk_bytes = kLossChunkBytes);
