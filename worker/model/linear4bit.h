@@ -18,6 +18,11 @@
 
 namespace zt::worker::model {
 
+// The forward above for the parts of one layer (Linear4bit::Forward and a QLoRA Linear's).
+at::Tensor Linear4bitForward(const Packed4bitWeight& weight, const at::Tensor& bias,
+                             at::ScalarType compute_dtype, const std::optional<LoraAdapter>& lora,
+                             const Matmul4bitOptions& matmul, const at::Tensor& x, bool training);
+
 struct Linear4bit {
   Packed4bitWeight weight;                    // [out, in], frozen
   at::Tensor bias;                            // [out] or undefined; frozen
