@@ -63,6 +63,15 @@ std::vector<ArgumentSpec> MakeSpecs() {
        &TA::gradient_checkpointing},
       {"use_lora", "train LoRA adapters instead of all weights", &TA::use_lora},
       {"q_lora", "QLoRA: 4-bit NF4 base weights (needs --use_lora)", &TA::q_lora},
+      {"bnb_4bit_quant_type", "QLoRA: 4-bit code book (BitsAndBytesConfig's)",
+       &TA::bnb_4bit_quant_type, "nf4|fp4"},
+      {"bnb_4bit_use_double_quant", "QLoRA: quantize the absmax values again",
+       &TA::bnb_4bit_use_double_quant},
+      {"bnb_4bit_compute_dtype", "QLoRA: the 4-bit matmuls' dtype (default: --bf16/--fp16, else fp32)",
+       &TA::bnb_4bit_compute_dtype},
+      {"kbit_upcast", "QLoRA: fp32 casts the non-quantized parameters to fp32 as PEFT's "
+       "prepare_model_for_kbit_training; none keeps the compute dtype",
+       &TA::kbit_upcast, "none|fp32"},
       {"lora_r", "LoRA rank", &TA::lora_r},
       {"lora_alpha", "LoRA alpha (scale = alpha / r)", &TA::lora_alpha},
       {"lora_dropout", "dropout on the LoRA input", &TA::lora_dropout},
@@ -307,8 +316,22 @@ void ValidateTrainingArguments(const TrainingArguments& args, Diagnostics& diag)
   if (args.q_lora && !args.use_lora) {
     diag.Error("--q_lora", "needs --use_lora (QLoRA trains LoRA adapters on a 4-bit base)");
   }
-  if (args.q_lora && args.fp16) {
-    diag.Error("--q_lora", "use --bf16 with --q_lora (4-bit compute dtype); --fp16 was set");
+  if (!args.bnb_4bit_compute_dtype.empty()) {
+    static const std::set<std::string> kDtypes = {"bf16", "fp16", "fp32", "bfloat16",
+                                                  "float16", "float32"};
+    if (kDtypes.count(args.bnb_4bit_compute_dtype) == 0) {
+      diag.Error("--bnb_4bit_compute_dtype",
+                 absl::StrCat("\"", args.bnb_4bit_compute_dtype,
+                              "\", expected bf16, fp16 or fp32 (or bfloat16, float16, float32)"));
+    }
+  }
+  if (!args.q_lora) {
+    for (const char* flag : {"bnb_4bit_quant_type", "bnb_4bit_use_double_quant",
+                             "bnb_4bit_compute_dtype", "kbit_upcast"}) {
+      if (args.IsSet(flag)) {
+        diag.Error(absl::StrCat("--", flag), "applies to QLoRA only; --q_lora is not set");
+      }
+    }
   }
   if (!args.adapter_name_or_path.empty() && !args.use_lora) {
     diag.Error("--use_lora", absl::StrCat("false contradicts --adapter_name_or_path ",

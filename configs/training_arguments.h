@@ -60,6 +60,14 @@ struct TrainingArguments {
   // LoRA / QLoRA.
   bool use_lora = false;
   bool q_lora = false;
+  // QLoRA's BitsAndBytesConfig, under transformers' names; a pre-quantized folder's
+  // quantization_config wins (an explicit contradicting flag is an error).
+  std::string bnb_4bit_quant_type = "nf4";
+  bool bnb_4bit_use_double_quant = true;  // Qwen's finetune.py
+  std::string bnb_4bit_compute_dtype;     // bf16 | fp16 | fp32; empty: from --bf16 / --fp16
+  // "fp32": PEFT's prepare_model_for_kbit_training (the non-quantized 16-bit parameters in
+  // fp32); "none": they stay in the compute dtype.
+  std::string kbit_upcast = "none";
   int64_t lora_r = 64;
   int64_t lora_alpha = 16;
   double lora_dropout = 0.05;

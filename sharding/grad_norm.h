@@ -1,7 +1,7 @@
 // The global gradient L2 norm for gradient_clipping and the global inf/NaN flag for loss
 // scaling, as ZeRO computes them (deepspeed.md §6.1, §6.3): every rank sums the squares of its
-// gradient partition in fp64 (each chunk's norm taken in fp64, then squared), the sums are
-// all-reduced (SUM) in fp64 across ranks, the square root is the norm; a non-finite norm is
+// gradient partition in fp64 (each chunk's squares summed in fp32, the chunks in fp64), the sums
+// are all-reduced (SUM) in fp64 across ranks, the square root is the norm; a non-finite norm is
 // reported as -1. Overflow is any inf/NaN on any rank (all-reduce MAX of a flag).
 //
 // Blocking: each call waits for its collective until `deadline` (DeadlineExceeded after).
@@ -19,7 +19,12 @@
 namespace zt::sharding {
 
 // Σ ||t||² over `tensors` in fp64, as a one-element kDouble tensor on their device (no sync).
+// Each tensor is read in chunks of `chunk_numel` elements (default 16 Mi): a chunk's sum of
+// squares is taken in fp32 (fp64 for fp64 tensors; 16-bit chunks upcast one at a time, never a
+// whole tensor), the chunks' sums added in fp64. A chunk whose sum of squares overflows fp32
+// (norm above about 1.8e19) counts as inf, as in torch's clip_grad_norm_ of fp32 gradients.
 at::Tensor SquaredNormFp64(const std::vector<at::Tensor>& tensors);
+at::Tensor SquaredNormFp64(const std::vector<at::Tensor>& tensors, int64_t chunk_numel);
 
 // sqrt(Σ over ranks of `local_squared` (one-element kDouble)), or -1 when not finite.
 // `comm` null: the partition is the whole gradient (stage 0), no reduction.

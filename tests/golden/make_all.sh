@@ -27,6 +27,8 @@ generators=(
   "qwen_finetune_labels.py"
   "tensorboard_goldens.py"
   "nf4_goldens.py"
+  # bitsandbytes Linear4bit under PEFT LoRA: forward and backward
+  "linear4bit_goldens.py"
   # the whole loop: HF Trainer runs, 2- and 4-rank ones under torch.distributed.run (gloo)
   "trainer_goldens.py"
 )

@@ -104,13 +104,15 @@ TEST(AdamWStepTest, AdamWithoutAdamWModeFromTheConfigIsL2) {
 }
 
 TEST(GradNormTest, SquaresAreSummedInFloat64AndNonFiniteIsMinusOne) {
-  at::Tensor a = at::full({3}, 1e20f), b = at::full({2}, 2.0f);  // 3e40 overflows fp32
-  at::Tensor sq = SquaredNormFp64({a, b});
+  // Each tensor's squares (3e38) fit fp32, their sum (6e38) only fp64.
+  at::Tensor a = at::full({3}, 1e19f), b = at::full({2}, 2.0f);
+  at::Tensor sq = SquaredNormFp64({a, a, b});
   EXPECT_EQ(sq.scalar_type(), at::kDouble);
-  const double big = static_cast<double>(1e20f);
-  EXPECT_DOUBLE_EQ(sq.item<double>(), 3 * big * big + 8.0);
-  EXPECT_DOUBLE_EQ(*GlobalNorm(sq, nullptr, absl::InfiniteFuture()),
-                   std::sqrt(3 * big * big + 8.0));
+  const double big = static_cast<double>(1e19f);
+  const double want = 6 * big * big + 8.0;
+  EXPECT_NEAR(sq.item<double>(), want, 1e-7 * want);
+  EXPECT_NEAR(*GlobalNorm(sq, nullptr, absl::InfiniteFuture()), std::sqrt(want),
+              1e-7 * std::sqrt(want));
   at::Tensor bad = at::tensor({1.0f, std::numeric_limits<float>::infinity()});
   EXPECT_EQ(*GlobalNorm(SquaredNormFp64({bad}), nullptr, absl::InfiniteFuture()), -1.0);
   EXPECT_TRUE(*GlobalOverflow(NonFiniteFlag({b, bad}), nullptr, absl::InfiniteFuture()));

@@ -24,11 +24,12 @@ struct Slot {
   std::vector<int64_t> shape;
   SlotKind kind;
   at::Tensor* target;
+  Linear* linear = nullptr;  // set for a decoder-layer linear's weight (QLoRA quantizes those)
 };
 
 void AddLinearSlots(std::vector<Slot>& slots, const std::string& prefix, Linear& linear,
                     int64_t out, int64_t in, bool bias) {
-  slots.push_back({prefix + ".weight", {out, in}, SlotKind::kMatrix, &linear.weight});
+  slots.push_back({prefix + ".weight", {out, in}, SlotKind::kMatrix, &linear.weight, &linear});
   if (bias) slots.push_back({prefix + ".bias", {out}, SlotKind::kBias, &linear.bias});
 }
 
@@ -88,13 +89,29 @@ DecoderLayerWeights WithTensors(const DecoderLayerWeights& layer,
 }  // namespace
 
 absl::StatusOr<Decoder> Decoder::Load(const DecoderConfig& config,
-                                      const io::ShardedSafetensors& weights, at::ScalarType dtype) {
+                                      const io::ShardedSafetensors& weights, at::ScalarType dtype,
+                                      const Load4bitOptions* four_bit) {
   ZT_RETURN_IF_ERROR(config.Validate());
   Decoder d;
   d.config_ = config;
   d.layers_.resize(config.num_layers);
   std::set<std::string> used;
   for (const Slot& slot : BaseSlots(config, d.embed_tokens_, d.final_norm_, d.lm_head_, d.layers_)) {
+    if (four_bit != nullptr && slot.linear != nullptr) {
+      const int64_t out = slot.shape[0], in = slot.shape[1];
+      Frozen4bitBase base;
+      base.compute_dtype = four_bit->compute_dtype;
+      if (four_bit->prequantized) {
+        ZT_ASSIGN_OR_RETURN(base.weight, ReadPacked4bitWeight(weights, slot.name, out, in, used));
+      } else {
+        ZT_ASSIGN_OR_RETURN(base.weight,
+                            QuantizeWeightWhileLoading(weights, slot.name, out, in, *four_bit));
+        used.insert(slot.name);
+      }
+      slot.linear->weight = at::Tensor();
+      slot.linear->base4bit = std::move(base);
+      continue;
+    }
     ZT_ASSIGN_OR_RETURN(at::Tensor t, weights.Get(slot.name));
     if (t.sizes() != at::IntArrayRef(slot.shape)) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -17,6 +17,7 @@
 #include "sharding/parameter_hook.h"
 #include "worker/io/safetensors_file.h"
 #include "worker/io/sharded_safetensors.h"
+#include "worker/model/decoder_4bit_load.h"
 #include "worker/model/decoder_config.h"
 #include "worker/model/decoder_layer.h"
 
@@ -45,9 +46,13 @@ class Decoder {
   // is `dtype`; at::ScalarType::Undefined keeps every tensor as the file holds it). For tied
   // models lm_head.weight is ignored if present. NotFound / InvalidArgument
   // naming the file, tensor, the shape found and the one expected; InvalidArgument listing
-  // tensors the architecture does not use.
+  // tensors the architecture does not use. With `four_bit` (QLoRA) every decoder-layer linear
+  // weight becomes a frozen 4-bit base (Linear::base4bit; its `weight` undefined), read packed
+  // or quantized one tensor at a time (decoder_4bit_load.h); embeddings, lm_head, norms and
+  // biases load in `dtype` as without it.
   static absl::StatusOr<Decoder> Load(const DecoderConfig& config,
-                                      const io::ShardedSafetensors& weights, at::ScalarType dtype);
+                                      const io::ShardedSafetensors& weights, at::ScalarType dtype,
+                                      const Load4bitOptions* four_bit = nullptr);
   // HF's initialisation (transformers _init_weights): linear weights and embeddings
   // N(0, initializer_range²), biases 0, norm weights 1; reproducible from `seed` whatever the
   // thread count (chunks of 16M elements, each from its own generator, over at::parallel_for).

@@ -1,6 +1,7 @@
 #include "worker/model/lora_linear.h"
 
 #include "common/torch_compat.h"
+#include "worker/model/linear4bit.h"
 
 namespace zt::worker::model {
 
@@ -9,6 +10,10 @@ at::Tensor LoraAdapter::DeltaWeight() const {
 }
 
 at::Tensor Linear::Forward(const at::Tensor& x, bool training) const {
+  if (base4bit.has_value()) {
+    return Linear4bitForward(base4bit->weight, bias, base4bit->compute_dtype, lora,
+                             base4bit->matmul, x, training);
+  }
   const at::ScalarType compute = common::MatmulComputeDtype(x.scalar_type(), x.device());
   at::Tensor y;
   if (compute == x.scalar_type()) {

@@ -61,7 +61,7 @@ absl::Status ApplyLora(Decoder& decoder, const LoraOptions& options, uint64_t se
                     : at::empty({out, options.r}, opts)
                           .uniform_(-1.0 / std::sqrt(double(options.r)),
                                     1.0 / std::sqrt(double(options.r)), gen);
-    const auto device = linear->weight.device();
+    const auto device = linear->device();
     adapter.a = adapter.a.to(device, options.dtype);
     adapter.b = adapter.b.to(device, options.dtype);
     adapter.scaling = options.Scaling();
@@ -119,12 +119,18 @@ ParameterSummary SummarizeParameters(Decoder& decoder) {
     summary.all += tensor->numel();
     if (tensor->requires_grad()) summary.trainable += tensor->numel();
   }
+  // A 4-bit base counts as PEFT counts a Params4bit: two parameters per packed byte.
+  for (auto& [name, linear] : AllLinears(decoder)) {
+    if (linear->base4bit.has_value()) summary.all += 2 * linear->base4bit->weight.packed.numel();
+  }
   return summary;
 }
 
 void MergeLora(Decoder& decoder) {
   for (auto& [name, linear] : AllLinears(decoder)) {
     if (!linear->lora.has_value()) continue;
+    TORCH_CHECK(!linear->base4bit.has_value(), "MergeLora: ", name,
+                " has a 4-bit base; merge into the 16-bit model instead");
     const at::Tensor w = linear->weight.detach();
     at::Tensor merged = (w.to(at::kFloat) + linear->lora->DeltaWeight().to(w.device())).to(w.scalar_type());
     linear->weight = merged;
@@ -184,7 +190,7 @@ absl::Status AttachPeftAdapter(Decoder& decoder, const io::PeftAdapter& adapter,
     }
     LoraAdapter& a = found[split->module];
     (split->is_a ? a.a : a.b) =
-        t.to(it->second->weight.device(), dtype, /*non_blocking=*/false, /*copy=*/true);
+        t.to(it->second->device(), dtype, /*non_blocking=*/false, /*copy=*/true);
   }
   LoraOptions scaling;
   scaling.r = config.r;

@@ -17,10 +17,11 @@ absl::StatusOr<at::ScalarType> ParseDtypeFlag(const std::string& text, const std
 }
 
 absl::StatusOr<Decoder> LoadModelFolder(const std::string& dir, at::ScalarType dtype,
-                                        const std::string& adapter_dir) {
+                                        const std::string& adapter_dir,
+                                        const Load4bitOptions* four_bit) {
   ZT_ASSIGN_OR_RETURN(DecoderConfig config, LoadDecoderConfig(dir));
   ZT_ASSIGN_OR_RETURN(io::ShardedSafetensors weights, io::ShardedSafetensors::Open(dir));
-  ZT_ASSIGN_OR_RETURN(Decoder decoder, Decoder::Load(config, weights, dtype));
+  ZT_ASSIGN_OR_RETURN(Decoder decoder, Decoder::Load(config, weights, dtype, four_bit));
   if (!adapter_dir.empty()) {
     ZT_ASSIGN_OR_RETURN(io::PeftAdapter adapter, io::ReadPeftAdapter(adapter_dir));
     ZT_RETURN_IF_ERROR(AttachPeftAdapter(decoder, adapter));

@@ -17,7 +17,9 @@ absl::StatusOr<at::ScalarType> ParseDtypeFlag(const std::string& text, const std
 
 // config.json + weights of `dir` in `dtype`; with a non-empty `adapter_dir`, the PEFT adapter
 // attached (fp32 adapters, as PEFT).
+// With `four_bit` the decoder-layer linears get a frozen 4-bit base (Decoder::Load).
 absl::StatusOr<Decoder> LoadModelFolder(const std::string& dir, at::ScalarType dtype,
-                                        const std::string& adapter_dir = "");
+                                        const std::string& adapter_dir = "",
+                                        const Load4bitOptions* four_bit = nullptr);
 
 }  // namespace zt::worker::model

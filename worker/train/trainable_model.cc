@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "configs/lora_target_modules.h"
+#include "configs/model_config.h"
 #include "worker/model/model_folder.h"
+#include "worker/train/qlora_options.h"
 
 namespace zt::worker::train {
 namespace {
@@ -169,10 +171,20 @@ absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArgumen
     ZT_ASSIGN_OR_RETURN(adapter, ReadAdapterToTrain(args));
     ZT_ASSIGN_OR_RETURN(out.lora, LoraOptionsFromAdapter(args, *adapter));
   }
-  ZT_ASSIGN_OR_RETURN(
-      model::Decoder decoder,
-      model::LoadModelFolder(args.model_name_or_path,
-                             keep_file_dtype ? at::ScalarType::Undefined : ComputeDtype(args)));
+  ZT_ASSIGN_OR_RETURN(const configs::ModelConfig model_config,
+                      configs::LoadModelConfig(args.model_name_or_path));
+  ZT_ASSIGN_OR_RETURN(const std::optional<QloraLoad> qlora,
+                      ResolveQloraLoad(args, model_config, args.model_name_or_path));
+  if (qlora.has_value() && keep_file_dtype) {
+    return absl::UnimplementedError(
+        "--q_lora: the 4-bit base is not partitioned (ZeRO stage 3) in this build");
+  }
+  const at::ScalarType dtype = keep_file_dtype    ? at::ScalarType::Undefined
+                               : qlora.has_value() ? qlora->unquantized_dtype
+                                                   : ComputeDtype(args);
+  ZT_ASSIGN_OR_RETURN(model::Decoder decoder,
+                      model::LoadModelFolder(args.model_name_or_path, dtype, /*adapter_dir=*/"",
+                                             qlora.has_value() ? &qlora->four_bit : nullptr));
   out.decoder = std::make_unique<model::Decoder>(std::move(decoder));
   out.use_lora = args.use_lora || adapter.has_value();
   if (adapter.has_value()) {

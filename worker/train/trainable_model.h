@@ -42,7 +42,10 @@ absl::Status CheckModelFolder(const configs::TrainingArguments& args);
 // --adapter_name_or_path, attaches that adapter to train on (below), or makes everything
 // trainable, and forms the groups with --weight_decay for the decay group. The base comes in
 // the compute dtype, or with `keep_file_dtype` as the files hold it (mapped, not copied: ZeRO-3
-// casts each rank's pieces while partitioning); adapters always in the compute dtype.
+// casts each rank's pieces while partitioning); adapters always in the compute dtype (the
+// engine's precision). With --q_lora (qlora_options.h) every decoder-layer linear gets a frozen
+// 4-bit base, quantized while loading or read packed from a pre-quantized folder, and the rest
+// loads in the compute dtype (fp32 with --kbit_upcast fp32); not with `keep_file_dtype`.
 absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args,
                                                   bool keep_file_dtype = false);
 

@@ -81,15 +81,12 @@ Trainer::~Trainer() = default;
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
     TrainerPlacement placement, TrainingObserver* observer) {
-  if (args.q_lora) {
-    return absl::UnimplementedError(
-        "--q_lora: QLoRA (4-bit NF4 base weights) is not in this build yet; train LoRA on the "
-        "16-bit base with --use_lora (and --bf16) instead");
-  }
-  if (args.optim != "adamw_torch" && args.optim != "adamw_torch_fused" && args.optim != "adamw_hf") {
+  if (args.optim != "adamw_torch" && args.optim != "adamw_torch_fused" && args.optim != "adamw_hf" &&
+      args.optim != "paged_adamw_32bit") {
     return absl::InvalidArgumentError(absl::StrCat(
         "--optim ", args.optim, ": not available in this build (adamw_torch, adamw_torch_fused "
-        "and adamw_hf run the same AdamW; 8-bit and paged optimizers come with QLoRA)"));
+        "and adamw_hf run the same AdamW; paged_adamw_32bit runs it with the optimizer state "
+        "offloaded to the host; 8-bit optimizers are not implemented)"));
   }
   for (absl::string_view sink : absl::StrSplit(args.report_to, ',', absl::SkipWhitespace())) {
     if (sink != "none" && sink != "all" && sink != "tensorboard") {
@@ -131,6 +128,15 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   }
   // Stage 3 partitions the base as its files hold it and casts each rank's pieces.
   const bool stage3 = t->job_.stage() == 3;
+  if (stage3 && a.q_lora) {
+    return absl::UnimplementedError(absl::StrCat(
+        "--deepspeed ", a.deepspeed, ": zero_optimization.stage = 3 with --q_lora: partitioning "
+        "the packed 4-bit base is not in this build; use stage 0, 1 or 2 (with offload_optimizer) "
+        "— only the LoRA adapters train, so stages 1-2 already partition all optimizer state"));
+  }
+  // bitsandbytes' paged AdamW pages its state out of device memory: AdamW with the optimizer
+  // state offloaded to the host (ZeRO's offload_optimizer) is the counterpart.
+  if (!stage3 && a.optim == "paged_adamw_32bit") t->job_.engine.offload.offload = true;
   ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/stage3));
   if (stage3) t->job_.zero3_params.floating_dtype = ComputeDtype(a);
   ZT_RETURN_IF_ERROR(t->BuildEngine());

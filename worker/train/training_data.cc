@@ -13,6 +13,7 @@
 #include "worker/data/dataset_file.h"
 #include "worker/data/dataset_record.h"
 #include "worker/data/loss_mask.h"
+#include "worker/train/chunked_lm_loss.h"
 
 namespace zt::worker::train {
 namespace {
@@ -184,9 +185,7 @@ at::Tensor SummedCausalLmLossOnTargets(const at::Tensor& hidden, const at::Tenso
   const at::Tensor trained = targets.ne(data::kIgnoreIndex).nonzero().squeeze(1);
   const at::Tensor rows =
       hidden.narrow(1, 0, hidden.size(1) - 1).reshape({-1, width}).index_select(0, trained);
-  const at::Tensor logits = LossDtype(at::linear(rows, lm_head));
-  return at::cross_entropy_loss(logits, targets.index_select(0, trained), /*weight=*/{},
-                                at::Reduction::Sum, data::kIgnoreIndex);
+  return ChunkedLinearCrossEntropySum(rows, lm_head, targets.index_select(0, trained));
 }
 
 }  // namespace zt::worker::train

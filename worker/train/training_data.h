@@ -59,7 +59,8 @@ at::Tensor SummedCausalLmLoss(const at::Tensor& logits, const at::Tensor& labels
 // The same sum from the final hidden states [B, S, h] and the lm_head weight [V, h], computing
 // logits only at the positions whose next label is trained: the loss and its gradients are
 // those of SummedCausalLmLoss(linear(hidden, lm_head), labels), without the [B, S, V] logits
-// of untrained positions (prompts, padding), which dominate small models' step time.
+// of untrained positions (prompts, padding), which dominate small models' step time, and
+// without the fp32 logits of all trained positions at once (chunked: chunked_lm_loss.h).
 at::Tensor SummedCausalLmLossOnTargets(const at::Tensor& hidden, const at::Tensor& lm_head,
                                        const at::Tensor& labels);
 

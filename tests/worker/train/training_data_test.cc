@@ -113,5 +113,24 @@ TEST(SummedCausalLmLossTest, TargetsOnlyEqualsFullLogitsInValueAndGradient) {
   EXPECT_TRUE(at::allclose(fused_grads[1], full_grads[1], 0, 1e-12));
 }
 
+TEST(SummedCausalLmLossTest, TargetsOnlyInFp32EqualsFullLogitsWithin1e6) {
+  at::manual_seed(5);
+  const at::Tensor hidden = at::randn({3, 40, 8}, at::kFloat).requires_grad_();
+  const at::Tensor lm_head = at::randn({300, 8}, at::kFloat).requires_grad_();
+  at::Tensor labels = at::randint(0, 300, {3, 40}, at::kLong);
+  labels.narrow(1, 0, 9).fill_(data::kIgnoreIndex);
+  labels[1].narrow(0, 30, 10).fill_(data::kIgnoreIndex);
+  const at::Tensor full = SummedCausalLmLoss(at::linear(hidden, lm_head), labels);
+  const std::vector<at::Tensor> full_grads = torch::autograd::grad({full}, {hidden, lm_head});
+  const at::Tensor fused = SummedCausalLmLossOnTargets(hidden, lm_head, labels);
+  const std::vector<at::Tensor> fused_grads = torch::autograd::grad({fused}, {hidden, lm_head});
+  EXPECT_EQ(fused.scalar_type(), at::kFloat);
+  EXPECT_NEAR(fused.item<double>(), full.item<double>(), 1e-6 * full.item<double>());
+  for (int i : {0, 1}) {
+    const double diff = (fused_grads[i] - full_grads[i]).norm().item<double>();
+    EXPECT_LE(diff, 1e-6 * full_grads[i].norm().item<double>()) << i;
+  }
+}
+
 }  // namespace
 }  // namespace zt::worker::train
