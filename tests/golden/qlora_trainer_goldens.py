@@ -10,6 +10,8 @@ writes tests/data/qlora_trainer_goldens/:
                     are whole 64-element blocks, as in every Qwen model (bitsandbytes' AVX-512
                     CPU dequantization indexes absmax per row, wrong for shorter rows:
                     docs/quantize.md), the 16-bit folder both sides quantize
+  model_bnb4bit/    model_bf16 loaded with that BitsAndBytesConfig and save_pretrained: the
+                    pre-quantized folder as transformers writes it
   adapter_init/     a PEFT adapter for it (r 4, alpha 16, all-linear) with random non-zero A, B
   qlora.safetensors per logged step loss, grad_norm, learning_rate (float64 [steps]) of the
                     reference (1 torch thread, eager attention); "init.<PEFT name>" /
@@ -125,6 +127,20 @@ def write_fixtures():
         os.remove(readme)
 
 
+def write_prequantized():
+    import torch
+    from transformers import BitsAndBytesConfig, Qwen2ForCausalLM
+    bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                             bnb_4bit_compute_dtype=torch.bfloat16)
+    model = Qwen2ForCausalLM.from_pretrained(os.path.join(ROOT, "model_bf16"), dtype=torch.bfloat16,
+                                             quantization_config=bnb, device_map="cpu")
+    out = os.path.join(ROOT, "model_bnb4bit")
+    model.save_pretrained(out)
+    extra = os.path.join(out, "generation_config.json")
+    if os.path.exists(extra):
+        os.remove(extra)
+
+
 def run(threads, attention="eager"):
     """One reference run at `threads` torch threads: (log history, initial adapter, final adapter)."""
     import torch
@@ -182,6 +198,7 @@ def main():
     os.makedirs(ROOT)
     write_fixtures()
 
+    write_prequantized()
     history1, init, final1 = run(1)
     history2, _, final2 = run(2)
     history3, _, final3 = run(1, "sdpa")

@@ -229,14 +229,18 @@ std::string QuantizedFolder(const zt::testing::TempDir& dir) {
   return request.out;
 }
 
-TEST(QloraTrainTest, SixteenBitFolderAndPrequantizedFolderTrainIdentically) {
+TEST(QloraTrainTest, SixteenBitAndPrequantizedFoldersTrainIdentically) {
   zt::testing::TempDir dir;
   const std::string quantized = QuantizedFolder(dir);
   const std::vector<double> from16 =
       Train(ShortRun(GoldenDir() + "/model_bf16", dir.Join("from16"), 4));
   const std::vector<double> from4 = Train(ShortRun(quantized, dir.Join("from4"), 4));
+  // The folder transformers + bitsandbytes save_pretrained wrote from the same 16-bit model.
+  const std::vector<double> from_hf =
+      Train(ShortRun(GoldenDir() + "/model_bnb4bit", dir.Join("from_hf"), 4));
   ASSERT_EQ(from16.size(), 4u);
   EXPECT_EQ(from16, from4);  // the same quantization, bit for bit
+  EXPECT_EQ(from16, from_hf);
   for (double loss : from16) EXPECT_TRUE(std::isfinite(loss));
   EXPECT_LT(from16.back(), from16.front());
   for (const char* file : {"adapter_config.json", "adapter_model.safetensors"}) {
