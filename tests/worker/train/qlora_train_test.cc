@@ -6,8 +6,8 @@
 // Tolerances come from the golden's own noise floor: the same reference run at 2 threads and
 // with SDPA instead of eager attention (equally valid summation orders, which the bf16
 // roundings of the 4-bit matmuls amplify). A step's loss may differ from HF's by at most twice
-// the run's largest floor (differences carry forward through the updates), the final adapter by twice
-// the adapter floor, relative; step 1 (no update yet) by twice its own floor.
+// the run's largest floor (differences carry forward through the updates), the final adapter by
+// twice the adapter floor, relative; step 1 (no update yet) by twice its own floor.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -115,8 +115,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> MakeTrainer(const std::vector<std::stri
   ZT_ASSIGN_OR_RETURN(configs::TrainingArguments args, Arguments(flags));
   TrainerPlacement placement;
   placement.store = std::make_shared<sharding::InMemoryStore>();
-  return Trainer::Create(args, std::make_shared<sharding::SelfCommunicator>(), placement,
-                         observer);
+  return Trainer::Create(args, std::make_shared<sharding::SelfCommunicator>(), placement, observer);
 }
 
 // Trains `flags` to the end; the logged losses.
@@ -171,8 +170,8 @@ TEST_P(QloraGoldenTest, EveryStepAndTheAdapterMatchHfWithinItsNoiseFloor) {
     const double diff = std::abs(losses[i] - hf[i]);
     const double tolerance = 2 * (i == 0 ? first_floor : floor);
     worst = std::max(worst, diff);
-    EXPECT_LE(diff, tolerance) << "step " << i + 1 << ": zerotune " << losses[i] << ", HF "
-                               << hf[i] << " (noise floor " << tolerance / 2 << ")";
+    EXPECT_LE(diff, tolerance) << "step " << i + 1 << ": zerotune " << losses[i] << ", HF " << hf[i]
+                               << " (noise floor " << tolerance / 2 << ")";
   }
   const TensorMap final_hf = ReadAll(GoldenDir() + "/qlora.safetensors", "final.");
   const TensorMap init = ReadAll(GoldenDir() + "/qlora.safetensors", "init.");
@@ -193,9 +192,10 @@ TEST_P(QloraGoldenTest, EveryStepAndTheAdapterMatchHfWithinItsNoiseFloor) {
     EXPECT_LE(e, 2 * adapter_floor) << name;
   }
   EXPECT_GT(moved, 10 * adapter_floor) << "the golden adapter barely moves";
-  std::printf("qlora golden %s: loss worst %.3g (floor %.3g), adapter worst %.3g (floor %.3g, "
-              "moved %.3g)\n",
-              GetParam().name.c_str(), worst, floor, adapter_worst, adapter_floor, moved);
+  std::printf(
+      "qlora golden %s: loss worst %.3g (floor %.3g), adapter worst %.3g (floor %.3g, "
+      "moved %.3g)\n",
+      GetParam().name.c_str(), worst, floor, adapter_worst, adapter_floor, moved);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -203,7 +203,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(GoldenVariant{"no_ds_config", {}},
                       GoldenVariant{"zero0", {"--deepspeed", DsConfig("zero0")}},
                       GoldenVariant{"zero2", {"--deepspeed", DsConfig("zero2")}},
-                      GoldenVariant{"zero2_offload", {"--deepspeed", DsConfig("zero2_offload_auto")}},
+                      GoldenVariant{"zero2_offload",
+                                    {"--deepspeed", DsConfig("zero2_offload_auto")}},
                       GoldenVariant{"paged_adamw_32bit", {"--optim", "paged_adamw_32bit"}}),
     [](const ::testing::TestParamInfo<GoldenVariant>& info) { return info.param.name; });
 
@@ -251,13 +252,32 @@ TEST(QloraTrainTest, SixteenBitAndPrequantizedFoldersTrainIdentically) {
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, t] : a) EXPECT_TRUE(at::equal(t, b.at(name))) << name;
   // Without an adapter to continue: fresh LoRA on the 4-bit base, bf16 compute throughout.
-  std::vector<std::string> fresh = {"--model_name_or_path", quantized, "--data_path",
+  std::vector<std::string> fresh = {"--model_name_or_path",
+                                    quantized,
+                                    "--data_path",
                                     zt::testing::TestDataPath("trainer_goldens/train.jsonl"),
-                                    "--output_dir", dir.Join("fresh"), "--use_lora", "true",
-                                    "--q_lora", "true", "--bf16", "true", "--lora_r", "4", "--lora_dropout", "0",
-                                    "--per_device_train_batch_size", "8", "--max_steps", "3",
-                                    "--learning_rate", "1e-2", "--logging_steps", "1",
-                                    "--save_strategy", "no"};
+                                    "--output_dir",
+                                    dir.Join("fresh"),
+                                    "--use_lora",
+                                    "true",
+                                    "--q_lora",
+                                    "true",
+                                    "--bf16",
+                                    "true",
+                                    "--lora_r",
+                                    "4",
+                                    "--lora_dropout",
+                                    "0",
+                                    "--per_device_train_batch_size",
+                                    "8",
+                                    "--max_steps",
+                                    "3",
+                                    "--learning_rate",
+                                    "1e-2",
+                                    "--logging_steps",
+                                    "1",
+                                    "--save_strategy",
+                                    "no"};
   const std::vector<double> bf16 = Train(fresh);
   ASSERT_EQ(bf16.size(), 3u);
   EXPECT_LT(bf16.back(), bf16.front());
@@ -270,12 +290,32 @@ TEST(QloraTrainTest, Fp16ComputeTrainsWithLossScaling) {
     GTEST_SKIP() << "no fp16 CPU matmul in this LibTorch";
   }
   zt::testing::TempDir dir;
-  const std::vector<std::string> flags = {
-      "--model_name_or_path", GoldenDir() + "/model_bf16", "--data_path",
-      zt::testing::TestDataPath("trainer_goldens/train.jsonl"), "--output_dir", dir.Join("fp16"),
-      "--use_lora", "true", "--q_lora", "true", "--fp16", "true", "--lora_r", "4",
-      "--lora_dropout", "0", "--per_device_train_batch_size", "8", "--max_steps", "3",
-      "--learning_rate", "1e-2", "--logging_steps", "1", "--save_strategy", "no"};
+  const std::vector<std::string> flags = {"--model_name_or_path",
+                                          GoldenDir() + "/model_bf16",
+                                          "--data_path",
+                                          zt::testing::TestDataPath("trainer_goldens/train.jsonl"),
+                                          "--output_dir",
+                                          dir.Join("fp16"),
+                                          "--use_lora",
+                                          "true",
+                                          "--q_lora",
+                                          "true",
+                                          "--fp16",
+                                          "true",
+                                          "--lora_r",
+                                          "4",
+                                          "--lora_dropout",
+                                          "0",
+                                          "--per_device_train_batch_size",
+                                          "8",
+                                          "--max_steps",
+                                          "3",
+                                          "--learning_rate",
+                                          "1e-2",
+                                          "--logging_steps",
+                                          "1",
+                                          "--save_strategy",
+                                          "no"};
   const std::vector<double> fp16 = Train(flags);
   ASSERT_EQ(fp16.size(), 3u);
   for (double loss : fp16) EXPECT_TRUE(std::isfinite(loss));
@@ -315,20 +355,25 @@ TEST(QloraTrainTest, BadCombinationsAreRefusedNamingTheFlagAndValue) {
   zt::testing::TempDir dir;
   const std::string quantized = QuantizedFolder(dir);
   const std::vector<RefusedCase> cases = {
-      {"lora_without_q_lora", {"--q_lora", "false", "--bnb_4bit_quant_type", "nf4"},
+      {"lora_without_q_lora",
+       {"--q_lora", "false", "--bnb_4bit_quant_type", "nf4"},
        "--bnb_4bit_quant_type: applies to QLoRA only"},
       {"prequantized_without_q_lora",
        {"--q_lora", "false", "--bnb_4bit_use_double_quant", "true"},
        "--bnb_4bit_use_double_quant: applies to QLoRA only"},
-      {"contradicting_quant_type", {"--bnb_4bit_quant_type", "fp4"},
+      {"contradicting_quant_type",
+       {"--bnb_4bit_quant_type", "fp4"},
        "--bnb_4bit_quant_type fp4 contradicts"},
-      {"contradicting_compute_dtype", {"--bnb_4bit_compute_dtype", "fp32"},
+      {"contradicting_compute_dtype",
+       {"--bnb_4bit_compute_dtype", "fp32"},
        "bnb_4bit_compute_dtype = \"bfloat16\""},
-      {"contradicting_double_quant", {"--bnb_4bit_use_double_quant", "false"},
+      {"contradicting_double_quant",
+       {"--bnb_4bit_use_double_quant", "false"},
        "--bnb_4bit_use_double_quant false contradicts"},
       {"stage3", {"--deepspeed", DsConfig("zero3")}, "zero_optimization.stage = 3 with --q_lora"},
       {"8bit_optimizer", {"--optim", "paged_adamw_8bit"}, "--optim paged_adamw_8bit"},
-      {"bad_compute_dtype", {"--bnb_4bit_compute_dtype", "int8"},
+      {"bad_compute_dtype",
+       {"--bnb_4bit_compute_dtype", "int8"},
        "--bnb_4bit_compute_dtype: \"int8\", expected bf16, fp16 or fp32"},
   };
   for (const RefusedCase& c : cases) {
@@ -344,8 +389,10 @@ TEST(QloraTrainTest, BadCombinationsAreRefusedNamingTheFlagAndValue) {
       // A non-QLoRA case must not carry the golden's QLoRA-only flags.
       const bool qlora_only = flags[i] == "--kbit_upcast" || flags[i] == "--bnb_4bit_compute_dtype";
       if (c.name == "lora_without_q_lora" || c.name == "prequantized_without_q_lora") {
-        if (qlora_only || (flags[i] == "--bnb_4bit_quant_type" && c.name != "lora_without_q_lora") ||
-            (flags[i] == "--bnb_4bit_use_double_quant" && c.name != "prequantized_without_q_lora")) {
+        if (qlora_only ||
+            (flags[i] == "--bnb_4bit_quant_type" && c.name != "lora_without_q_lora") ||
+            (flags[i] == "--bnb_4bit_use_double_quant" &&
+             c.name != "prequantized_without_q_lora")) {
           continue;
         }
       }
@@ -359,10 +406,12 @@ TEST(QloraTrainTest, BadCombinationsAreRefusedNamingTheFlagAndValue) {
         << c.name << ": " << trainer.status();
   }
   // A pre-quantized folder without --q_lora (LoRA or full fine-tuning) names the folder.
-  std::vector<std::string> plain = {"--model_name_or_path", quantized, "--data_path",
-                                    zt::testing::TestDataPath("trainer_goldens/train.jsonl"),
-                                    "--output_dir", dir.Join("plain"), "--use_lora", "true",
-                                    "--max_steps", "1"};
+  std::vector<std::string> plain = {
+      "--model_name_or_path", quantized,
+      "--data_path",          zt::testing::TestDataPath("trainer_goldens/train.jsonl"),
+      "--output_dir",         dir.Join("plain"),
+      "--use_lora",           "true",
+      "--max_steps",          "1"};
   absl::StatusOr<std::unique_ptr<Trainer>> trainer = MakeTrainer(plain, nullptr);
   ASSERT_FALSE(trainer.ok());
   EXPECT_TRUE(absl::StrContains(trainer.status().message(), "LoRA on it needs --q_lora"))
