@@ -154,6 +154,7 @@ TEST(TrainingArgumentsTest, ValidationCollectsEveryProblem) {
   a.q_lora = true;
   a.lora_target_modules = "q_proj,,v_proj";
   a.lora_weight_path = "old-adapter";  // accepted once and silently ignored
+  a.bnb_4bit_compute_dtype = "int4";
   Diagnostics diag;
   ValidateTrainingArguments(a, diag);
   std::vector<std::string> lines;
@@ -163,7 +164,8 @@ TEST(TrainingArgumentsTest, ValidationCollectsEveryProblem) {
                           "--lora_dropout: must be in [0, 1), got 1",
                           "--bf16: --bf16 and --fp16 cannot both be set",
                           "--q_lora: needs --use_lora (QLoRA trains LoRA adapters on a 4-bit base)",
-                          "--q_lora: use --bf16 with --q_lora (4-bit compute dtype); --fp16 was set",
+                          "--bnb_4bit_compute_dtype: \"int4\", expected bf16, fp16 or fp32 (or "
+                          "bfloat16, float16, float32)",
                           "--lora_weight_path: old-adapter: not read by this trainer; pass the "
                           "PEFT adapter folder as --adapter_name_or_path to continue training it",
                           "--lora_target_modules: \"q_proj,,v_proj\": empty module name in the "

@@ -31,6 +31,8 @@ generators=(
   "linear4bit_goldens.py"
   # the whole loop: HF Trainer runs, 2- and 4-rank ones under torch.distributed.run (gloo)
   "trainer_goldens.py"
+  # QLoRA's loop: HF Trainer + PEFT + bitsandbytes (reads trainer_goldens' train.jsonl)
+  "qlora_trainer_goldens.py"
 )
 
 start=$SECONDS

@@ -11,9 +11,8 @@
 namespace zt::worker::model {
 namespace {
 
-absl::StatusOr<at::Tensor> GetTensor(const io::ShardedSafetensors& weights,
-                                     const std::string& name, const std::string& weight_name,
-                                     std::set<std::string>& used) {
+absl::StatusOr<at::Tensor> GetTensor(const io::ShardedSafetensors& weights, const std::string& name,
+                                     const std::string& weight_name, std::set<std::string>& used) {
   if (!weights.Contains(name)) {
     return absl::NotFoundError(absl::StrCat(
         weights.FileOf(weight_name), ": tensor \"", name, "\" is missing (a bitsandbytes 4-bit ",
@@ -26,8 +25,8 @@ absl::StatusOr<at::Tensor> GetTensor(const io::ShardedSafetensors& weights,
 
 absl::Status Mismatch(const io::ShardedSafetensors& weights, const std::string& name,
                       const std::string& what) {
-  return absl::InvalidArgumentError(absl::StrCat(weights.FileOf(name), ": tensor \"", name,
-                                                 "\": ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat(weights.FileOf(name), ": tensor \"", name, "\": ", what));
 }
 
 // The quant-state blob under name.quant_state.bitsandbytes__nf4 (or __fp4), parsed.
@@ -45,17 +44,19 @@ absl::Status ReadQuantState(const io::ShardedSafetensors& weights, const std::st
   const std::string_view text(reinterpret_cast<const char*>(blob.data_ptr<uint8_t>()),
                               static_cast<size_t>(blob.numel()));
   const nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
-                                                   /*allow_exceptions=*/false);
+                                                 /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("quant_type") || !j["quant_type"].is_string() ||
       !j.contains("blocksize") || !j["blocksize"].is_number_integer() || !j.contains("dtype") ||
       !j["dtype"].is_string() || !j.contains("shape") || !j["shape"].is_array()) {
     return Mismatch(weights, blob_name,
                     absl::StrCat("expected bitsandbytes' JSON quant state with quant_type, "
-                                 "blocksize, dtype and shape, got ", std::string(text.substr(0, 200))));
+                                 "blocksize, dtype and shape, got ",
+                                 std::string(text.substr(0, 200))));
   }
   const std::string type = j["quant_type"].get<std::string>();
   if (type != "nf4" && type != "fp4") {
-    return Mismatch(weights, blob_name, absl::StrCat("quant_type \"", type, "\", expected nf4 or fp4"));
+    return Mismatch(weights, blob_name,
+                    absl::StrCat("quant_type \"", type, "\", expected nf4 or fp4"));
   }
   w.quant_type = type == "nf4" ? kernels::Quant4Type::kNf4 : kernels::Quant4Type::kFp4;
   w.blocksize = j["blocksize"].get<int64_t>();
@@ -110,8 +111,8 @@ absl::StatusOr<Packed4bitWeight> ReadPacked4bitWeight(const io::ShardedSafetenso
     ZT_ASSIGN_OR_RETURN(w.nested_quant_map,
                         GetTensor(weights, name + ".nested_quant_map", name, used));
   }
-  for (at::Tensor* t : {&w.packed, &w.absmax, &w.quant_map, &w.nested_absmax,
-                        &w.nested_quant_map}) {
+  for (at::Tensor* t :
+       {&w.packed, &w.absmax, &w.quant_map, &w.nested_absmax, &w.nested_quant_map}) {
     if (t->defined()) *t = t->reshape({-1});  // bitsandbytes stores packed as [n, 1]
   }
   if (absl::Status s = ValidatePacked4bitWeight(w); !s.ok()) {
@@ -126,23 +127,23 @@ absl::StatusOr<Packed4bitWeight> QuantizeWeightWhileLoading(const io::ShardedSaf
                                                             const Load4bitOptions& options) {
   ZT_ASSIGN_OR_RETURN(const at::Tensor file_tensor, weights.Get(name));
   if (file_tensor.sizes() != at::IntArrayRef({out, in})) {
-    return Mismatch(weights, name,
-                    absl::StrCat("has shape [", absl::StrJoin(file_tensor.sizes(), ", "),
-                                 "], expected [", out, ", ", in,
-                                 "] from config.json (hint: maybe wrong base model or config?)"));
+    return Mismatch(
+        weights, name,
+        absl::StrCat("has shape [", absl::StrJoin(file_tensor.sizes(), ", "), "], expected [", out,
+                     ", ", in, "] from config.json (hint: maybe wrong base model or config?)"));
   }
   const at::ScalarType t = file_tensor.scalar_type();
   if (t != at::kFloat && t != at::kHalf && t != at::kBFloat16) {
     return Mismatch(weights, name,
-                    absl::StrCat("is ", c10::toString(t), ", expected fp32, fp16 or bf16 to "
+                    absl::StrCat("is ", c10::toString(t),
+                                 ", expected fp32, fp16 or bf16 to "
                                  "quantize (--q_lora)"));
   }
-  const bool cast = options.quantize_dtype != at::ScalarType::Undefined &&
-                    options.quantize_dtype != t;
+  const bool cast =
+      options.quantize_dtype != at::ScalarType::Undefined && options.quantize_dtype != t;
   const at::Tensor dense = cast ? file_tensor.to(options.quantize_dtype) : file_tensor;
-  Packed4bitWeight w = QuantizePacked4bit(dense.contiguous(), options.quant_type,
-                                          options.blocksize, options.double_quant,
-                                          options.torch_threads);
+  Packed4bitWeight w = QuantizePacked4bit(dense.contiguous(), options.quant_type, options.blocksize,
+                                          options.double_quant, options.torch_threads);
   // The 16-bit weight is no longer needed: its pages go back to the page cache.
   sharding::ReleaseHostPages(file_tensor);
   return w;

@@ -4,11 +4,11 @@
 // quantized from the 16-bit tensor of the mapped file, which is then dropped.
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <optional>
 #include <set>
 #include <string>
-
-#include <ATen/ATen.h>
 
 #include "absl/status/statusor.h"
 #include "kernels/nf4.h"

@@ -8,16 +8,12 @@ at::Tensor Linear4bit::Forward(const at::Tensor& x, bool training) const {
 
 at::Tensor Linear4bitForward(const Packed4bitWeight& weight, const at::Tensor& bias,
                              at::ScalarType compute_dtype, const std::optional<LoraAdapter>& lora,
-                             const Matmul4bitOptions& matmul, const at::Tensor& x,
-                             bool training) {
+                             const Matmul4bitOptions& matmul, const at::Tensor& x, bool training) {
   // bitsandbytes casts the bias to the compute dtype (in place, once); the values are the same.
   const at::Tensor b = bias.defined() ? bias.detach().to(compute_dtype) : bias;
   const at::Tensor result = Matmul4bit(x.to(compute_dtype), weight, b, matmul).to(x.scalar_type());
   if (!lora.has_value()) return result;
-  at::Tensor h = x.to(lora->a.scalar_type());
-  if (training && lora->dropout > 0) h = at::dropout(h, lora->dropout, /*train=*/true);
-  const at::Tensor delta = at::linear(at::linear(h, lora->a), lora->b) * lora->scaling;
-  return result + delta.to(result.scalar_type());
+  return result + lora->Delta(x, training).to(result.scalar_type());
 }
 
 }  // namespace zt::worker::model

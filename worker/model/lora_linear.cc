@@ -9,6 +9,19 @@ at::Tensor LoraAdapter::DeltaWeight() const {
   return at::matmul(b.to(at::kFloat), a.to(at::kFloat)) * scaling;
 }
 
+at::Tensor LoraAdapter::Delta(const at::Tensor& x, bool training) const {
+  const at::ScalarType dtype = a.scalar_type();
+  const at::ScalarType compute = common::MatmulComputeDtype(dtype, a.device());
+  at::Tensor h = x.to(dtype);
+  if (compute != dtype) {
+    h = h.to(compute);
+    if (training && dropout > 0) h = at::dropout(h, dropout, /*train=*/true);
+    return (at::linear(at::linear(h, a.to(compute)), b.to(compute)) * scaling).to(dtype);
+  }
+  if (training && dropout > 0) h = at::dropout(h, dropout, /*train=*/true);
+  return at::linear(at::linear(h, a), b) * scaling;
+}
+
 at::Tensor Linear::Forward(const at::Tensor& x, bool training) const {
   if (base4bit.has_value()) {
     return Linear4bitForward(base4bit->weight, bias, base4bit->compute_dtype, lora,
@@ -23,9 +36,7 @@ at::Tensor Linear::Forward(const at::Tensor& x, bool training) const {
             .to(x.scalar_type());
   }
   if (!lora.has_value()) return y;
-  at::Tensor h = x.to(lora->a.scalar_type());
-  if (training && lora->dropout > 0) h = at::dropout(h, lora->dropout, /*train=*/true);
-  const at::Tensor delta = at::linear(at::linear(h, lora->a), lora->b) * lora->scaling;
+  const at::Tensor delta = lora->Delta(x, training);
   return (y + delta).to(y.scalar_type());  // PEFT adds in the promoted dtype, then casts
 }
 

@@ -81,8 +81,8 @@ Trainer::~Trainer() = default;
 absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
     TrainerPlacement placement, TrainingObserver* observer) {
-  if (args.optim != "adamw_torch" && args.optim != "adamw_torch_fused" && args.optim != "adamw_hf" &&
-      args.optim != "paged_adamw_32bit") {
+  if (args.optim != "adamw_torch" && args.optim != "adamw_torch_fused" &&
+      args.optim != "adamw_hf" && args.optim != "paged_adamw_32bit") {
     return absl::InvalidArgumentError(absl::StrCat(
         "--optim ", args.optim, ": not available in this build (adamw_torch, adamw_torch_fused "
         "and adamw_hf run the same AdamW; paged_adamw_32bit runs it with the optimizer state "

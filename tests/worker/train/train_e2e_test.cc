@@ -341,8 +341,10 @@ TEST_F(TrainE2eTest, BadInputFailsWithItsMessageAndLeavesNoOutput) {
             "per_device_train_batch_size"},
            {"8-bit optimizer", "--model_name_or_path " + Model() + data + " --optim paged_adamw_8bit",
             "--optim paged_adamw_8bit: not available in this build"},
-           {"q_lora", "--model_name_or_path " + Model() + data + " --use_lora --q_lora",
-            "--q_lora: QLoRA (4-bit NF4 base weights) is not in this build"},
+           {"q_lora at stage 3",
+            "--model_name_or_path " + Model() + data + " --use_lora --q_lora --deepspeed " +
+                Source("configs/ds/zero3.json"),
+            "zero_optimization.stage = 3 with --q_lora"},
        }) {
     const std::string out = scratch.Join("out-" + std::to_string(c.name.size()));
     const CommandRun run = Worker(c.flags + " --output_dir " + out + " --max_steps 2");
@@ -356,6 +358,19 @@ TEST_F(TrainE2eTest, BadInputFailsWithItsMessageAndLeavesNoOutput) {
                                      " --output_dir " + scratch.Join("launched"));
   EXPECT_NE(launched.exit_code, 0);
   EXPECT_NE(launched.output.find("no such folder"), std::string::npos) << launched.output;
+}
+
+TEST_F(TrainE2eTest, QloraThroughTheLauncherAtStageTwoOffloadWritesAPeftAdapter) {
+  const std::string out = Out("qlora");
+  const CommandRun run = Launch(2, absl::StrCat("--model_name_or_path ", Model(), " --data_path ",
+                                         Source("examples/identity.jsonl"), " --output_dir ", out,
+                                         " --max_steps 2 --per_device_train_batch_size 2",
+                                         " --use_lora --q_lora --bf16 --learning_rate 1e-3",
+                                         " --deepspeed ",
+                                         Source("configs/ds/zero2_offload_auto.json")));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(fs::exists(out + "/adapter_model.safetensors")) << run.output;
+  EXPECT_TRUE(fs::exists(out + "/adapter_config.json"));
 }
 
 TEST_F(TrainE2eTest, FullFineTuningAtStageTwoExportsAModelThatReloads) {
