@@ -302,7 +302,7 @@ namespace {
 // ds_config for one and eight ranks.
 TEST(ShippedJobsTest, LoadValidateAndResolve) {
   const std::string root = std::string(std::getenv("ZT_TEST_DATA")) + "/../../";
-  for (const char* job : {"qwen2.5-7b-lora-zero2-offload.json", "qwen3-8b-qlora-zero3.json"}) {
+  for (const char* job : {"qwen2.5-7b-lora-zero2-offload.json", "qwen3-8b-qlora-zero2-offload.json"}) {
     absl::StatusOr<nlohmann::json> j = ReadTolerantJsonFile(root + "configs/jobs/" + job);
     ASSERT_TRUE(j.ok()) << j.status();
     TrainingArguments args;

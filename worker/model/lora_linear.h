@@ -22,7 +22,7 @@ struct LoraAdapter {
   // scaling · B·A, [out, in], in fp32 (PEFT's get_delta_weight).
   at::Tensor DeltaWeight() const;
   // scaling · B(A(dropout(x))) in A's dtype, x cast to it first (PEFT's adapter path). Where
-  // the CPU has no kernel for that dtype (fp16 on LibTorch 1.13: common::MatmulComputeDtype)
+  // the CPU has no kernel for that dtype (fp16: common::MatmulComputeDtype)
   // the dropout and matmuls run in fp32 and the result is rounded back.
   at::Tensor Delta(const at::Tensor& x, bool training) const;
 };

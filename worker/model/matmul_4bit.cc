@@ -102,8 +102,8 @@ Matmul4bitKernel Resolve(Matmul4bitKernel kernel, int64_t tokens, at::ScalarType
 // scalars; never a dequantized weight.
 class Matmul4bitFunction : public torch::autograd::Function<Matmul4bitFunction> {
  public:
-  // The bias is optional (not an undefined tensor: LibTorch 1.13 cannot describe one as an
-  // input); autograd's input edges are x, then the bias when there is one.
+  // The bias is optional (an optional, not an undefined tensor); autograd's input edges are x,
+  // then the bias when there is one.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x,
                             const c10::optional<at::Tensor>& bias, const Packed4bitWeight& w,
                             const Matmul4bitOptions& options) {
