@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -35,23 +36,42 @@ std::vector<LinearShape> LayerLinears(const configs::ModelConfig& c) {
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// bitsandbytes NF4 with double quantization (Qwen's finetune.py --q_lora): two weights per
-// byte, one 8-bit absmax per 64-element block, one fp32 absmax per 256 blocks.
-int64_t Nf4Bytes(int64_t numel) {
-  const int64_t blocks = CeilDiv(numel, 64);
-  return CeilDiv(numel, 2) + blocks + CeilDiv(blocks, 256) * 4;
-}
-
 int64_t ParamBytes(const configs::DsConfig& ds) {
   return ds.bf16.enabled || ds.fp16.enabled ? 2 : 4;
 }
 
-int64_t FrozenBytes(const DecoderTensor& t, int64_t param_bytes) {
-  return t.quantized ? Nf4Bytes(t.numel) : t.numel * param_bytes;
+int64_t FrozenBytes(const DecoderTensor& t, const TrainingSetup& setup, int64_t param_bytes) {
+  if (t.quantized) return Quant4WeightBytes(t.numel, setup.double_quant, setup.quant_blocksize);
+  return t.numel * (setup.frozen_param_bytes > 0 ? setup.frozen_param_bytes : param_bytes);
+}
+
+// Linears of one layer that `setup` adapts (the targets match by suffix, so every layer alike).
+int64_t AdaptedPerLayer(const std::vector<DecoderTensor>& tensors) {
+  int64_t adapted = 0;
+  for (const DecoderTensor& t : tensors) {
+    if (absl::StartsWith(t.name, "model.layers.0.") && absl::EndsWith(t.name, ".lora_A.weight")) {
+      ++adapted;
+    }
+  }
+  return adapted;
+}
+
+void AddActivations(const configs::ModelConfig& model, const TrainingSetup& setup,
+                    const std::vector<DecoderTensor>& tensors, StageEstimate& e) {
+  if (!setup.activations.has_value()) return;
+  ActivationSetup a = *setup.activations;
+  a.adapted_per_layer = setup.lora ? AdaptedPerLayer(tensors) : 0;
+  a.lora_r = setup.lora ? setup.lora_r : 0;
+  a.q_lora = setup.q_lora;
+  const ActivationEstimate act = EstimateActivations(model, a);
+  e.counts_activations = true;
+  e.activations.bytes = act.Activations();
+  e.temporaries.bytes = act.Temporaries();
 }
 
 // Stages 0-2: the engine's groups and layouts.
 absl::StatusOr<StageEstimate> EngineStage(int stage, const std::vector<DecoderTensor>& tensors,
+                                          const TrainingSetup& setup,
                                           const configs::DsConfig& ds, int world_size) {
   StageEstimate e;
   e.stage = stage;
@@ -61,7 +81,7 @@ absl::StatusOr<StageEstimate> EngineStage(int stage, const std::vector<DecoderTe
   std::vector<int64_t> numels;
   for (const DecoderTensor& t : tensors) {
     if (!t.trainable) {
-      e.base_weights.bytes += FrozenBytes(t, pb);
+      e.base_weights.bytes += FrozenBytes(t, setup, pb);
       continue;
     }
     names.push_back(t.name);
@@ -89,8 +109,8 @@ absl::StatusOr<StageEstimate> EngineStage(int stage, const std::vector<DecoderTe
 // Stage 3 as DeepSpeed partitions it (partition_parameters.py, parameter_offload.py) and the
 // stage-3 engine allocates it (zero3_parameters.h): a persistent frozen tensor is kept whole
 // only, a persistent trainable one whole and as a partition (its optimizer state is cut).
-StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const configs::DsConfig& ds,
-                     int world_size) {
+StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const TrainingSetup& setup,
+                     const configs::DsConfig& ds, int world_size) {
   StageEstimate e;
   e.stage = 3;
   e.offload = ds.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
@@ -105,7 +125,7 @@ StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const configs::D
       persistent_total += t.numel;
     }
     const bool partitioned = t.trainable || !persistent;
-    const int64_t bytes = t.quantized ? CeilDiv(Nf4Bytes(t.numel), world_size)
+    const int64_t bytes = t.quantized ? CeilDiv(FrozenBytes(t, setup, pb), world_size)
                                       : (partitioned ? part * pb : 0) + (persistent ? t.numel * pb : 0);
     if (!t.trainable) {
       e.base_weights.bytes += bytes;
@@ -121,6 +141,11 @@ StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const configs::D
       ds.zero.offload_param.device == configs::OffloadDevice::kCpu;
   e.gradients.on_host = e.offload;  // DeepSpeed keeps the gradient partitions in pinned host memory
   e.optimizer.on_host = e.offload;
+  if (setup.q_lora) {
+    e.refused =
+        "train refuses --q_lora at ZeRO stage 3 in this build (the 4-bit base is not "
+        "partitioned): use stage 0-2, with offload_optimizer for the paged-optimizer counterpart";
+  }
   return e;
 }
 
@@ -146,15 +171,28 @@ std::vector<std::pair<const char*, const StateBytes*>> Rows(const StageEstimate&
           {"trainable parameters", &s.trainable},
           {"gradients", &s.gradients},
           {"optimizer state", &s.optimizer},
-          {"update buffer", &s.update_buffer}};
+          {"update buffer", &s.update_buffer},
+          {"activations", &s.activations},
+          {"temporary buffers", &s.temporaries}};
 }
 
 }  // namespace
+
+int64_t Quant4WeightBytes(int64_t numel, bool double_quant, int64_t blocksize) {
+  const int64_t blocks = CeilDiv(numel, blocksize);
+  const int64_t quant_map = 16 * 4;
+  if (!double_quant) return CeilDiv(numel, 2) + blocks * 4 + quant_map;
+  return CeilDiv(numel, 2) + blocks + CeilDiv(blocks, 256) * 4 + 256 * 4 + quant_map;
+}
 
 int64_t StageEstimate::DeviceBytes() const {
   int64_t total = 0;
   for (const auto& [name, row] : Rows(*this)) total += row->on_host ? 0 : row->bytes;
   return total;
+}
+
+int64_t StageEstimate::CpuRunRssBytes() const {
+  return DeviceBytes() + HostBytes() + kCpuRuntimeFootprintBytes;
 }
 
 int64_t StageEstimate::HostBytes() const {
@@ -231,11 +269,12 @@ absl::StatusOr<ModelStateEstimate> EstimateModelStates(const configs::ModelConfi
   }
   e.num_groups = static_cast<int>(DecayGroups(trainable).size());
   for (int stage = 0; stage <= 2; ++stage) {
-    absl::StatusOr<StageEstimate> s = EngineStage(stage, *tensors, ds, world_size);
+    absl::StatusOr<StageEstimate> s = EngineStage(stage, *tensors, setup, ds, world_size);
     if (!s.ok()) return s.status();
     e.stages.push_back(*s);
   }
-  e.stages.push_back(Stage3(*tensors, ds, world_size));
+  e.stages.push_back(Stage3(*tensors, setup, ds, world_size));
+  for (StageEstimate& s : e.stages) AddActivations(model, setup, *tensors, s);
   return e;
 }
 
@@ -249,11 +288,16 @@ std::string FormatEstimateTable(const ModelStateEstimate& e) {
   for (const StageEstimate& s : e.stages) {
     std::string title = absl::StrCat("ZeRO stage ", s.stage);
     if (s.stage == e.configured_stage) absl::StrAppend(&title, " (configured)");
+    if (!s.refused.empty()) {
+      absl::StrAppendFormat(&out, "\n%s\n  refused: %s\n", title, s.refused);
+      continue;
+    }
     absl::StrAppendFormat(&out, "\n%s\n  %-24s %12s %16s  %s\n", title, "per rank", "size",
                           "bytes", "where");
     for (const auto& [name, row] : Rows(s)) {
       if (s.stage == 0 && row == &s.update_buffer) continue;
       if (s.stage == 3 && row == &s.update_buffer) continue;  // gathered lazily, no buffer
+      if (!s.counts_activations && (row == &s.activations || row == &s.temporaries)) continue;
       absl::StrAppendFormat(&out, "  %-24s %12s %16s  %s\n", name, HumanBytes(row->bytes),
                             Grouped(row->bytes), row->on_host ? "host" : "device");
     }
@@ -261,6 +305,12 @@ std::string FormatEstimateTable(const ModelStateEstimate& e) {
                           HumanBytes(s.DeviceBytes()), Grouped(s.DeviceBytes()));
     absl::StrAppendFormat(&out, "  %-24s %12s %16s\n", "total on the host",
                           HumanBytes(s.HostBytes()), Grouped(s.HostBytes()));
+    if (s.counts_activations) {
+      const int64_t rss = s.CpuRunRssBytes();
+      absl::StrAppendFormat(&out, "  %-24s %12s %16s  (device + host + %s runtime)\n",
+                            "CPU run peak RSS", HumanBytes(rss), Grouped(rss),
+                            HumanBytes(kCpuRuntimeFootprintBytes));
+    }
   }
   return out;
 }
@@ -275,17 +325,22 @@ nlohmann::json EstimateToJson(const ModelStateEstimate& e) {
   j["trainable_params"] = e.trainable_params;
   j["parameter_groups"] = e.num_groups;
   j["stages"] = nlohmann::json::array();
-  static const char* const kKeys[] = {"base_weights", "trainable_parameters", "gradients",
-                                      "optimizer_state", "update_buffer"};
+  static const char* const kKeys[] = {"base_weights",    "trainable_parameters", "gradients",
+                                      "optimizer_state", "update_buffer",        "activations",
+                                      "temporary_buffers"};
   for (const StageEstimate& s : e.stages) {
     nlohmann::json stage = {{"stage", s.stage},
                             {"offload_optimizer", s.offload},
                             {"partition_numel", s.partition_numel},
                             {"device_bytes", s.DeviceBytes()},
                             {"host_bytes", s.HostBytes()}};
+    if (!s.refused.empty()) stage["refused"] = s.refused;
+    if (s.counts_activations) stage["cpu_run_rss_bytes"] = s.CpuRunRssBytes();
     int i = 0;
     for (const auto& [name, row] : Rows(s)) {
-      stage[kKeys[i++]] = {{"bytes", row->bytes}, {"location", row->on_host ? "host" : "device"}};
+      const char* key = kKeys[i++];
+      if (!s.counts_activations && (row == &s.activations || row == &s.temporaries)) continue;
+      stage[key] = {{"bytes", row->bytes}, {"location", row->on_host ? "host" : "device"}};
     }
     j["stages"].push_back(std::move(stage));
   }

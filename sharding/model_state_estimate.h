@@ -12,8 +12,11 @@
 // partitioning, ceil(n / W) elements of every parameter on every rank, a parameter of at most
 // stage3_param_persistence_threshold elements held whole instead (frozen) or as well
 // (trainable), while the persistent total stays within stage3_model_persistence_threshold;
-// gradients and fp32 optimizer state partitioned the same way. Transient buffers (bucket staging during backward, activations) are not model state and
-// are not counted.
+// gradients and fp32 optimizer state partitioned the same way. Bucket staging during backward
+// is not counted. With TrainingSetup::activations, one micro-batch's activations and temporary
+// buffers (activation_estimate.h) are added as device rows of every stage. With q_lora the
+// frozen decoder linears are bitsandbytes 4-bit as Packed4bitWeight stores them (packed
+// numel / 2, per-block absmax and quant maps); stage 3 is marked refused (train refuses it).
 //
 // Units: bytes, except *_numel (elements).
 #pragma once
@@ -22,11 +25,14 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "configs/ds_config.h"
 #include "configs/lora_target_modules.h"
 #include "configs/model_config.h"
 #include "nlohmann/json.hpp"
+#include "sharding/activation_estimate.h"
 
 namespace zt::sharding {
 
@@ -43,7 +49,21 @@ struct TrainingSetup {
   bool q_lora = false;  // --q_lora: frozen decoder-layer linears in 4-bit NF4
   int64_t lora_r = 8;
   configs::LoraTargetModules lora_targets;
+  // q_lora's storage (--bnb_4bit_use_double_quant; bitsandbytes' default blocksize).
+  bool double_quant = true;
+  int64_t quant_blocksize = 64;
+  // Bytes per element of the frozen tensors left unquantized; 0: the parameter dtype
+  // (q_lora with --kbit_upcast fp32: 4).
+  int64_t frozen_param_bytes = 0;
+  // Set: one micro-batch's activations and temporary buffers are counted too.
+  std::optional<ActivationSetup> activations;
 };
+
+// bitsandbytes' bytes for one 4-bit weight of `numel` elements as it is stored (formats.md
+// §1.9): packed codes ceil(numel / 2), the 16-entry fp32 quant map, and per block of
+// `blocksize` an fp32 absmax or, with double quantization, a uint8 code plus an fp32 absmax
+// per 256 blocks and the 256-entry fp32 nested quant map.
+int64_t Quant4WeightBytes(int64_t numel, bool double_quant, int64_t blocksize);
 
 // Every tensor in forward order (tied lm_head listed once). InvalidArgument naming
 // --lora_target_modules when a target matches no module (as the worker's ApplyLora),
@@ -66,8 +86,15 @@ struct StageEstimate {
   StateBytes gradients;         // gradient accumulators (partition, or whole at stage 0)
   StateBytes optimizer;         // master + moments + master-dtype gradient (+ 16-bit host copy)
   StateBytes update_buffer;     // stages 1-2: this rank's updated chunks before the all-gather
+  StateBytes activations;       // with TrainingSetup::activations (device)
+  StateBytes temporaries;       // backward gradients, the dequantized 4-bit weight (device)
+  bool counts_activations = false;
+  std::string refused;          // non-empty: train refuses this stage for the setup (why)
   int64_t DeviceBytes() const;
   int64_t HostBytes() const;
+  // The peak RSS of the same run on the CPU, where device and host are one memory: both totals
+  // plus kCpuRuntimeFootprintBytes (activation_estimate.h).
+  int64_t CpuRunRssBytes() const;
 };
 
 struct ModelStateEstimate {

@@ -149,10 +149,17 @@ TEST_F(EstimateCommandTest, ErrorsNameTheFlagOrTheFile) {
   EXPECT_THAT(run.err, HasSubstr("missing"));
 
   request_ = fresh;
-  request_.args.deepspeed.clear();
+  request_.preset = "qwen3-14b";
   run = Estimate();
   EXPECT_EQ(run.code, 1);
-  EXPECT_EQ(run.err, "error: --deepspeed: no ds_config given (--deepspeed FILE)\n");
+  EXPECT_THAT(run.err, HasSubstr("error: --preset: give --preset qwen3-14b or --model "));
+
+  request_ = fresh;
+  request_.model.clear();
+  request_.preset = "qwen9";
+  run = Estimate();
+  EXPECT_EQ(run.code, 1);
+  EXPECT_THAT(run.err, HasSubstr("error: --preset \"qwen9\", expected one of qwen2.5-0.5b, "));
 
   request_ = fresh;
   request_.num_gpus = 0;
@@ -170,6 +177,111 @@ TEST_F(EstimateCommandTest, ErrorsNameTheFlagOrTheFile) {
   run = Estimate();
   EXPECT_EQ(run.code, 1);
   EXPECT_THAT(run.err, HasSubstr("error: " + dir_.Join("ds.json") + ": zero_optimization.stage"));
+}
+
+// Without --deepspeed: what train runs without one, stage 0 in the precision of --bf16.
+TEST_F(EstimateCommandTest, WithoutDeepspeedStageZeroIsConfigured) {
+  request_.args.deepspeed.clear();
+  request_.args.per_device_train_batch_size = 1;
+  request_.json = true;
+  EstimateRun run = Estimate();
+  ASSERT_EQ(run.code, 0) << run.err;
+  nlohmann::json j = nlohmann::json::parse(run.out);
+  EXPECT_EQ(j["configured_stage"], 0);
+  EXPECT_EQ(j["param_dtype"], "bf16");
+}
+
+// --q_lora: the frozen linears as bitsandbytes stores them (hand-computed, see
+// tests/sharding/activation_estimate_test.cc for Quant4WeightBytes): q 64 and o 64 elements:
+// 32 packed + 1 absmax code + 4 nested absmax + 1024 nested map + 64 map = 1125 each; k and v
+// (32): 1109 each; gate, up, down (128, 2 blocks): 1158 each: 7942. The 168 unquantized
+// elements (embedding, norms, q/k/v biases) in bf16: 336.
+struct QloraCase {
+  const char* name;
+  bool double_quant;
+  std::string kbit_upcast;
+  int64_t base_bytes;
+};
+
+TEST_F(EstimateCommandTest, QloraBaseWeightsAreTheFourBitStorage) {
+  const QloraCase cases[] = {
+      {"double quant", true, "none", 7942 + 168 * 2},
+      // No double quantization: 4 B absmax per block: 100 + 84 + 84 + 100 + 3 · 136 = 776.
+      {"no double quant", false, "none", 776 + 168 * 2},
+      {"kbit_upcast fp32", true, "fp32", 7942 + 168 * 4},
+  };
+  for (const QloraCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    request_.args.q_lora = true;
+    request_.args.bnb_4bit_use_double_quant = c.double_quant;
+    request_.args.kbit_upcast = c.kbit_upcast;
+    request_.args.per_device_train_batch_size = 1;
+    request_.json = true;
+    EstimateRun run = Estimate();
+    ASSERT_EQ(run.code, 0) << run.err;
+    const nlohmann::json s = nlohmann::json::parse(run.out)["stages"];
+    for (int stage : {0, 1, 2}) EXPECT_EQ(s[stage]["base_weights"]["bytes"], c.base_bytes);
+    EXPECT_THAT(s[3]["refused"].get<std::string>(), HasSubstr("refuses --q_lora at ZeRO stage 3"));
+  }
+}
+
+// One micro-batch of 8 tokens with checkpointing (activation_estimate_test.cc's tiny case: the
+// same shapes, LoRA r 2 on q and v): layer inputs 128 + one recomputed layer 2,880 + loss 1,408;
+// temporaries: backward gradients 768 + the dequantized gate/up weight 256.
+TEST_F(EstimateCommandTest, QloraCountsActivationsAndTemporariesOnTheDevice) {
+  request_.args.q_lora = true;
+  request_.args.per_device_train_batch_size = 1;
+  request_.args.model_max_length = 8;
+  request_.args.gradient_checkpointing = true;
+  request_.json = true;
+  EstimateRun run = Estimate();
+  ASSERT_EQ(run.code, 0) << run.err;
+  const nlohmann::json s = nlohmann::json::parse(run.out)["stages"];
+  const int64_t activations = 128 + 2880 + 1408, temporaries = 768 + 256;
+  for (int stage : {0, 1, 2}) {
+    SCOPED_TRACE(stage);
+    EXPECT_EQ(s[stage]["activations"]["bytes"], activations);
+    EXPECT_EQ(s[stage]["temporary_buffers"]["bytes"], temporaries);
+    EXPECT_EQ(s[stage]["activations"]["location"], "device");
+  }
+  EXPECT_EQ(s[0]["device_bytes"], 8278 + 56 * 2 + 56 * 2 + 4 * 56 * 4 + activations + temporaries);
+  request_.json = false;
+  run = Estimate();
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("  activations                  4.31 KiB            4,416  device\n"
+                                 "  temporary buffers            1.00 KiB            1,024  device\n"));
+  EXPECT_THAT(run.out, HasSubstr("ZeRO stage 3\n  refused: train refuses --q_lora at ZeRO stage 3"));
+}
+
+// The guide's case: Qwen3-14B, QLoRA r 8 on every linear, 2048 tokens, micro batch 1,
+// checkpointing, one GPU: the preset sizes it without a config.json.
+TEST_F(EstimateCommandTest, PresetQwen3_14bQlora) {
+  request_.model.clear();
+  request_.preset = "qwen3-14b";
+  request_.args.deepspeed.clear();
+  request_.num_gpus = 1;
+  request_.args.q_lora = true;
+  request_.args.lora_r = 8;
+  request_.args.lora_target_modules = "all-linear";
+  request_.args.model_max_length = 2048;
+  request_.args.per_device_train_batch_size = 1;
+  request_.args.gradient_checkpointing = true;
+  request_.json = true;
+  EstimateRun run = Estimate();
+  ASSERT_EQ(run.code, 0) << run.err;
+  const nlohmann::json j = nlohmann::json::parse(run.out);
+  // 40 layers of q, o (5120²), k, v (1024·5120), gate, up, down (17408·5120) in 4-bit, and the
+  // untied embedding and lm_head (151936·5120 each) with 81 norms of 5120 and 80 of 128 in bf16.
+  const int64_t h = 5120, kv = 1024, i = 17408, v = 151936;
+  auto q4 = [](int64_t n) {
+    const int64_t blocks = (n + 63) / 64;
+    return n / 2 + blocks + (blocks + 255) / 256 * 4 + 1088;
+  };
+  const int64_t base = 40 * (2 * q4(h * h) + 2 * q4(kv * h) + 3 * q4(i * h)) +
+                       2 * (2 * v * h + 81 * h + 80 * 128);
+  EXPECT_EQ(j["stages"][0]["base_weights"]["bytes"], base);
+  // LoRA r 8 on all 7 linears: 8 · (in + out) summed per layer = 802,816; 40 layers.
+  EXPECT_EQ(j["trainable_params"], 40 * 802816);
 }
 
 }  // namespace
