@@ -70,6 +70,7 @@ std::optional<sharding::ActivationSetup> ActivationsFor(const configs::TrainingA
   a.seq_len = args.model_max_length;
   a.gradient_checkpointing = args.gradient_checkpointing;
   a.compute_bytes = ComputeBytes(args);
+  a.lora_dropout = args.lora_dropout > 0;
   return a;
 }
 

@@ -14,6 +14,7 @@ int64_t LayerActivationBytesPerToken(const configs::ModelConfig& m, const Activa
   bytes += 4 * c * q;  // SDPA: q, k and v expanded to every head, output
   bytes += 4 * c * i;  // gate, up, silu(gate), silu(gate)·up
   bytes += s.adapted_per_layer * c * s.lora_r;
+  if (s.lora_dropout) bytes += 2 * c * s.adapted_in_features;  // mask and dropped input
   return bytes;
 }
 

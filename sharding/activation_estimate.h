@@ -9,7 +9,9 @@
 //              and their rotated copies (2·c·(q + 2·kv)), Qwen3's q/k norms ((4 + c)·(q + kv)),
 //              SDPA's saved inputs with k/v expanded to every head plus its output (4·c·q), the
 //              MLP's gate, up, silu(gate) and product (4·c·i), and each adapted linear's A output
-//              (c·r; x itself is the base matmul's saved input, shared).
+//              (c·r; x itself is the base matmul's saved input, shared); with --lora_dropout > 0
+//              each adapted linear's dropout mask and dropped input (2·c·in: q, k and v draw
+//              their own).
 //   checkpoints with gradient checkpointing, every layer keeps only its input (L·c·h) and one
 //              layer's set above is alive while it is recomputed; without it, all L sets.
 //   loss       the chunked cross-entropy (worker/train/chunked_lm_loss.h): two fp32 chunks and
@@ -40,6 +42,8 @@ struct ActivationSetup {
   int64_t compute_bytes = 2;      // bf16 / fp16: 2; fp32: 4
   int64_t lora_r = 0;             // 0: no LoRA
   int64_t adapted_per_layer = 0;  // linears of one layer with an adapter
+  int64_t adapted_in_features = 0;  // their input features, summed
+  bool lora_dropout = false;        // --lora_dropout > 0
   bool q_lora = false;            // a 4-bit base: the dequantized weight is a temporary
   int64_t loss_chunk_bytes = int64_t{256} << 20;  // chunked_lm_loss.h kLossChunkBytes
 };

@@ -45,23 +45,28 @@ int64_t FrozenBytes(const DecoderTensor& t, const TrainingSetup& setup, int64_t 
   return t.numel * (setup.frozen_param_bytes > 0 ? setup.frozen_param_bytes : param_bytes);
 }
 
-// Linears of one layer that `setup` adapts (the targets match by suffix, so every layer alike).
-int64_t AdaptedPerLayer(const std::vector<DecoderTensor>& tensors) {
-  int64_t adapted = 0;
+// The adapted linears of one layer (the targets match by suffix, so every layer alike): how
+// many, and their input features summed (lora_A is [r, in]).
+void AdaptedLinears(const std::vector<DecoderTensor>& tensors, int64_t r, ActivationSetup& a) {
   for (const DecoderTensor& t : tensors) {
     if (absl::StartsWith(t.name, "model.layers.0.") && absl::EndsWith(t.name, ".lora_A.weight")) {
-      ++adapted;
+      ++a.adapted_per_layer;
+      a.adapted_in_features += t.numel / r;
     }
   }
-  return adapted;
 }
 
 void AddActivations(const configs::ModelConfig& model, const TrainingSetup& setup,
                     const std::vector<DecoderTensor>& tensors, StageEstimate& e) {
   if (!setup.activations.has_value()) return;
   ActivationSetup a = *setup.activations;
-  a.adapted_per_layer = setup.lora ? AdaptedPerLayer(tensors) : 0;
-  a.lora_r = setup.lora ? setup.lora_r : 0;
+  a.adapted_per_layer = a.adapted_in_features = a.lora_r = 0;
+  if (setup.lora) {
+    a.lora_r = setup.lora_r;
+    AdaptedLinears(tensors, setup.lora_r, a);
+  } else {
+    a.lora_dropout = false;
+  }
   a.q_lora = setup.q_lora;
   const ActivationEstimate act = EstimateActivations(model, a);
   e.counts_activations = true;

@@ -52,6 +52,7 @@ struct ActivationCase {
   bool checkpointing;
   bool q_lora;
   bool qk_norm;
+  bool dropout;
   int64_t per_token;
   int64_t checkpoints;
   int64_t recomputed;
@@ -61,12 +62,14 @@ struct ActivationCase {
 TEST(ActivationEstimateTest, TermsOfOneMicroBatch) {
   // T = 2 x 4 = 8 tokens, bf16 (c = 2), LoRA r 2 on 2 linears of the layer.
   // Per token: norms 2·(4+2)·8 = 96, q/k/v and rotated 2·2·(8+8) = 64, SDPA 4·2·8 = 64,
-  // MLP 4·2·16 = 128, LoRA 2·2·2 = 8: 360 (Qwen3's q/k norms add (4+2)·(8+4) = 72).
+  // MLP 4·2·16 = 128, LoRA 2·2·2 = 8: 360 (Qwen3's q/k norms add (4+2)·(8+4) = 72; LoRA
+  // dropout on the two adapted 8-wide inputs adds mask and dropped input, 2·2·(8+8) = 64).
   const ActivationCase cases[] = {
-      {"checkpointing", true, false, false, 360, 1 * 8 * 8 * 2, 360 * 8, 0},
-      {"no checkpointing", false, false, false, 360, 360 * 8, 0, 0},
-      {"q_lora", true, true, false, 360, 128, 360 * 8, 16 * 8 * 2},
-      {"qk_norm", false, false, true, 432, 432 * 8, 0, 0},
+      {"checkpointing", true, false, false, false, 360, 1 * 8 * 8 * 2, 360 * 8, 0},
+      {"no checkpointing", false, false, false, false, 360, 360 * 8, 0, 0},
+      {"q_lora", true, true, false, false, 360, 128, 360 * 8, 16 * 8 * 2},
+      {"qk_norm", false, false, true, false, 432, 432 * 8, 0, 0},
+      {"lora dropout", false, false, false, true, 424, 424 * 8, 0, 0},
   };
   for (const ActivationCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -78,6 +81,8 @@ TEST(ActivationEstimateTest, TermsOfOneMicroBatch) {
     s.gradient_checkpointing = c.checkpointing;
     s.lora_r = 2;
     s.adapted_per_layer = 2;
+    s.adapted_in_features = 16;
+    s.lora_dropout = c.dropout;
     s.q_lora = c.q_lora;
     EXPECT_EQ(LayerActivationBytesPerToken(m, s), c.per_token);
     const ActivationEstimate e = EstimateActivations(m, s);
