@@ -2,6 +2,7 @@
 // PEFT adapter, greedy) and merge, checked against the committed HF / PEFT goldens.
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -79,6 +80,25 @@ TEST(WorkerModelCliTest, InitModelThenScoreAndMergeThenScore) {
   ASSERT_EQ(merged.exit_code, 0) << merged.err;
   const double lora_loss = GoldenRowLoss("qwen3", "lora_logits");
   EXPECT_NEAR(nlohmann::json::parse(merged.out)["loss"].get<double>(), lora_loss, 1e-5 * lora_loss);
+}
+
+// A pre-quantized 4-bit base through the CLI with --out: a 16-bit folder that score loads
+// (merge_command_test.cc holds its tensors to PEFT's).
+TEST(WorkerModelCliTest, MergeDequantizesAPrequantizedBase) {
+  ::zt::testing::TempDir dir;
+  const char* root = std::getenv("ZT_TEST_DATA");
+  const std::string data = std::string(root ? root : "tests/data") + "/qlora_trainer_goldens";
+  CliRun merge = Worker("merge --base " + data + "/model_bnb4bit --adapter " + data +
+                            "/adapter_init --out " + dir.Join("merged") + " --max_shard_size 2GB",
+                        dir);
+  ASSERT_EQ(merge.exit_code, 0) << merge.err;
+  EXPECT_THAT(merge.out, HasSubstr("14 4-bit linears dequantized"));
+  std::ifstream config_file(dir.Join("merged/config.json"));
+  const nlohmann::json config = nlohmann::json::parse(config_file);
+  EXPECT_FALSE(config.contains("quantization_config"));
+  EXPECT_EQ(config["dtype"], "bfloat16");
+  CliRun score = Worker("score --model " + dir.Join("merged") + " --ids 1,2,3,4", dir);
+  ASSERT_EQ(score.exit_code, 0) << score.err;
 }
 
 }  // namespace
