@@ -221,6 +221,17 @@ std::vector<std::string> ShortRun(const std::string& model, const std::string& o
   return flags;
 }
 
+// Three steps of a fresh LoRA (no adapter continued) on `model` with --q_lora, computing in the
+// dtype `compute_flag` (--bf16 or --fp16) names.
+std::vector<std::string> FreshLoraRun(const std::string& model, const std::string& out,
+                                      const std::string& compute_flag) {
+  return {"--model_name_or_path", model, "--data_path",
+          zt::testing::TestDataPath("trainer_goldens/train.jsonl"), "--output_dir", out,
+          "--use_lora", "true", "--q_lora", "true", compute_flag, "true", "--lora_r", "4",
+          "--lora_dropout", "0", "--per_device_train_batch_size", "8", "--max_steps", "3",
+          "--learning_rate", "1e-2", "--logging_steps", "1", "--save_strategy", "no"};
+}
+
 std::string QuantizedFolder(const zt::testing::TempDir& dir) {
   model::QuantizeRequest request;
   request.model = GoldenDir() + "/model_bf16";
@@ -254,33 +265,7 @@ TEST(QloraTrainTest, SixteenBitAndPrequantizedFoldersTrainIdentically) {
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, t] : a) EXPECT_TRUE(at::equal(t, b.at(name))) << name;
   // Without an adapter to continue: fresh LoRA on the 4-bit base, bf16 compute throughout.
-  std::vector<std::string> fresh = {"--model_name_or_path",
-                                    quantized,
-                                    "--data_path",
-                                    zt::testing::TestDataPath("trainer_goldens/train.jsonl"),
-                                    "--output_dir",
-                                    dir.Join("fresh"),
-                                    "--use_lora",
-                                    "true",
-                                    "--q_lora",
-                                    "true",
-                                    "--bf16",
-                                    "true",
-                                    "--lora_r",
-                                    "4",
-                                    "--lora_dropout",
-                                    "0",
-                                    "--per_device_train_batch_size",
-                                    "8",
-                                    "--max_steps",
-                                    "3",
-                                    "--learning_rate",
-                                    "1e-2",
-                                    "--logging_steps",
-                                    "1",
-                                    "--save_strategy",
-                                    "no"};
-  const std::vector<double> bf16 = Train(fresh);
+  const std::vector<double> bf16 = Train(FreshLoraRun(quantized, dir.Join("fresh"), "--bf16"));
   ASSERT_EQ(bf16.size(), 3u);
   EXPECT_LT(bf16.back(), bf16.front());
 }
@@ -288,33 +273,8 @@ TEST(QloraTrainTest, SixteenBitAndPrequantizedFoldersTrainIdentically) {
 TEST(QloraTrainTest, Fp16ComputeTrainsWithLossScaling) {
   // Qwen's finetune.py --fp16 --q_lora.
   zt::testing::TempDir dir;
-  const std::vector<std::string> flags = {"--model_name_or_path",
-                                          GoldenDir() + "/model_bf16",
-                                          "--data_path",
-                                          zt::testing::TestDataPath("trainer_goldens/train.jsonl"),
-                                          "--output_dir",
-                                          dir.Join("fp16"),
-                                          "--use_lora",
-                                          "true",
-                                          "--q_lora",
-                                          "true",
-                                          "--fp16",
-                                          "true",
-                                          "--lora_r",
-                                          "4",
-                                          "--lora_dropout",
-                                          "0",
-                                          "--per_device_train_batch_size",
-                                          "8",
-                                          "--max_steps",
-                                          "3",
-                                          "--learning_rate",
-                                          "1e-2",
-                                          "--logging_steps",
-                                          "1",
-                                          "--save_strategy",
-                                          "no"};
-  const std::vector<double> fp16 = Train(flags);
+  const std::vector<double> fp16 =
+      Train(FreshLoraRun(GoldenDir() + "/model_bf16", dir.Join("fp16"), "--fp16"));
   ASSERT_EQ(fp16.size(), 3u);
   for (double loss : fp16) EXPECT_TRUE(std::isfinite(loss));
 }
