@@ -6,8 +6,9 @@
 // the caller's restart generation (ABORTED when stale) and its memory caps
 // (RESOURCE_EXHAUSTED naming the cap and its flag).
 //
-// The process that started the ranks (the launcher) feeds process exits in with
-// OnProcessExit() and drives restarts with BeginNextGeneration(). Thread-safe.
+// The process that started the ranks (the launcher, launch/local_launcher.h) sees the service
+// as its launch::LaunchedJob: it feeds process exits in with OnProcessExit() and drives
+// restarts with BeginNextGeneration(). Thread-safe.
 #pragma once
 
 #include <functional>
@@ -24,6 +25,7 @@
 #include "coordinator/kv_table.h"
 #include "coordinator/metrics_writer.h"
 #include "coordinator/rate_limited_log.h"
+#include "launch/launched_job.h"
 #include "proto/zerotune.grpc.pb.h"
 
 namespace zt::coordinator {
@@ -39,21 +41,13 @@ struct ServiceOptions {
   KvLimits store_limits;                  // the key-value store's memory caps
 };
 
-struct ProcessExit {
-  int64_t pid = 0;
-  int launch_rank = -1;  // the rank the launcher gave it (RANK), for deaths before Register
-  std::string host;
-  std::optional<int> exit_code;
-  std::optional<int> signal;
-  std::string error_json;  // the contents of its error file, if any
-  std::string error_file;  // that file's path, when it exists
-  absl::Time time;
-  bool killed_by_launcher = false;  // after the abort grace: not evidence of anything
-};
+// The launcher's report of a rank process's end.
+using launch::ProcessExit;
 
 class WatchReactor;
 
-class CoordinatorService final : public proto::Coordinator::CallbackService {
+class CoordinatorService final : public proto::Coordinator::CallbackService,
+                                 public launch::LaunchedJob {
  public:
   // `clock` must outlive the service (Clock::Real() in production).
   CoordinatorService(ServiceOptions options, Clock* clock);
@@ -102,12 +96,14 @@ class CoordinatorService final : public proto::Coordinator::CallbackService {
   const std::string& job_id() const { return options_.job.job_id; }
 
   // --- for the launcher in the same process ---
-  void OnProcessExit(const ProcessExit& exit);
-  absl::Status BeginNextGeneration();
-  absl::StatusOr<int64_t> RequestCheckpointStop(const std::string& reason);
-  void Abort(const std::string& reason);
+  void OnProcessExit(const ProcessExit& exit) override;
+  absl::Status BeginNextGeneration() override;
+  absl::StatusOr<int64_t> RequestCheckpointStop(const std::string& reason) override;
+  void Abort(const std::string& reason) override;
   JobPhase phase() const;
-  int64_t generation() const;
+  // The phase as the launcher acts on it.
+  launch::JobProgress progress() const override;
+  int64_t generation() const override;
   proto::GetStatusReply Status() const;
   // The root-cause report, "" when nothing failed.
   std::string FailureReport() const;

@@ -185,6 +185,12 @@ JobPhase CoordinatorService::phase() const {
   return job_.phase();
 }
 
+launch::JobProgress CoordinatorService::progress() const {
+  const JobPhase now = phase();
+  if (now == JobPhase::kRestarting) return launch::JobProgress::kRestarting;
+  return IsTerminal(now) ? launch::JobProgress::kEnded : launch::JobProgress::kActive;
+}
+
 int64_t CoordinatorService::generation() const {
   absl::MutexLock lock(&mu_);
   return job_.generation();

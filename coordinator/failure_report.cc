@@ -6,7 +6,6 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -82,15 +81,6 @@ absl::Time LatestFailureTime(const ErrorFileContent& content, absl::Time observe
   if (!content.timestamp) return observed;
   if (content.precise) return *content.timestamp;
   return std::min(observed, *content.timestamp + absl::Seconds(1) - absl::Nanoseconds(1));
-}
-
-std::string ReadErrorFileIfAny(const std::string& path) {
-  if (path.empty()) return "";
-  std::ifstream in(path);
-  if (!in) return "";
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 std::string DescribeExit(std::optional<int> exit_code, std::optional<int> signal) {

@@ -34,9 +34,6 @@ struct ErrorFileContent {
 // Parses an error file's JSON; InvalidArgument when it is not torchrun's shape.
 absl::StatusOr<ErrorFileContent> ParseErrorFileJson(const std::string& json);
 
-// The file's text, or "" when it does not exist.
-std::string ReadErrorFileIfAny(const std::string& path);
-
 // The latest time the failure described by `content` can have happened, given that it was
 // observed at `observed`: a precise stamp as is, a whole-second one at most a second later.
 absl::Time LatestFailureTime(const ErrorFileContent& content, absl::Time observed);

@@ -14,18 +14,26 @@
 #include "configs/training_arguments.h"
 #include "coordinator/coordinator_server.h"
 #include "coordinator/job_file.h"
-#include "coordinator/local_launcher.h"
-#include "coordinator/process_spawner.h"
 #include "coordinator/progress_line.h"
 #include "coordinator/protocol.h"
-#include "coordinator/ssh_launch_plan.h"
-#include "coordinator/ssh_spawner.h"
 #include "coordinator/store_limit_flags.h"
+#include "launch/local_launcher.h"
+#include "launch/process_spawner.h"
+#include "launch/ssh_launch_plan.h"
+#include "launch/ssh_spawner.h"
 
 extern char** environ;
 
 namespace zt::coordinator {
 namespace {
+
+using launch::HostPlan;
+using launch::HostPlanRequest;
+using launch::LaunchOptions;
+using launch::LocalLauncher;
+using launch::ProcessSpawner;
+using launch::SshOptions;
+using launch::SshSpawner;
 
 // Signals reach the launcher loop through this counter (a handler can do nothing else).
 std::atomic<int> g_launch_signals{0};
@@ -113,7 +121,7 @@ absl::StatusOr<std::optional<HostPlan>> PlanFor(const LaunchRequest& request) {
   plan.ssh.port = request.ssh_port;
   plan.ssh.options = request.ssh_options;
   plan.launcher_env = CurrentEnvironment();
-  absl::StatusOr<HostPlan> built = PlanHosts(plan);
+  absl::StatusOr<HostPlan> built = launch::PlanHosts(plan);
   if (!built.ok()) return built.status();
   return std::optional<HostPlan>(*std::move(built));
 }
@@ -170,14 +178,15 @@ absl::StatusOr<JobPhase> Supervise(LocalLauncher& launcher, CoordinatorService& 
   std::signal(SIGINT, OnLaunchSignal);
   ProgressLine progress(std::cerr, isatty(STDERR_FILENO) != 0);
   int signals_seen = 0;
-  absl::StatusOr<JobPhase> phase = launcher.Run([&] {
+  const absl::Status run = launcher.Run([&] {
     for (const int now = g_launch_signals.load(); signals_seen < now; ++signals_seen) {
       launcher.RequestStop();
     }
     progress.Update(service.Status(), absl::Now());
   });
   progress.Finish();
-  return phase;
+  if (!run.ok()) return run;
+  return service.phase();
 }
 
 }  // namespace
@@ -205,7 +214,7 @@ int RunLaunch(const LaunchRequest& given) {
   std::string bind_address = request.bind_address;
   if (*plan && !request.bind_given) {
     // Remote ranks must reach it: listen on the advertised address when it is one of ours.
-    bind_address = IsThisMachine((*plan)->master_addr) ? (*plan)->master_addr : "0.0.0.0";
+    bind_address = launch::IsThisMachine((*plan)->master_addr) ? (*plan)->master_addr : "0.0.0.0";
   }
   ServerOptions server_options{bind_address, request.port, request.tls_cert, request.tls_key};
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(
@@ -232,7 +241,7 @@ int RunLaunch(const LaunchRequest& given) {
       return 1;
     }
   }
-  std::unique_ptr<ProcessSpawner> spawner = NewPosixSpawner();
+  std::unique_ptr<ProcessSpawner> spawner = launch::NewPosixSpawner();
   if (*plan && !(*plan)->remote_hosts.empty()) {
     SshOptions ssh;
     ssh.port = request.ssh_port;
@@ -240,7 +249,7 @@ int RunLaunch(const LaunchRequest& given) {
     spawner = std::make_unique<SshSpawner>(std::move(spawner), ssh, CurrentDirectory(), CurrentEnvironment());
   }
   LocalLauncher launcher(LaunchOptionsFor(request, service, address, output_dir, *plan),
-                         &(*server)->service(), spawner.get(), Clock::Real());
+                         &(*server)->service(), spawner.get(), [] { return Clock::Real()->Now(); });
   absl::StatusOr<JobPhase> phase = Supervise(launcher, (*server)->service());
   const proto::GetStatusReply status = (*server)->service().Status();
   (*server)->Shutdown();

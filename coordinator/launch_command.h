@@ -11,7 +11,7 @@
 // Multi-node: `--hostfile FILE` (DeepSpeed's "host slots=N" format) with --include/--exclude
 // or --num_nodes/--num_gpus picks the ranks (node-major, hostfile order). Hosts that are this
 // machine (localhost, its host name, one of its addresses) run ranks as above; the others over
-// ssh (ssh_spawner.h) after a pre-flight of every remote host (ssh_preflight.h). The
+// ssh (launch/ssh_spawner.h) after a pre-flight of every remote host (launch/ssh_preflight.h). The
 // coordinator listens on --master_addr (default: this machine's address as the first remote
 // host sees it) at --master_port (alias of --port); remote ranks get the forwarded
 // environment of launch/remote_environment.h (NCCL_*, GLOO_*, ..., --env_file or

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "launch/rank_environment.h"
 
 namespace grpc {
 class Status;
@@ -25,11 +26,11 @@ inline constexpr uint32_t kProtocolVersion = 1;
 // The call metadata key carrying the per-job token (lower case, as HTTP/2 requires).
 inline constexpr char kTokenMetadataKey[] = "zt-token";
 
-// Environment variables of the worker contract (beside torchrun's RANK, WORLD_SIZE, ...).
-inline constexpr char kEnvCoordinator[] = "ZEROTUNE_COORDINATOR";  // host:port
-inline constexpr char kEnvToken[] = "ZEROTUNE_TOKEN";
-inline constexpr char kEnvTlsCa[] = "ZEROTUNE_TLS_CA";              // PEM file; TLS when set
-inline constexpr char kEnvHost[] = "ZEROTUNE_HOST";                  // node name override
+// Environment variables of the worker contract, which the launchers set.
+using launch::kEnvCoordinator;
+using launch::kEnvHost;
+using launch::kEnvTlsCa;
+using launch::kEnvToken;
 
 // Exit codes of a rank process, read by the launcher.
 inline constexpr int kExitBadInput = 2;          // refused its flags, files or config

@@ -14,6 +14,13 @@
 
 namespace zt::launch {
 
+// Variables zerotune's launchers set beside torchrun's (RANK, WORLD_SIZE, ...): how a rank
+// reaches its coordinator.
+inline constexpr char kEnvCoordinator[] = "ZEROTUNE_COORDINATOR";  // host:port
+inline constexpr char kEnvToken[] = "ZEROTUNE_TOKEN";
+inline constexpr char kEnvTlsCa[] = "ZEROTUNE_TLS_CA";              // PEM file; TLS when set
+inline constexpr char kEnvHost[] = "ZEROTUNE_HOST";                  // node name override
+
 struct RankEnvironment {
   int rank = 0;
   int world_size = 1;

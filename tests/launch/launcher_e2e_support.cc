@@ -17,7 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "coordinator/ssh_preflight.h"
+#include "launch/ssh_preflight.h"
 
 extern char** environ;
 
@@ -33,8 +33,8 @@ std::vector<std::string> Environment() {
 }  // namespace
 
 ShellResult Shell(const std::string& command, absl::Duration timeout) {
-  absl::StatusOr<coordinator::CommandResult> run =
-      coordinator::RunCommand({"/bin/sh", "-c", command}, Environment(), timeout);
+  absl::StatusOr<CommandResult> run =
+      RunCommand({"/bin/sh", "-c", command}, Environment(), timeout);
   if (!run.ok()) return ShellResult{-1, run.status().ToString()};
   return ShellResult{run->exit_code, run->output};
 }

@@ -1,4 +1,4 @@
-#include "coordinator/ssh_launch_plan.h"
+#include "launch/ssh_launch_plan.h"
 
 #include <unistd.h>
 
@@ -9,7 +9,7 @@
 
 #include "tests/support/temp_dir.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 namespace {
 
 using ::testing::HasSubstr;
@@ -88,4 +88,4 @@ TEST(PlanHostsTest, ErrorsNameTheFlagOrHost) {
 }
 
 }  // namespace
-}  // namespace zt::coordinator
+}  // namespace zt::launch

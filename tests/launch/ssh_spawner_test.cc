@@ -1,7 +1,7 @@
 // The ssh spawner's command lines, and the remote command run for real by a local sh (what
 // sshd does with it): exact environment, quoting, working directory, and the process-group
 // kill when the channel's stdin closes.
-#include "coordinator/ssh_spawner.h"
+#include "launch/ssh_spawner.h"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -15,11 +15,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "coordinator/process_spawner.h"
-#include "coordinator/ssh_preflight.h"
+#include "launch/process_spawner.h"
+#include "launch/ssh_preflight.h"
 #include "tests/support/temp_dir.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 namespace {
 
 using ::testing::ElementsAre;
@@ -165,4 +165,4 @@ TEST(SshSpawnerTest, LocalSpecsBypassSshAndSignalledRemoteExitsMapBack) {
 }
 
 }  // namespace
-}  // namespace zt::coordinator
+}  // namespace zt::launch

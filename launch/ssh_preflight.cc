@@ -1,4 +1,4 @@
-#include "coordinator/ssh_preflight.h"
+#include "launch/ssh_preflight.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,7 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 namespace {
 
 // The value after `marker` up to the end of its line, or "".
@@ -130,4 +130,4 @@ absl::StatusOr<std::vector<HostReport>> PreflightHosts(const std::vector<std::st
   return reports;
 }
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

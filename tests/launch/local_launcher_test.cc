@@ -1,6 +1,6 @@
 // The launcher's restart logic with a fake spawner and a fake clock: the environment contract,
 // the abort grace before the process-group kill, the job-wide restart budget.
-#include "coordinator/local_launcher.h"
+#include "launch/local_launcher.h"
 
 #include <csignal>
 #include <map>
@@ -10,12 +10,22 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "coordinator/clock.h"
+#include "coordinator/coordinator_service.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 namespace {
 
 using ::testing::Contains;
 using ::testing::Not;
+using coordinator::CoordinatorService;
+using coordinator::FakeClock;
+using coordinator::JobPhase;
+using coordinator::ServiceOptions;
+
+NowFunction NowOf(FakeClock& clock) {
+  return [&clock] { return clock.Now(); };
+}
 
 class FakeSpawner final : public ProcessSpawner {
  public:
@@ -60,8 +70,8 @@ LaunchOptions TwoLocalRanks() {
   return options;
 }
 
-TEST(RankEnvironmentTest, SetsTorchrunContractAndDropsInheritedValues) {
-  const std::vector<std::string> env = RankEnvironment(TwoLocalRanks(), 1, 3);
+TEST(RankProcessEnvironmentTest, SetsTorchrunContractAndDropsInheritedValues) {
+  const std::vector<std::string> env = RankProcessEnvironment(TwoLocalRanks(), 1, 3);
   for (const char* entry :
        {"RANK=1", "LOCAL_RANK=1", "WORLD_SIZE=2", "LOCAL_WORLD_SIZE=2", "GROUP_RANK=0",
         "MASTER_ADDR=127.0.0.1", "MASTER_PORT=4321", "TORCHELASTIC_RESTART_COUNT=3",
@@ -80,10 +90,10 @@ TEST(LocalLauncherTest, FailureKillsSurvivorsAfterGraceThenRestartsWithinBudget)
   service_options.job.max_restarts = 1;
   CoordinatorService service(service_options, &clock);
   FakeSpawner spawner;
-  LocalLauncher launcher(TwoLocalRanks(), &service, &spawner, &clock);
+  LocalLauncher launcher(TwoLocalRanks(), &service, &spawner, NowOf(clock));
   int polls = 0;
   absl::Time first_failure;
-  absl::StatusOr<JobPhase> phase = launcher.Run([&] {
+  const absl::Status run = launcher.Run([&] {
     ++polls;
     if (polls == 1) {
       spawner.Exit(100, 3);  // local rank 0 of generation 0 dies; 101 keeps running
@@ -95,8 +105,8 @@ TEST(LocalLauncherTest, FailureKillsSurvivorsAfterGraceThenRestartsWithinBudget)
     }
     clock.Advance(absl::Seconds(1));
   });
-  ASSERT_TRUE(phase.ok()) << phase.status();
-  EXPECT_EQ(*phase, JobPhase::kFailed);
+  ASSERT_TRUE(run.ok()) << run;
+  EXPECT_EQ(service.phase(), JobPhase::kFailed);
   ASSERT_EQ(spawner.specs.size(), 4u);
   EXPECT_THAT(spawner.specs[2].env, Contains(std::string("TORCHELASTIC_RESTART_COUNT=1")));
   EXPECT_THAT(spawner.specs[0].env, Contains(std::string("TORCHELASTIC_RESTART_COUNT=0")));
@@ -119,7 +129,7 @@ TEST(LocalLauncherTest, SurvivorsGetTheGraceBeforeTheKill) {
   FakeSpawner spawner;
   LaunchOptions options = TwoLocalRanks();
   options.max_restarts = 0;
-  LocalLauncher launcher(options, &service, &spawner, &clock);
+  LocalLauncher launcher(options, &service, &spawner, NowOf(clock));
   absl::Time failed_at = absl::InfiniteFuture();
   absl::Time killed_at = absl::InfiniteFuture();
   ASSERT_TRUE(launcher.Run([&] {
@@ -135,4 +145,4 @@ TEST(LocalLauncherTest, SurvivorsGetTheGraceBeforeTheKill) {
 }
 
 }  // namespace
-}  // namespace zt::coordinator
+}  // namespace zt::launch

@@ -1,4 +1,4 @@
-#include "coordinator/process_spawner.h"
+#include "launch/process_spawner.h"
 
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -11,7 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 namespace {
 
 class PosixSpawner final : public ProcessSpawner {
@@ -100,4 +100,4 @@ class PosixSpawner final : public ProcessSpawner {
 
 std::unique_ptr<ProcessSpawner> NewPosixSpawner() { return std::make_unique<PosixSpawner>(); }
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

@@ -1,4 +1,4 @@
-#include "coordinator/ssh_launch_plan.h"
+#include "launch/ssh_launch_plan.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -11,11 +11,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "coordinator/ssh_preflight.h"
 #include "launch/hostfile.h"
 #include "launch/remote_environment.h"
+#include "launch/ssh_preflight.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 
 bool IsThisMachine(const std::string& host) {
   if (host == "localhost" || host == "::1" || absl::StartsWith(host, "127.")) return true;
@@ -38,10 +38,10 @@ bool IsThisMachine(const std::string& host) {
   return found;
 }
 
-std::vector<RankPlacement> PlaceRanks(const std::vector<launch::HostDevices>& resources) {
+std::vector<RankPlacement> PlaceRanks(const std::vector<HostDevices>& resources) {
   std::vector<RankPlacement> placements;
   for (size_t node = 0; node < resources.size(); ++node) {
-    const launch::HostDevices& host = resources[node];
+    const HostDevices& host = resources[node];
     const bool remote = !IsThisMachine(host.host);
     const std::string devices = absl::StrJoin(host.slots, ",");
     for (size_t local = 0; local < host.slots.size(); ++local) {
@@ -54,19 +54,19 @@ std::vector<RankPlacement> PlaceRanks(const std::vector<launch::HostDevices>& re
 }
 
 absl::StatusOr<HostPlan> PlanHosts(const HostPlanRequest& request) {
-  ZT_ASSIGN_OR_RETURN(std::vector<launch::HostSlots> hostfile, launch::ReadHostfile(request.hostfile));
-  ZT_ASSIGN_OR_RETURN(std::vector<launch::HostDevices> resources,
-                      launch::SelectResources(hostfile, request.selection));
+  ZT_ASSIGN_OR_RETURN(std::vector<HostSlots> hostfile, ReadHostfile(request.hostfile));
+  ZT_ASSIGN_OR_RETURN(std::vector<HostDevices> resources,
+                      SelectResources(hostfile, request.selection));
   HostPlan plan;
   plan.placements = PlaceRanks(resources);
-  for (const launch::HostDevices& host : resources) {
+  for (const HostDevices& host : resources) {
     plan.node_order.push_back(host.host);
     if (!IsThisMachine(host.host)) plan.remote_hosts.push_back(host.host);
   }
   plan.master_addr = request.master_addr;
   if (!plan.remote_hosts.empty()) {
-    ZT_ASSIGN_OR_RETURN(std::vector<launch::EnvVariable> file, launch::ReadEnvFile(request.env_file));
-    plan.remote_env = launch::RemoteEnvironment(request.launcher_env, file);
+    ZT_ASSIGN_OR_RETURN(std::vector<EnvVariable> file, ReadEnvFile(request.env_file));
+    plan.remote_env = RemoteEnvironment(request.launcher_env, file);
     ZT_ASSIGN_OR_RETURN(std::vector<HostReport> reports,
                         PreflightHosts(plan.remote_hosts, request.ssh, request.worker, request.cwd,
                                        request.launcher_env));
@@ -80,4 +80,4 @@ absl::StatusOr<HostPlan> PlanHosts(const HostPlanRequest& request) {
   return plan;
 }
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

@@ -16,9 +16,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
-#include "coordinator/process_spawner.h"
+#include "launch/process_spawner.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 
 struct SshOptions {
   std::string ssh = "ssh";           // the client program
@@ -64,4 +64,4 @@ class SshSpawner final : public ProcessSpawner {
   absl::flat_hash_set<int64_t> remote_pids_;
 };
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

@@ -1,15 +1,17 @@
-#include "coordinator/local_launcher.h"
+#include "launch/local_launcher.h"
 
 #include <csignal>
+#include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "coordinator/failure_report.h"
-#include "coordinator/protocol.h"
+#include "launch/rank_environment.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 namespace {
 
 // Variables the launcher sets itself: inherited values are dropped.
@@ -31,6 +33,16 @@ std::string ErrorFilePath(const LaunchOptions& options, const RankPlacement& pla
              : absl::StrCat(options.error_dir, "/rank", rank, ".json");
 }
 
+// The error file's text, or "" when it does not exist.
+std::string ReadErrorFileIfAny(const std::string& path) {
+  if (path.empty()) return "";
+  std::ifstream in(path);
+  if (!in) return "";
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 }  // namespace
 
 std::vector<RankPlacement> Placements(const LaunchOptions& options) {
@@ -42,8 +54,8 @@ std::vector<RankPlacement> Placements(const LaunchOptions& options) {
   return placements;
 }
 
-std::vector<std::string> RankEnvironment(const LaunchOptions& options, int rank,
-                                         int64_t restart_count) {
+std::vector<std::string> RankProcessEnvironment(const LaunchOptions& options, int rank,
+                                                int64_t restart_count) {
   const std::vector<RankPlacement> placements = Placements(options);
   const RankPlacement& placement = placements[rank];
   std::vector<std::string> env;
@@ -80,19 +92,19 @@ std::vector<std::string> RankEnvironment(const LaunchOptions& options, int rank,
   return env;
 }
 
-LocalLauncher::LocalLauncher(LaunchOptions options, CoordinatorService* service,
-                             ProcessSpawner* spawner, Clock* clock)
-    : options_(std::move(options)), service_(service), spawner_(spawner), clock_(clock) {}
+LocalLauncher::LocalLauncher(LaunchOptions options, LaunchedJob* job, ProcessSpawner* spawner,
+                             NowFunction now)
+    : options_(std::move(options)), job_(job), spawner_(spawner), now_(std::move(now)) {}
 
 absl::Status LocalLauncher::SpawnAll() {
-  const int64_t generation = service_->generation();
+  const int64_t generation = job_->generation();
   children_.clear();
   const std::vector<RankPlacement> placements = Placements(options_);
   for (int rank = 0; rank < static_cast<int>(placements.size()); ++rank) {
     const RankPlacement& placement = placements[rank];
     const std::string error_file = ErrorFilePath(options_, placement, rank);
     if (!error_file.empty()) std::remove(error_file.c_str());  // a stale file is no evidence
-    SpawnSpec spec{options_.worker_argv, RankEnvironment(options_, rank, generation),
+    SpawnSpec spec{options_.worker_argv, RankProcessEnvironment(options_, rank, generation),
                    placement.remote ? placement.host : ""};
     absl::StatusOr<int64_t> pid = spawner_->Spawn(spec);
     if (!pid.ok()) return pid.status();
@@ -117,9 +129,9 @@ void LocalLauncher::ReapExited() {
     const std::string error_file = ErrorFilePath(options_, placement, child.rank);
     report.error_json = ReadErrorFileIfAny(error_file);
     if (!report.error_json.empty()) report.error_file = error_file;
-    report.time = clock_->Now();
+    report.time = now_();
     report.killed_by_launcher = child.killed;
-    service_->OnProcessExit(report);
+    job_->OnProcessExit(report);
   }
 }
 
@@ -142,50 +154,50 @@ void LocalLauncher::HandleStopRequests() {
   const int requests = stop_requests_.load();
   if (requests == stop_requests_handled_) return;
   if (stop_requests_handled_ == 0) {
-    absl::StatusOr<int64_t> step = service_->RequestCheckpointStop("signal on the launcher");
+    absl::StatusOr<int64_t> step = job_->RequestCheckpointStop("signal on the launcher");
     if (step.ok()) {
       std::cerr << "[launcher] stop requested: every rank checkpoints at step " << *step
                 << ", then stops (signal again to abort)\n";
     } else {
-      service_->Abort(absl::StrCat("signal on the launcher (", step.status().message(), ")"));
+      job_->Abort(absl::StrCat("signal on the launcher (", step.status().message(), ")"));
     }
   } else {
-    service_->Abort("second signal on the launcher");
+    job_->Abort("second signal on the launcher");
   }
   stop_requests_handled_ = requests;
 }
 
-absl::StatusOr<JobPhase> LocalLauncher::Run(const std::function<void()>& on_poll) {
+absl::Status LocalLauncher::Run(const std::function<void()>& on_poll) {
   if (absl::Status status = SpawnAll(); !status.ok()) return status;
   std::optional<absl::Time> teardown_since;
   while (true) {
     ReapExited();
     HandleStopRequests();
     if (on_poll) on_poll();
-    const JobPhase phase = service_->phase();
-    if (phase == JobPhase::kRestarting || IsTerminal(phase)) {
+    const JobProgress progress = job_->progress();
+    if (progress != JobProgress::kActive) {
       if (AnyAlive()) {
-        if (!teardown_since) teardown_since = clock_->Now();
-        if (clock_->Now() - *teardown_since >= options_.abort_grace) {
+        if (!teardown_since) teardown_since = now_();
+        if (now_() - *teardown_since >= options_.abort_grace) {
           for (Child& child : children_) {
             if (!child.alive || child.killed) continue;
             spawner_->SignalGroup(child.pid, SIGKILL);
             child.killed = true;
           }
         }
-      } else if (phase == JobPhase::kRestarting) {
+      } else if (progress == JobProgress::kRestarting) {
         teardown_since.reset();
-        if (absl::Status status = service_->BeginNextGeneration(); !status.ok()) return status;
-        std::cerr << "[launcher] restarting every rank as generation " << service_->generation()
-                  << " (restart " << service_->generation() << " of " << options_.max_restarts
+        if (absl::Status status = job_->BeginNextGeneration(); !status.ok()) return status;
+        std::cerr << "[launcher] restarting every rank as generation " << job_->generation()
+                  << " (restart " << job_->generation() << " of " << options_.max_restarts
                   << ")\n";
         if (absl::Status status = SpawnAll(); !status.ok()) return status;
       } else {
-        return phase;
+        return absl::OkStatus();
       }
     }
     absl::SleepFor(options_.poll_interval);
   }
 }
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

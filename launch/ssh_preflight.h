@@ -10,9 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "coordinator/ssh_spawner.h"
+#include "launch/ssh_spawner.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 
 struct HostReport {
   std::string host;
@@ -41,4 +41,4 @@ absl::StatusOr<std::vector<HostReport>> PreflightHosts(const std::vector<std::st
                                                        const std::vector<std::string>& launcher_env,
                                                        absl::Duration timeout = absl::Seconds(30));
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

@@ -1,10 +1,10 @@
-#include "coordinator/ssh_spawner.h"
+#include "launch/ssh_spawner.h"
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 
 std::string ShellQuote(absl::string_view text) {
   std::string quoted = "'";
@@ -92,4 +92,4 @@ std::optional<ChildExit> SshSpawner::TryReap(int64_t pid) {
   return exit;
 }
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

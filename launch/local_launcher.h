@@ -1,8 +1,9 @@
 // Runs the ranks of a job for a coordinator in the same process (`zerotune launch`): spawns
-// them with torchrun's environment contract, feeds their exits to the service, and carries out
-// what the job state decides: after a failure every rank is told to abort (by the service's
-// WatchJob stream), gets `abort_grace` to exit, then its process group is killed; then, while
-// the job-wide restart budget lasts, all ranks start again as the next generation.
+// them with torchrun's environment contract, feeds their exits to the job (the coordinator's
+// service, through LaunchedJob), and carries out what the job state decides: after a failure
+// every rank is told to abort (by the service's WatchJob stream), gets `abort_grace` to exit,
+// then its process group is killed; then, while the job-wide restart budget lasts, all ranks
+// start again as the next generation.
 //
 // Per-rank environment: RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, GROUP_RANK,
 // MASTER_ADDR, MASTER_PORT, TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS,
@@ -26,13 +27,15 @@
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
+#include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "coordinator/clock.h"
-#include "coordinator/coordinator_service.h"
-#include "coordinator/process_spawner.h"
+#include "launch/launched_job.h"
+#include "launch/process_spawner.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
+
+// The time source of the abort grace and of exit reports (a fake one in tests).
+using NowFunction = std::function<absl::Time()>;
 
 // One rank of a multi-node job.
 struct RankPlacement {
@@ -65,19 +68,18 @@ struct LaunchOptions {
 std::vector<RankPlacement> Placements(const LaunchOptions& options);
 
 // The environment of rank `rank` in restart generation `restart_count`.
-std::vector<std::string> RankEnvironment(const LaunchOptions& options, int rank,
-                                         int64_t restart_count);
+std::vector<std::string> RankProcessEnvironment(const LaunchOptions& options, int rank,
+                                                int64_t restart_count);
 
 class LocalLauncher {
  public:
-  // `service`, `spawner` and `clock` must outlive the launcher.
-  LocalLauncher(LaunchOptions options, CoordinatorService* service, ProcessSpawner* spawner,
-                Clock* clock);
+  // `job` and `spawner` must outlive the launcher.
+  LocalLauncher(LaunchOptions options, LaunchedJob* job, ProcessSpawner* spawner, NowFunction now);
 
-  // Runs the job until it succeeded, failed or stopped, and every rank process is gone.
-  // `on_poll` runs on each poll (progress line). Returns the final phase; Internal when a
-  // rank cannot be spawned.
-  absl::StatusOr<JobPhase> Run(const std::function<void()>& on_poll = nullptr);
+  // Runs the job until it succeeded, failed or stopped, and every rank process is gone (the
+  // job tells which). `on_poll` runs on each poll (progress line). Internal when a rank
+  // cannot be spawned.
+  absl::Status Run(const std::function<void()>& on_poll = nullptr);
 
   // Preemption of the launcher: the first call asks for checkpoint-and-stop, the second
   // aborts. Async-signal-safe (sets a flag the loop reads).
@@ -99,12 +101,12 @@ class LocalLauncher {
   bool AnyAlive() const;
 
   LaunchOptions options_;
-  CoordinatorService* service_;
+  LaunchedJob* job_;
   ProcessSpawner* spawner_;
-  Clock* clock_;
+  NowFunction now_;
   std::vector<Child> children_;
   std::atomic<int> stop_requests_{0};
   int stop_requests_handled_ = 0;
 };
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

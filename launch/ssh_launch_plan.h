@@ -7,15 +7,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "coordinator/local_launcher.h"
-#include "coordinator/ssh_spawner.h"
+#include "launch/local_launcher.h"
 #include "launch/resource_filter.h"
+#include "launch/ssh_spawner.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 
 struct HostPlanRequest {
   std::string hostfile;
-  launch::ResourceSelection selection;
+  ResourceSelection selection;
   std::string master_addr;  // "" = derive
   std::string worker;       // absolute path of the worker program
   std::string cwd;
@@ -37,9 +37,9 @@ struct HostPlan {
 bool IsThisMachine(const std::string& host);
 
 // Ranks of `resources` in node-major order (local ranks 0.., CUDA_VISIBLE_DEVICES = slots).
-std::vector<RankPlacement> PlaceRanks(const std::vector<launch::HostDevices>& resources);
+std::vector<RankPlacement> PlaceRanks(const std::vector<HostDevices>& resources);
 
 // Errors name the hostfile, flag or host (see ReadHostfile, SelectResources, PreflightHosts).
 absl::StatusOr<HostPlan> PlanHosts(const HostPlanRequest& request);
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch

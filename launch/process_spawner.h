@@ -12,7 +12,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace zt::coordinator {
+namespace zt::launch {
 
 struct SpawnSpec {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
@@ -44,4 +44,4 @@ class ProcessSpawner {
 // after printing the reason on its stderr.
 std::unique_ptr<ProcessSpawner> NewPosixSpawner();
 
-}  // namespace zt::coordinator
+}  // namespace zt::launch
