@@ -130,8 +130,10 @@ StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const TrainingSe
       persistent_total += t.numel;
     }
     const bool partitioned = t.trainable || !persistent;
+    // A frozen tensor keeps the dtype it loads in (fp32 with --kbit_upcast fp32).
+    const int64_t eb = !t.trainable && setup.frozen_param_bytes > 0 ? setup.frozen_param_bytes : pb;
     const int64_t bytes = t.quantized ? CeilDiv(FrozenBytes(t, setup, pb), world_size)
-                                      : (partitioned ? part * pb : 0) + (persistent ? t.numel * pb : 0);
+                                      : (partitioned ? part * eb : 0) + (persistent ? t.numel * eb : 0);
     if (!t.trainable) {
       e.base_weights.bytes += bytes;
       continue;
@@ -146,11 +148,6 @@ StageEstimate Stage3(const std::vector<DecoderTensor>& tensors, const TrainingSe
       ds.zero.offload_param.device == configs::OffloadDevice::kCpu;
   e.gradients.on_host = e.offload;  // DeepSpeed keeps the gradient partitions in pinned host memory
   e.optimizer.on_host = e.offload;
-  if (setup.q_lora) {
-    e.refused =
-        "train refuses --q_lora at ZeRO stage 3 in this build (the 4-bit base is not "
-        "partitioned): use stage 0-2, with offload_optimizer for the paged-optimizer counterpart";
-  }
   return e;
 }
 

@@ -16,7 +16,7 @@
 // is not counted. With TrainingSetup::activations, one micro-batch's activations and temporary
 // buffers (activation_estimate.h) are added as device rows of every stage. With q_lora the
 // frozen decoder linears are bitsandbytes 4-bit as Packed4bitWeight stores them (packed
-// numel / 2, per-block absmax and quant maps); stage 3 is marked refused (train refuses it).
+// numel / 2, per-block absmax and quant maps; at stage 3 each linear's storage / W).
 //
 // Units: bytes, except *_numel (elements).
 #pragma once

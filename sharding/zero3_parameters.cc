@@ -45,6 +45,41 @@ struct Zero3Parameters::Gather {
   std::vector<at::Tensor> buffers;  // per id, [W * ps]: filled by WaitCoalesced
 };
 
+namespace {
+
+// A new parameter's name, shape, dtype and partition size (persistence and storage are the
+// caller's). InvalidArgument for a bad slot layout or a trainable non-floating tensor.
+absl::StatusOr<Zero3Parameter> DescribeParameter(const std::string& name, const at::Tensor& t,
+                                                 const Zero3ParameterOptions& options, int world) {
+  const auto found = options.slot_layouts.find(name);
+  const Zero3SlotLayout layout =
+      found != options.slot_layouts.end() ? found->second : Zero3SlotLayout{};
+  if (layout.alignment < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("zero3: tensor \"", name,
+                                                   "\" has partition alignment ",
+                                                   layout.alignment, ", expected >= 1"));
+  }
+  Zero3Parameter p;
+  p.names = {name};
+  p.shape = t.sizes().vec();
+  const bool cast = options.floating_dtype.has_value() && !layout.keep_dtype &&
+                    at::isFloatingType(t.scalar_type());
+  p.dtype = cast ? *options.floating_dtype : t.scalar_type();
+  p.numel = t.numel();
+  const int64_t chunk = world * layout.alignment;
+  p.partition_numel = (p.numel + chunk - 1) / chunk * layout.alignment;
+  p.trainable = t.requires_grad();
+  p.device = t.device();
+  if (p.trainable && !at::isFloatingType(p.dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "zero3: tensor \"", name, "\" requires grad but is ", c10::toString(p.dtype),
+        ", expected a floating-point dtype for a trainable tensor"));
+  }
+  return p;
+}
+
+}  // namespace
+
 Zero3Parameters::Zero3Parameters(Zero3ParameterOptions options, std::shared_ptr<Communicator> comm)
     : options_(options), comm_(std::move(comm)) {}
 
@@ -96,24 +131,10 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
       params_[it->second].names.push_back(name);
       continue;
     }
-    Zero3Parameter p;
-    p.names = {name};
-    p.shape = t.sizes().vec();
-    p.dtype = options_.floating_dtype && at::isFloatingType(t.scalar_type())
-                  ? *options_.floating_dtype
-                  : t.scalar_type();
-    p.numel = t.numel();
-    p.partition_numel = (p.numel + world - 1) / world;
+    ZT_ASSIGN_OR_RETURN(Zero3Parameter p, DescribeParameter(name, t, options_, world));
     p.persistent = p.numel <= options_.persistence_threshold &&
                    persistent_numel + p.numel <= options_.model_persistence_numel;
     if (p.persistent) persistent_numel += p.numel;
-    p.trainable = t.requires_grad();
-    p.device = t.device();
-    if (p.trainable && !at::isFloatingType(p.dtype)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "zero3: tensor \"", name, "\" requires grad but is ", c10::toString(p.dtype),
-          ", expected a floating-point dtype for a trainable tensor"));
-    }
     if (p.persistent) p.full = t.detach().to(p.dtype, /*non_blocking=*/false, /*copy=*/true);
     sources.push_back(t.detach().reshape({-1}));
     params_.push_back(std::move(p));

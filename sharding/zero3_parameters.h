@@ -1,6 +1,7 @@
 // ZeRO stage 3 parameter partitioning (deepspeed.md §9.1, §9.2): every tensor of a model,
 // trainable or frozen, of any storage dtype (floating point, or opaque bytes such as packed
-// 4-bit weights), is cut into W = comm->Size() pieces of ps = ceil(n / W) elements; rank r keeps
+// 4-bit weights), is cut into W = comm->Size() pieces of ps = ceil(n / W) elements (rounded up
+// to the slot's Zero3SlotLayout::alignment); rank r keeps
 // elements [r * ps, min((r + 1) * ps, n)) in a 1-D partition of ps elements (the last rank's tail
 // is zero padding). The model's own tensors become empty placeholders ([0], same dtype), so
 // between units a rank holds only its partitions. Tensors with
@@ -59,6 +60,17 @@
 
 namespace zt::sharding {
 
+// How one tensor is partitioned, beyond the default ceil(n / W) elements in its (or
+// floating_dtype's) dtype.
+struct Zero3SlotLayout {
+  // partition_numel is rounded up to a multiple of this (elements): a packed 4-bit weight's
+  // pieces hold whole quantization blocks (blocksize / 2 bytes each), so rank r's bytes and its
+  // absmax entries [r * ceil(blocks / W), ...) describe the same blocks.
+  int64_t alignment = 1;
+  // Never cast to floating_dtype (quantization constants stay fp32).
+  bool keep_dtype = false;
+};
+
 struct Zero3ParameterOptions {
   int64_t persistence_threshold = 0;          // stage3_param_persistence_threshold
   // stage3_model_persistence_threshold: persistent tensors, in slot order, while their total
@@ -78,6 +90,9 @@ struct Zero3ParameterOptions {
   // last check (one all-reduce of a sequence hash; deepspeed.md §13 #1): a rank that diverged
   // gets garbage or hangs in a later gather, this turns the first case into an error.
   bool verify_lockstep = true;
+  // Per slot name (any of a tensor's slots): how its partitions are cut. Packed 4-bit weights
+  // are cut at whole quantization blocks and their constants keep fp32 (decoder_partition.h).
+  std::map<std::string, Zero3SlotLayout> slot_layouts;
 };
 
 // The options a resolved ds_config asks for (zero_optimization.stage3_* and offload_param).

@@ -355,6 +355,69 @@ void ExpectDivergenceDetected(std::shared_ptr<Communicator> comm) {
   EXPECT_TRUE((*params)->PartitionsUpdated().ok());
 }
 
+// A QLoRA decoder's 4-bit bases are cut at whole quantization blocks: each rank's packed
+// bytes are a multiple of blocksize / 2 and begin at block r * ceil(blocks / W), its absmax
+// codes are those blocks' codes, the constants keep their dtypes in a bf16 model, and the
+// gathered layer reproduces every packed tensor byte for byte.
+void ExpectPacked4bitBlocksStayWhole(std::shared_ptr<Communicator> comm) {
+  SCOPED_TRACE("packed 4-bit");
+  constexpr int64_t kBlocksize = 512;
+  const int rank = comm->Rank();
+  std::unique_ptr<Decoder> decoder =
+      std::make_unique<Decoder>(*Decoder::RandomInit(TinyQwen2(true), 5, at::kBFloat16));
+  std::map<std::string, at::Tensor> packed;  // name -> the tensor before partitioning
+  for (auto& [module, linear] : decoder->layers()[0].Linears()) {
+    worker::model::Frozen4bitBase base;
+    base.compute_dtype = at::kBFloat16;
+    base.weight = worker::model::QuantizePacked4bit(linear->weight, kernels::Quant4Type::kNf4,
+                                                    kBlocksize, /*double_quant=*/true);
+    linear->weight = at::Tensor();
+    linear->base4bit = std::move(base);
+  }
+  for (auto& [name, t] : decoder->Packed4bitSlots()) packed[name] = t->clone();
+  Zero3ParameterOptions options;
+  options.floating_dtype = at::kBFloat16;
+  auto params = worker::model::PartitionDecoder(*decoder, options, comm);
+  ASSERT_TRUE(params.ok()) << params.status();
+  std::map<std::string, int> ids;
+  for (int id = 0; id < (*params)->num_params(); ++id) ids[(*params)->param(id).names[0]] = id;
+  // Blocks of 512 (256 bytes): ceil(bytes / W) alone would split k_proj's single block and
+  // gate_proj's third one.
+  constexpr int64_t kBlockBytes = kBlocksize / 2;
+  int weights = 0;
+  for (auto& [module, linear] : decoder->layers()[0].Linears()) {
+    SCOPED_TRACE(module);
+    const std::string name = "model.layers.0." + module + ".weight";
+    const Zero3Parameter& bytes = (*params)->param(ids.at(name));
+    const Zero3Parameter& codes = (*params)->param(ids.at(name + ".absmax"));
+    EXPECT_EQ(bytes.partition_numel % kBlockBytes, 0);
+    EXPECT_EQ(bytes.partition_numel / kBlockBytes, codes.partition_numel);
+    const int64_t begin = std::min<int64_t>(rank * bytes.partition_numel, bytes.numel);
+    const int64_t n = std::min<int64_t>(bytes.partition_numel, bytes.numel - begin);
+    EXPECT_TRUE(at::equal(bytes.partition.narrow(0, 0, n),
+                          packed.at(name).reshape({-1}).narrow(0, begin, n)));
+    const int64_t block = std::min<int64_t>(begin / kBlockBytes, codes.numel);
+    const int64_t m = std::min<int64_t>(codes.partition_numel, codes.numel - block);
+    EXPECT_TRUE(at::equal(codes.partition.narrow(0, 0, m),
+                          packed.at(name + ".absmax").narrow(0, block, m)));
+    EXPECT_EQ((*params)->param(ids.at(name + ".nested_absmax")).dtype, at::kFloat);
+    EXPECT_EQ((*params)->param(ids.at(name + ".quant_map")).dtype, at::kFloat);
+    ++weights;
+  }
+  EXPECT_EQ(weights, 7);
+  const std::vector<std::vector<std::string>> units = decoder->ParameterUnits();
+  const std::vector<at::Tensor> layer = (*params)->Fetch(1, (*params)->TrainableInputs(1));
+  int compared = 0;
+  for (size_t j = 0; j < layer.size(); ++j) {
+    auto it = packed.find(units[1][j]);
+    if (it == packed.end()) continue;
+    EXPECT_TRUE(at::equal(layer[j], it->second)) << it->first;
+    ++compared;
+  }
+  EXPECT_EQ(compared, static_cast<int>(packed.size()));
+  (*params)->Release(1);
+}
+
 TEST(Zero3MultirankTest, ResidentBytesAndEquivalenceAtWorldSize2) {
   if (std::optional<int> rank = zt::testing::ChildRank()) {
     std::shared_ptr<Communicator> comm = testing::ConnectGlooRank(*rank, "zero3-test");
@@ -362,6 +425,7 @@ TEST(Zero3MultirankTest, ResidentBytesAndEquivalenceAtWorldSize2) {
     ExpectResidentBytes(comm);
     ExpectDivergenceDetected(comm);
     ExpectOneAllGatherPerUnit(comm);
+    ExpectPacked4bitBlocksStayWhole(comm);
     for (const Variant& v : Variants(comm->Size())) ExpectEquivalence(comm, v);
     return;
   }

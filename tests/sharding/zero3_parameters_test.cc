@@ -137,6 +137,44 @@ TEST(Zero3ParametersTest, OpaqueUint8StorageIsPartitionedAndGatheredBytewise) {
   EXPECT_EQ((*params)->LiveGatheredNumel(), 0);
 }
 
+// A slot layout rounds the partition up to whole alignment units (a packed 4-bit weight's
+// blocks) and keeps a constant's dtype when the model is cast; the gathered values are the
+// originals either way. A layout of alignment 0 is refused, naming the tensor.
+TEST(Zero3ParametersTest, SlotLayoutsAlignPartitionsAndKeepConstantDtypes) {
+  at::manual_seed(6);
+  at::Tensor packed = at::randint(0, 256, {37, 3}, at::kByte);
+  at::Tensor absmax = at::rand({4}, at::kFloat), norm = at::rand({6}, at::kFloat);
+  const at::Tensor packed_copy = packed.clone(), absmax_copy = absmax.clone();
+  Zero3ParameterOptions options;
+  options.floating_dtype = at::kBFloat16;
+  options.slot_layouts["q.weight"] = {32, true};
+  options.slot_layouts["q.weight.absmax"] = {1, true};
+  auto params = Zero3Parameters::Create(
+      {{"q.weight", &packed}, {"q.weight.absmax", &absmax}, {"norm.weight", &norm}},
+      {{"q.weight", "q.weight.absmax", "norm.weight"}}, options,
+      std::make_shared<SelfCommunicator>());
+  ASSERT_TRUE(params.ok()) << params.status();
+  EXPECT_EQ((*params)->param(0).partition_numel, 128);  // 111 bytes -> 4 blocks of 32
+  EXPECT_EQ((*params)->param(1).dtype, at::kFloat);
+  EXPECT_EQ((*params)->param(2).dtype, at::kBFloat16);
+  EXPECT_EQ(absmax.scalar_type(), at::kFloat);  // the placeholder keeps it too
+  const std::vector<at::Tensor> full = (*params)->Fetch(0, {});
+  ASSERT_EQ(full.size(), 3u);
+  EXPECT_TRUE(at::equal(full[0], packed_copy));
+  EXPECT_TRUE(at::equal(full[1], absmax_copy));
+  (*params)->Release(0);
+
+  at::Tensor other = at::rand({8});
+  Zero3ParameterOptions bad;
+  bad.slot_layouts["w"] = {0, false};
+  auto refused = Zero3Parameters::Create({{"w", &other}}, {{"w"}}, bad,
+                                         std::make_shared<SelfCommunicator>());
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("\"w\" has partition alignment 0"),
+            absl::string_view::npos)
+      << refused.status();
+}
+
 TEST(Zero3ParametersTest, RejectsUnknownUnitNamesAndNegativeBudgets) {
   at::Tensor floats = at::zeros({4}, at::kFloat).requires_grad_(true);
   at::Tensor codes = at::zeros({4}, at::kByte);

@@ -79,7 +79,7 @@ at::Tensor BuildAttentionMask(const at::Tensor& attention_mask, int64_t seq) {
 DecoderLayerWeights WithTensors(const DecoderLayerWeights& layer,
                                 const std::vector<at::Tensor>& tensors) {
   DecoderLayerWeights local = layer;
-  auto slots = local.Tensors();
+  auto slots = local.StorageTensors();
   TORCH_CHECK(slots.size() == tensors.size(), "parameter hook returned ", tensors.size(),
               " tensors for a decoder layer with ", slots.size());
   for (size_t j = 0; j < slots.size(); ++j) *slots[j].second = tensors[j];
@@ -187,6 +187,7 @@ absl::StatusOr<Decoder> Decoder::RandomInit(const DecoderConfig& config, uint64_
 
 void Decoder::To(const at::Device& device) {
   for (auto& [name, tensor] : NamedTensors()) *tensor = tensor->to(device);
+  for (auto& [name, tensor] : Packed4bitSlots()) *tensor = tensor->to(device);
   if (config_.tie_word_embeddings) lm_head_ = embed_tokens_;
 }
 
@@ -321,8 +322,19 @@ std::vector<std::pair<std::string, at::Tensor*>> Decoder::NamedTensors() {
   return out;
 }
 
+std::vector<std::pair<std::string, at::Tensor*>> Decoder::Packed4bitSlots() {
+  std::vector<std::pair<std::string, at::Tensor*>> out;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    for (auto& [name, t] : layers_[i].Packed4bitTensors()) {
+      out.emplace_back(absl::StrCat("model.layers.", i, ".", name), t);
+    }
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, at::Tensor*>> Decoder::TensorSlots() {
   std::vector<std::pair<std::string, at::Tensor*>> out = NamedTensors();
+  for (auto& slot : Packed4bitSlots()) out.push_back(std::move(slot));
   if (config_.tie_word_embeddings) out.emplace_back("lm_head.weight", &lm_head_);
   return out;
 }
@@ -332,7 +344,7 @@ std::vector<std::vector<std::string>> Decoder::ParameterUnits() {
   units.push_back({"model.embed_tokens.weight"});
   for (size_t i = 0; i < layers_.size(); ++i) {
     std::vector<std::string> names;
-    for (auto& [name, t] : layers_[i].Tensors()) {
+    for (auto& [name, t] : layers_[i].StorageTensors()) {
       names.push_back(absl::StrCat("model.layers.", i, ".", name));
     }
     units.push_back(std::move(names));

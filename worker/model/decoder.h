@@ -88,8 +88,11 @@ class Decoder {
   // Every tensor under its HF / PEFT-inner name ("model.layers.0.self_attn.q_proj.lora_A.weight"
   // for adapters), lm_head only when untied. Pointers stay valid while the Decoder lives.
   std::vector<std::pair<std::string, at::Tensor*>> NamedTensors();
-  // Every tensor slot, tied lm_head included (then aliasing the embedding's tensor), so a ZeRO
-  // stage 3 engine can replace them all by placeholders.
+  // Every tensor of the 4-bit bases (QLoRA) under the names of a pre-quantized HF folder
+  // ("model.layers.0.self_attn.q_proj.weight" packed, "...weight.absmax", ...); empty otherwise.
+  std::vector<std::pair<std::string, at::Tensor*>> Packed4bitSlots();
+  // Every tensor slot: NamedTensors(), Packed4bitSlots() and the tied lm_head (then aliasing the
+  // embedding's tensor), so a ZeRO stage 3 engine can replace them all by placeholders.
   std::vector<std::pair<std::string, at::Tensor*>> TensorSlots();
   // The tensor names of every ParameterHook unit (see above), in the order Fetch returns them.
   std::vector<std::vector<std::string>> ParameterUnits();

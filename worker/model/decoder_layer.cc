@@ -76,6 +76,28 @@ std::vector<std::pair<std::string, at::Tensor*>> DecoderLayerWeights::Tensors() 
   return out;
 }
 
+std::vector<std::pair<std::string, at::Tensor*>> DecoderLayerWeights::Packed4bitTensors() {
+  std::vector<std::pair<std::string, at::Tensor*>> out;
+  for (auto& [name, linear] : Linears()) {
+    if (!linear->base4bit.has_value()) continue;
+    Packed4bitWeight& w = linear->base4bit->weight;
+    for (auto [suffix, t] : {std::pair<const char*, at::Tensor*>{"", &w.packed},
+                             {".absmax", &w.absmax},
+                             {".quant_map", &w.quant_map},
+                             {".nested_absmax", &w.nested_absmax},
+                             {".nested_quant_map", &w.nested_quant_map}}) {
+      if (t->defined()) out.emplace_back(name + ".weight" + suffix, t);
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor*>> DecoderLayerWeights::StorageTensors() {
+  std::vector<std::pair<std::string, at::Tensor*>> out = Tensors();
+  for (auto& slot : Packed4bitTensors()) out.push_back(std::move(slot));
+  return out;
+}
+
 at::Tensor DecoderLayerForward(const DecoderConfig& config, const DecoderLayerWeights& layer,
                                const at::Tensor& hidden, const LayerInputs& inputs,
                                LayerCache* cache) {

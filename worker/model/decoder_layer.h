@@ -28,6 +28,13 @@ struct DecoderLayerWeights {
   // Every tensor (weights, biases, norms, LoRA A/B) with its name relative to the layer, LoRA
   // as "self_attn.q_proj.lora_A.weight". Undefined tensors are skipped.
   std::vector<std::pair<std::string, at::Tensor*>> Tensors();
+  // The tensors of every 4-bit base (QLoRA), under the names transformers' save_pretrained
+  // gives them ("self_attn.q_proj.weight" for the packed bytes, "...weight.absmax",
+  // "...weight.quant_map", "...weight.nested_absmax", "...weight.nested_quant_map"). They hold
+  // no parameters (not in Tensors()) but are the layer's storage all the same.
+  std::vector<std::pair<std::string, at::Tensor*>> Packed4bitTensors();
+  // Tensors() then Packed4bitTensors(): what a ZeRO stage 3 unit gathers and a device move moves.
+  std::vector<std::pair<std::string, at::Tensor*>> StorageTensors();
 };
 
 // Keys and values of the positions seen so far, [B, kv_heads, past, d] after rope (undefined

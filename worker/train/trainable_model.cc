@@ -176,8 +176,7 @@ absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArgumen
   ZT_ASSIGN_OR_RETURN(const std::optional<QloraLoad> qlora,
                       ResolveQloraLoad(args, model_config, args.model_name_or_path));
   if (qlora.has_value() && keep_file_dtype) {
-    return absl::UnimplementedError(
-        "--q_lora: the 4-bit base is not partitioned (ZeRO stage 3) in this build");
+    return absl::InternalError("--q_lora: a QLoRA model loads in its unquantized dtype");
   }
   const at::ScalarType dtype = keep_file_dtype    ? at::ScalarType::Undefined
                                : qlora.has_value() ? qlora->unquantized_dtype

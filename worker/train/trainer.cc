@@ -126,19 +126,19 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
         "gradient_accumulation_steps resolved to ", t->job_.ds.gradient_accumulation_steps,
         " for the engine but ", accumulation, " for the step plan"));
   }
-  // Stage 3 partitions the base as its files hold it and casts each rank's pieces.
+  // Stage 3 partitions the base as its files hold it and casts each rank's pieces. A QLoRA
+  // model loads as at stages 0-2 (the 4-bit base, the rest in its unquantized dtype, LoRA in
+  // fp32) and is partitioned as loaded: stage 3 runs the same math as stage 2.
   const bool stage3 = t->job_.stage() == 3;
-  if (stage3 && a.q_lora) {
-    return absl::UnimplementedError(absl::StrCat(
-        "--deepspeed ", a.deepspeed, ": zero_optimization.stage = 3 with --q_lora: partitioning "
-        "the packed 4-bit base is not in this build; use stage 0, 1 or 2 (with offload_optimizer) "
-        "— only the LoRA adapters train, so stages 1-2 already partition all optimizer state"));
-  }
+  const bool cast_pieces = stage3 && !a.q_lora;
   // bitsandbytes' paged AdamW pages its state out of device memory: AdamW with the optimizer
   // state offloaded to the host (ZeRO's offload_optimizer) is the counterpart.
-  if (!stage3 && a.optim == "paged_adamw_32bit") t->job_.engine.offload.offload = true;
-  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/stage3));
-  if (stage3) t->job_.zero3_params.floating_dtype = ComputeDtype(a);
+  if (a.optim == "paged_adamw_32bit") {
+    t->job_.engine.offload.offload = true;
+    t->job_.zero3_optimizer.offload.offload = true;
+  }
+  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/cast_pieces));
+  if (cast_pieces) t->job_.zero3_params.floating_dtype = ComputeDtype(a);
   ZT_RETURN_IF_ERROR(t->BuildEngine());
   CheckpointerOptions checkpoints;
   checkpoints.output_dir = a.output_dir;

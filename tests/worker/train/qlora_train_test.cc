@@ -1,7 +1,8 @@
 // --q_lora through the real Trainer at 1 rank: against the HF Trainer + PEFT + bitsandbytes
-// golden (tests/golden/qlora_trainer_goldens.py) at ZeRO stages 0-2, with optimizer offload and
-// --optim paged_adamw_32bit; a 16-bit folder quantized while loading trains exactly as the
-// folder `zerotune-worker quantize` writes from it; save and resume; the refused combinations.
+// golden (tests/golden/qlora_trainer_goldens.py) at ZeRO stages 0-3 (stage 3: the 4-bit base
+// partitioned), with optimizer (and parameter) offload and --optim paged_adamw_32bit; a 16-bit
+// folder quantized while loading trains exactly as the folder `zerotune-worker quantize` writes
+// from it; save and resume at stages 2 and 3; the refused combinations.
 //
 // Tolerances come from the golden's own noise floor: the same reference run at 2 threads and
 // with SDPA instead of eager attention (equally valid summation orders, which the bf16
@@ -207,6 +208,8 @@ INSTANTIATE_TEST_SUITE_P(
                       GoldenVariant{"gradient_checkpointing", {"--gradient_checkpointing", "true"}},
                       GoldenVariant{"zero2_offload",
                                     {"--deepspeed", DsConfig("zero2_offload_auto")}},
+                      GoldenVariant{"zero3", {"--deepspeed", DsConfig("zero3")}},
+                      GoldenVariant{"zero3_offload", {"--deepspeed", DsConfig("zero3_offload")}},
                       GoldenVariant{"paged_adamw_32bit", {"--optim", "paged_adamw_32bit"}}),
     [](const ::testing::TestParamInfo<GoldenVariant>& info) { return info.param.name; });
 
@@ -279,10 +282,13 @@ TEST(QloraTrainTest, Fp16ComputeTrainsWithLossScaling) {
   for (double loss : fp16) EXPECT_TRUE(std::isfinite(loss));
 }
 
-TEST(QloraTrainTest, ResumingFromACheckpointEndsWhereTheUninterruptedRunEnds) {
+// ZeRO-2 with optimizer offload (the shipped QLoRA job) and ZeRO-3 (the 4-bit base partitioned).
+class QloraResumeTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(QloraResumeTest, ResumingFromACheckpointEndsWhereTheUninterruptedRunEnds) {
   zt::testing::TempDir dir;
   std::vector<std::string> whole = ShortRun(GoldenDir() + "/model_bf16", dir.Join("whole"), 4);
-  SetFlag(whole, "--deepspeed", DsConfig("zero2_offload_auto"));
+  SetFlag(whole, "--deepspeed", DsConfig(GetParam()));
   SetFlag(whole, "--save_strategy", "steps");
   SetFlag(whole, "--save_steps", "2");
   const std::vector<double> uninterrupted = Train(whole);
@@ -300,6 +306,9 @@ TEST(QloraTrainTest, ResumingFromACheckpointEndsWhereTheUninterruptedRunEnds) {
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, t] : a) EXPECT_TRUE(at::equal(t, b.at(name))) << name;
 }
+
+INSTANTIATE_TEST_SUITE_P(Stages, QloraResumeTest,
+                         ::testing::Values("zero2_offload_auto", "zero3"));
 
 // ---------------------------------------------------------------- refused combinations
 
@@ -328,7 +337,6 @@ TEST(QloraTrainTest, BadCombinationsAreRefusedNamingTheFlagAndValue) {
       {"contradicting_double_quant",
        {"--bnb_4bit_use_double_quant", "false"},
        "--bnb_4bit_use_double_quant false contradicts"},
-      {"stage3", {"--deepspeed", DsConfig("zero3")}, "zero_optimization.stage = 3 with --q_lora"},
       {"8bit_optimizer", {"--optim", "paged_adamw_8bit"}, "--optim paged_adamw_8bit"},
       {"bad_compute_dtype",
        {"--bnb_4bit_compute_dtype", "int8"},
