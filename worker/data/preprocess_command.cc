@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/data/dataset_file.h"
 #include "worker/data/packing.h"
 #include "worker/data/sample_builder.h"
@@ -119,7 +119,7 @@ void AddPreprocessCommand(CLI::App& app) {
   cmd->add_flag("--skip_bad_records", args->skip_bad_records, "Skip and count bad records instead of failing");
   cmd->add_flag("--pack", args->pack, "Pack samples into rows of model_max_length tokens");
   cmd->add_option("--seed", args->seed, "Seed for PATH#N sampling");
-  cmd->callback([args, system]() { cli::ExitIfError("preprocess", Run(*args, system->count() > 0)); });
+  cmd->callback([args, system]() { ExitIfError("preprocess", Run(*args, system->count() > 0)); });
 }
 
 }  // namespace zt::worker::data

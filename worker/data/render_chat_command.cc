@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/data/chat_template.h"
 
 namespace zt::worker::data {
@@ -75,7 +75,7 @@ void AddRenderChatCommand(CLI::App& app) {
   cmd->add_option("--tools", args->tools, "JSON file with an array of tool (function) schemas");
   cmd->add_option("--enable_thinking", args->enable_thinking, "Qwen3: false adds the empty think block")
       ->check(CLI::IsMember({"true", "false"}));
-  cmd->callback([args, system]() { cli::ExitIfError("render-chat", Run(*args, system->count() > 0)); });
+  cmd->callback([args, system]() { ExitIfError("render-chat", Run(*args, system->count() > 0)); });
 }
 
 }  // namespace zt::worker::data

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/data/tokenizer.h"
 
 namespace zt::worker::data {
@@ -88,9 +88,9 @@ void AddTokenizeCommand(CLI::App& app) {
   cmd->add_flag("--offsets", args->offsets, "Also print each token's byte range");
   cmd->callback([args, text, file]() {
     if (text->count() == 0 && file->count() == 0) {
-      cli::ExitIfError("tokenize", absl::InvalidArgumentError("one of --text or --file is required"));
+      ExitIfError("tokenize", absl::InvalidArgumentError("one of --text or --file is required"));
     }
-    cli::ExitIfError("tokenize", Run(*args));
+    ExitIfError("tokenize", Run(*args));
   });
 }
 

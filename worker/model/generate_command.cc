@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/model/model_folder.h"
 #include "worker/model/text_streamer.h"
 
@@ -355,7 +355,7 @@ void AddGenerateCommand(CLI::App& app) {
     // A standalone tool: use the host (LibTorch's default is one intra-op thread).
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     const bool terminal = request->prompts.empty() && isatty(STDIN_FILENO) != 0;
-    cli::ExitIfError("generate", RunGenerate(*request, std::cin, std::cout, &std::cerr, terminal));
+    ExitIfError("generate", RunGenerate(*request, std::cin, std::cout, &std::cerr, terminal));
   });
 }
 

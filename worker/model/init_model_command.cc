@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/io/hf_export.h"
 #include "worker/io/sharded_safetensors.h"
 #include "worker/model/decoder.h"
@@ -53,7 +53,7 @@ void AddInitModelCommand(CLI::App& app) {
   cmd->callback([request]() {
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     auto line = RunInitModel(*request);
-    cli::ExitIfError("init-model", line.status());
+    ExitIfError("init-model", line.status());
     std::cout << *line << "\n";
   });
 }

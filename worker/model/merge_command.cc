@@ -14,7 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "configs/model_config.h"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/io/hf_export.h"
 #include "worker/io/sharded_safetensors.h"
 #include "worker/model/lora_model.h"
@@ -123,7 +123,7 @@ void AddMergeCommand(CLI::App& app) {
     // A standalone tool: use the host (LibTorch's default is one intra-op thread).
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     auto line = RunMerge(*request);
-    cli::ExitIfError("merge", line.status());
+    ExitIfError("merge", line.status());
     std::cout << *line << "\n";
   });
 }

@@ -15,7 +15,7 @@
 #include "common/status_macros.h"
 #include "kernels/double_quant.h"
 #include "kernels/nf4.h"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/io/hf_export.h"
 #include "worker/io/sharded_safetensors.h"
 #include "worker/model/model_folder.h"
@@ -222,7 +222,7 @@ void AddQuantizeCommand(CLI::App& app) {
                   "LibTorch's thread count)");
   cmd->callback([request]() {
     auto line = RunQuantize(*request);
-    cli::ExitIfError("quantize", line.status());
+    ExitIfError("quantize", line.status());
     std::cout << *line << "\n";
   });
 }

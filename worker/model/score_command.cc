@@ -14,7 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/model/model_folder.h"
 
 namespace zt::worker::model {
@@ -68,7 +68,7 @@ void AddScoreCommand(CLI::App& app) {
     // A standalone tool: use the host (LibTorch's default is one intra-op thread).
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     auto line = RunScore(*request);
-    cli::ExitIfError("score", line.status());
+    ExitIfError("score", line.status());
     std::cout << *line << "\n";
   });
 }

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "worker/cli/command_status.h"
+#include "worker/command_status.h"
 #include "worker/io/hf_export.h"
 #include "worker/io/peft_adapter.h"
 #include "worker/io/sharded_safetensors.h"
@@ -144,7 +144,7 @@ void AddExportCommand(CLI::App& app) {
   cmd->callback([request]() {
     at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     auto line = RunExport(*request);
-    cli::ExitIfError("export", line.status());
+    ExitIfError("export", line.status());
     std::cout << *line << "\n";
   });
 }

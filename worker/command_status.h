@@ -10,7 +10,7 @@
 
 #include "absl/status/status.h"
 
-namespace zt::worker::cli {
+namespace zt::worker {
 
 inline void ExitIfError(const std::string& command, const absl::Status& status) {
   if (status.ok()) return;
@@ -18,4 +18,4 @@ inline void ExitIfError(const std::string& command, const absl::Status& status) 
   throw CLI::RuntimeError(status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1);
 }
 
-}  // namespace zt::worker::cli
+}  // namespace zt::worker
