@@ -7,6 +7,7 @@
 namespace zt::kernels::adamw_internal {
 namespace {
 
+// Not nf4_avx*.cc's ToBf16: NaN is 0x7FC0 here (as LibTorch), sign and payload kept there.
 // Round to nearest even, NaN to 0x7FC0, as LibTorch's float -> bfloat16.
 __m128i ToBf16(__m256 value) {
   const __m256i bits = _mm256_castps_si256(value);
@@ -21,6 +22,7 @@ __m128i ToBf16(__m256 value) {
 
 }  // namespace
 
+// StepRangeAvx512 in 8-lane intrinsics: ISA files share no inline code (cpu_adamw_impl.h).
 void StepRangeAvx2(const StepConstants& c, int64_t begin, int64_t end) {
   const __m256 beta1 = _mm256_set1_ps(c.beta1);
   const __m256 one_minus_beta1 = _mm256_set1_ps(c.one_minus_beta1);

@@ -7,6 +7,7 @@
 namespace zt::kernels::adamw_internal {
 namespace {
 
+// Not nf4_avx*.cc's ToBf16: NaN is 0x7FC0 here (as LibTorch), sign and payload kept there.
 // Round to nearest even, NaN to 0x7FC0, as LibTorch's float -> bfloat16.
 __m256i ToBf16(__m512 value) {
   const __m512i bits = _mm512_castps_si512(value);
@@ -20,6 +21,7 @@ __m256i ToBf16(__m512 value) {
 
 }  // namespace
 
+// StepRangeAvx2 in 16-lane intrinsics: ISA files share no inline code (cpu_adamw_impl.h).
 void StepRangeAvx512(const StepConstants& c, int64_t begin, int64_t end) {
   const __m512 beta1 = _mm512_set1_ps(c.beta1);
   const __m512 one_minus_beta1 = _mm512_set1_ps(c.one_minus_beta1);

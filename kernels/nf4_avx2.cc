@@ -7,6 +7,7 @@
 namespace zt::kernels::nf4_internal {
 namespace {
 
+// Not cpu_adamw_avx*.cc's ToBf16: NaN keeps its sign and payload here, 0x7FC0 there.
 __m128i ToBf16(__m256 v) {
   const __m256i bits = _mm256_castps_si256(v);
   const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1));
@@ -23,6 +24,7 @@ __m128i ToBf16(__m256 v) {
 
 }  // namespace
 
+// Stores as DequantRangeAvx512's in 8-lane intrinsics: ISA files share no inline code (nf4_impl.h).
 void DequantRangeAvx2(const DequantArgs& a, int64_t begin, int64_t end) {
   const __m256 lut_low = _mm256_loadu_ps(a.lut);
   const __m256 lut_high = _mm256_loadu_ps(a.lut + 8);

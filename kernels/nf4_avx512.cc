@@ -7,6 +7,7 @@
 namespace zt::kernels::nf4_internal {
 namespace {
 
+// Not cpu_adamw_avx*.cc's ToBf16: NaN keeps its sign and payload here, 0x7FC0 there.
 __m256i ToBf16(__m512 v) {
   const __m512i bits = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
@@ -19,6 +20,7 @@ __m256i ToBf16(__m512 v) {
 
 }  // namespace
 
+// Stores as DequantRangeAvx2's in 16-lane intrinsics: ISA files share no inline code (nf4_impl.h).
 void DequantRangeAvx512(const DequantArgs& a, int64_t begin, int64_t end) {
   const __m512 lut = _mm512_loadu_ps(a.lut);
   const __m128i low_nibble = _mm_set1_epi8(0x0F);

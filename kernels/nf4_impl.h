@@ -18,6 +18,7 @@ struct DequantArgs {
   int out_kind;
 };
 
+// One range kernel per ISA file as in cpu_adamw_impl.h; another kernel's, so nothing to share.
 // Elements [begin, end) of the tensor; `begin` is a multiple of 16 (vector paths load whole
 // bytes, and a 16-element vector never straddles a block since 16 divides every blocksize).
 void DequantRangeScalar(const DequantArgs& a, int64_t begin, int64_t end);
