@@ -1,5 +1,5 @@
 // The model presets `zerotune estimate --preset NAME` knows, as the config.json values of the
-// published base models (formats.md §3.2): the same shapes as the worker's init-model presets
+// published base models (docs/estimate.md): the same shapes as the worker's init-model presets
 // (worker/model/model_presets.cc, which links LibTorch; the estimate must not). Both copies are
 // held to the published parameter totals (tests/coordinator/estimate_presets_test.cc,
 // tests/worker/model/model_presets_test.cc). Torch-free.

@@ -1,5 +1,5 @@
 // AdamW (and Adam with L2 weight decay) on the CPU over one flat fp32 partition: the optimizer
-// step of ZeRO-Offload. The math is DeepSpeedCPUAdam's (deepspeed.md §4.4), which is also
+// step of ZeRO-Offload. The math is DeepSpeedCPUAdam's (docs/training.md), which is also
 // torch.optim.AdamW's / torch.optim.Adam's:
 //
 //   bc1 = 1 - beta1^t, bc2 = 1 - beta2^t          (both 1 without bias_correction)

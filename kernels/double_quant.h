@@ -1,5 +1,5 @@
 // bitsandbytes' double quantization of 4-bit absmax values ("nested", compress_statistics=True)
-// on the CPU, byte for byte as bitsandbytes 0.50 (formats.md §1.6; docs/quantize.md):
+// on the CPU, byte for byte as bitsandbytes 0.50 (docs/quantize.md):
 //   offset = mean(absmax)             torch's float32 CPU sum order (TorchCpuMeanF32), / n
 //   codes, nested_absmax = Quantize8bitBlockwiseCpu(absmax - offset, 256, DynamicMap8bit())
 // and the decoding dequantize_4bit does first: absmax = code[q] * nested_absmax[i / 256] +

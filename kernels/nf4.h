@@ -1,5 +1,5 @@
 // bitsandbytes' 4-bit blockwise quantization (NF4 and FP4) on the CPU, byte for byte as
-// bitsandbytes 0.50 quantize_4bit / dequantize_4bit on the CPU (formats.md §1; docs/quantize.md
+// bitsandbytes 0.50 quantize_4bit / dequantize_4bit on the CPU (docs/quantize.md
 // lists every rule). A tensor of `numel` elements, flattened row-major, is cut into blocks of
 // `blocksize` elements (the last may be partial); each block keeps its fp32 absmax and one
 // 4-bit code per element, two codes per byte, element 2j in the high nibble.
