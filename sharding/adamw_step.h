@@ -1,5 +1,5 @@
 // The optimizer step on one partition chunk: Adam/AdamW with DeepSpeed's semantics
-// (deepspeed.md §4.1, §4.4): `"type": "Adam"` means decoupled weight decay (AdamW) unless
+// (docs/training.md): `"type": "Adam"` means decoupled weight decay (AdamW) unless
 // adam_w_mode is false; bias correction 1 - beta^t with t counted from 1 and advanced only by
 // applied (not skipped) steps; decay uses the pre-update parameter.
 //

@@ -1,5 +1,5 @@
 // The global gradient L2 norm for gradient_clipping and the global inf/NaN flag for loss
-// scaling, as ZeRO computes them (deepspeed.md §6.1, §6.3): every rank sums the squares of its
+// scaling, as ZeRO computes them (docs/training.md): every rank sums the squares of its
 // gradient partition in fp64 (each chunk's squares summed in fp32, the chunks in fp64), the sums
 // are all-reduced (SUM) in fp64 across ranks, the square root is the norm; a non-finite norm is
 // reported as -1. Overflow is any inf/NaN on any rank (all-reduce MAX of a flag).

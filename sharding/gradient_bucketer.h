@@ -1,4 +1,4 @@
-// Gradient reduction bucket by bucket while backward runs (ZeRO stages 0-2, deepspeed.md §8.2).
+// Gradient reduction bucket by bucket while backward runs (ZeRO stages 0-2, docs/training.md).
 //
 // A grad-accumulator post-hook on every trainable parameter (common/torch_compat.h
 // GradAccumulatorHook) copies the parameter's fresh gradient into its slot of

@@ -59,8 +59,8 @@ struct TrainingSetup {
   std::optional<ActivationSetup> activations;
 };
 
-// bitsandbytes' bytes for one 4-bit weight of `numel` elements as it is stored (formats.md
-// §1.9): packed codes ceil(numel / 2), the 16-entry fp32 quant map, and per block of
+// bitsandbytes' bytes for one 4-bit weight of `numel` elements as it is stored
+// (docs/quantize.md): packed codes ceil(numel / 2), the 16-entry fp32 quant map, and per block of
 // `blocksize` an fp32 absmax or, with double quantization, a uint8 code plus an fp32 absmax
 // per 256 blocks and the 256-entry fp32 nested quant map.
 int64_t Quant4WeightBytes(int64_t numel, bool double_quant, int64_t blocksize);

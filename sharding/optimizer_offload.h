@@ -1,6 +1,6 @@
 // Where a rank's optimizer partition lives and how one chunk of it steps: the fp32 master
 // copy, Adam's moments and the master-dtype gradient, each partition_numel elements, either on
-// the training device or, with offload_optimizer.device = "cpu" (deepspeed.md §7.3, §8.4), in
+// the training device or, with offload_optimizer.device = "cpu" (docs/training.md), in
 // host buffers (pinned when pin_memory and CUDA are present: common/torch_compat.h
 // EmptyHostBuffer; pageable otherwise, logged once). Per bucket chunk: StageGradChunk copies
 // the reduced gradient chunk into the master-dtype gradient buffer (D2H under offload; the

@@ -2,7 +2,7 @@
 // (zero_engine.h stages 0-2, zero3_optimizer.h stage 3): the applied and skipped step counters
 // (Adam's t and the schedule position count applied steps only), the fp16 loss scaler, the skip
 // of a step whose gradients are not finite, the unscale-and-clip multiplier and the
-// hyper-parameters of the k-th applied step (deepspeed.md §6).
+// hyper-parameters of the k-th applied step (docs/training.md).
 //
 // An engine's Step() asks the control once: Skip() when some rank overflowed, else
 // Apply(global norm of the loss-scaled gradients), then steps every partition with

@@ -15,7 +15,7 @@
 // FailedPrecondition.
 //
 // Checkpoint state. sharding/ knows no files: the checkpoint format (per-parameter "universal"
-// slices, deepspeed.md §10.4) is worker/train/'s. What a checkpoint needs to continue bitwise:
+// slices, docs/checkpoints.md) is worker/train/'s. What a checkpoint needs to continue bitwise:
 // per trainable parameter, the fp32 (fp64 for fp64 parameters) master and both Adam moments
 // (each rank holds pieces of some parameters: StateSlices / PartitionPieces), the step counters
 // and the loss scaler (StateCounters). The parameters themselves are the master rounded to the

@@ -17,7 +17,7 @@ using torch::autograd::variable_list;
 
 // This rank's pieces of the rank-averaged full gradients `grads` of the parameters `ids` (one
 // use each in a unit; undefined: zero), with one reduce-scatter per (dtype, device) group
-// (deepspeed.md §9.3, reduce_scatter_coalesced): each gradient zero-padded to W * ps elements
+// (docs/training.md, reduce_scatter_coalesced): each gradient zero-padded to W * ps elements
 // and cut in W chunks, rank r's chunks of every parameter side by side, divided by W. Each piece
 // is added to the parameter's gradient partition: returned for fp32 / fp64 (autograd adds it to
 // partition.grad), undefined for 16-bit ones (accumulated in fp32 already).

@@ -1,6 +1,6 @@
 // The autograd side of ZeRO-3 (zero3_parameters.h): the node that hands out a unit's gathered
 // trainable tensors as one function of their partitions and, in backward, reduce-scatters their
-// gradients together (deepspeed.md §9.3), and the identities whose backward re-gathers or frees
+// gradients together (docs/training.md), and the identities whose backward re-gathers or frees
 // the tensors a unit parked (DeepSpeed's pre- and post-backward hooks). Backward throws
 // c10::Error naming the parameter when a collective fails (autograd has no status).
 #pragma once

@@ -1,5 +1,5 @@
-// The ZeRO stage 3 optimizer over the trainable partitions of a Zero3Parameters (deepspeed.md
-// §9.3, §9.4): backward leaves in every trainable partition's .grad this rank's piece of the
+// The ZeRO stage 3 optimizer over the trainable partitions of a Zero3Parameters
+// (docs/training.md): backward leaves in every trainable partition's .grad this rank's piece of the
 // rank-averaged gradient (reduce-scattered per micro-step by the gather's backward, accumulated
 // over the window); at the accumulation boundary the global norm is summed in fp64 over the
 // disjoint partitions of all ranks, clipping is one multiplier (loss_scaler.h

@@ -209,7 +209,7 @@ absl::Status ZeroEngine::InitGroup(ParameterGroup spec, Group& group) {
   bucketing.track_gradient_bytes = options_.track_gradient_bytes;
   group.staged.assign(l.buckets().size(), false);
   if (options_.offload.offload) {
-    // Offload: each reduced chunk goes to the host while backward continues (deepspeed.md §8.4).
+    // Offload: each reduced chunk goes to the host while backward continues (docs/training.md).
     Group* g = &group;
     bucketing.on_reduced = [this, g](int bucket) {
       if (!boundary_backward_) return;

@@ -1,4 +1,4 @@
-// The ZeRO engine for stages 0, 1 and 2 over the trainable parameters (deepspeed.md §7.1, §8):
+// The ZeRO engine for stages 0, 1 and 2 over the trainable parameters (docs/training.md):
 // LoRA adapters, or every parameter for full fine-tuning. Frozen parameters are not its
 // business (they stay replicated).
 //

@@ -20,7 +20,7 @@ ModelConfig LoadPreset(const std::string& name) {
   return config.ok() ? *config : ModelConfig{};
 }
 
-// Published totals (formats.md §1.7: model cards' 0.49B / 1.54B / 7.61B / 14.7B / 0.6B / 8.2B /
+// Published totals (docs/estimate.md: model cards' 0.49B / 1.54B / 7.61B / 14.7B / 0.6B / 8.2B /
 // 14.8B, exact counts from the configs) and Llama-3.1-8B's 8,030,261,248.
 struct PresetCase {
   const char* name;

@@ -257,7 +257,7 @@ class CountingCommunicator final : public Communicator {
   std::shared_ptr<Communicator> inner_;
 };
 
-// Coalesced gathers (deepspeed.md §9.2): a unit's fetch is one all-gather per (dtype, device)
+// Coalesced gathers (docs/training.md): a unit's fetch is one all-gather per (dtype, device)
 // group of its partitioned tensors, whatever their sizes (padding: numel not a multiple of W)
 // and storage dtypes; a decoder's forward issues one per unit holding partitioned tensors, its
 // backward (no checkpointing) one per unit re-gathered and one reduce-scatter per unit of

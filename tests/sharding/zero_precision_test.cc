@@ -87,7 +87,7 @@ TrainSpec Bf16Train() {
 }
 
 // DeepSpeed's DynamicLossScaler with scale 2^4, window 2, hysteresis 2 over this overflow
-// pattern (deepspeed.md §6.1), worked by hand: the first overflow only spends hysteresis, the
+// pattern (docs/training.md), worked by hand: the first overflow only spends hysteresis, the
 // second halves; a clean step does not refill hysteresis (consecutive_hysteresis false), so the
 // overflows at steps 4-6 halve every time; the (window+1)-th clean step after the last
 // overflow doubles and refills; step 11's overflow then only spends hysteresis again.

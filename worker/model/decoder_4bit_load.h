@@ -1,6 +1,6 @@
 // How a QLoRA decoder's linears get their frozen 4-bit base while the model loads, one tensor at
 // a time: read as bitsandbytes' packed tensors from a pre-quantized folder (transformers'
-// save_pretrained layout, formats.md §1.9, what `zerotune-worker quantize` writes), or
+// save_pretrained layout, docs/quantize.md, what `zerotune-worker quantize` writes), or
 // quantized from the 16-bit tensor of the mapped file, which is then dropped.
 #pragma once
 

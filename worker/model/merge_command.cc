@@ -34,7 +34,7 @@ absl::StatusOr<at::ScalarType> OutputDtype(const std::string& flag, const nlohma
   return at::kFloat;
 }
 
-// A pre-quantized base (config.json quantization_config, formats.md §1.9): its options, or
+// A pre-quantized base (config.json quantization_config, docs/quantize.md): its options, or
 // nullopt for a 16-bit base. Only 4-bit bitsandbytes folders can be dequantized here.
 absl::StatusOr<std::optional<Load4bitOptions>> PrequantizedOptions(const std::string& base,
                                                                    const nlohmann::json& json) {

@@ -16,7 +16,7 @@ struct Shape {
   int64_t eos;
 };
 
-// formats.md §3.2 (published config.json values of the base models).
+// docs/estimate.md (published config.json values of the base models).
 constexpr Shape kShapes[] = {
     {"qwen2.5-0.5b", Architecture::kQwen2, 896, 4864, 24, 14, 2, 64, 151936, true, 1e-6, 32768, 151643},
     {"qwen2.5-1.5b", Architecture::kQwen2, 1536, 8960, 28, 12, 2, 128, 151936, true, 1e-6, 131072, 151643},

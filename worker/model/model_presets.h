@@ -1,4 +1,4 @@
-// Model shapes init-model can write (formats.md §3.2, the published config.json values) and the
+// Model shapes init-model can write (docs/estimate.md, the published config.json values) and the
 // HF config.json that describes a DecoderConfig.
 //
 // Presets: tiny (per --arch; sized so the CPU demo learns within its time budget),

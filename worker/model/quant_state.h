@@ -1,4 +1,4 @@
-// The serialized form of a bitsandbytes QuantState (formats.md §1.9): the JSON blob stored as
+// The serialized form of a bitsandbytes QuantState (docs/quantize.md): the JSON blob stored as
 // `<weight>.quant_state.bitsandbytes__<type>` (Python json.dumps of the non-tensor fields, in
 // QuantState.as_dict's order, default separators) and transformers' quantization_config.
 #pragma once

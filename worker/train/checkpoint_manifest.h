@@ -1,7 +1,7 @@
 // The manifest of a training checkpoint (checkpoint-<step>/manifest.json, docs/checkpoints.md):
 // what was saved, in which layout, and a SHA-256 of every other file in the folder. The
 // optimizer state is kept per parameter name in DeepSpeed's "universal" form
-// (deepspeed.md §10.4: fp32 master, exp_avg, exp_avg_sq and step per parameter), split into one
+// (docs/checkpoints.md: fp32 master, exp_avg, exp_avg_sq and step per parameter), split into one
 // safetensors file per partition rank (zero/rank_<r>.safetensors, tensors "<name>/fp32",
 // "<name>/exp_avg", "<name>/exp_avg_sq" holding the rank's contiguous slice of the flattened
 // parameter, plus "step"); the manifest says which (offset, numel) of each parameter every rank

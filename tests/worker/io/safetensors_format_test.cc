@@ -1,4 +1,4 @@
-// The seven validation rules of the safetensors header (formats.md §4), one negative case each,
+// The seven validation rules of the safetensors header (docs/training.md), one negative case each,
 // plus the writer's layout. Files are built byte by byte so each case breaks exactly one rule.
 #include "worker/io/safetensors_format.h"
 

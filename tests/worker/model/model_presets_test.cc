@@ -10,7 +10,7 @@ namespace {
 using ::testing::HasSubstr;
 
 TEST(ModelPresetsTest, ParameterCountsAreThePublishedTotals) {
-  // formats.md §1.7 (agreeing with the published 0.49B / 1.54B / 7.61B / 14.7B / 0.6B / 8.2B /
+  // docs/estimate.md (agreeing with the published 0.49B / 1.54B / 7.61B / 14.7B / 0.6B / 8.2B /
   // 14.8B).
   const std::pair<const char*, int64_t> expected[] = {
       {"qwen2.5-0.5b", 494032768},   {"qwen2.5-1.5b", 1543714304}, {"qwen2.5-7b", 7615616512},

@@ -427,7 +427,7 @@ TEST_F(TrainE2eTest, TwoRankZero3OffloadEqualsStageZeroAndResumesBitwise) {
   ASSERT_EQ(eval_losses[1].size(), 2u) << one.output;
   for (int i = 0; i < 2; ++i) EXPECT_NEAR(eval_losses[0][i], eval_losses[1][i], 1e-5);
 
-  // DeepSpeed's ZeRO-3 + LoRA complaint (deepspeed.md §13 #4): no empty adapter tensors.
+  // DeepSpeed's ZeRO-3 + LoRA complaint (docs/training.md): no empty adapter tensors.
   const Tensors saved = ReadAdapter(zero3 + "/checkpoint-4");
   ASSERT_EQ(saved.size(), trained.size());
   for (const auto& [name, tensor] : saved) {
