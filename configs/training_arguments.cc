@@ -61,6 +61,8 @@ std::vector<ArgumentSpec> MakeSpecs() {
       {"fp16", "train in float16 with loss scaling (ds: fp16.enabled)", &TA::fp16},
       {"gradient_checkpointing", "recompute decoder-layer activations in backward",
        &TA::gradient_checkpointing},
+      {"use_cpu", "train on the CPU even when CUDA devices are visible (else cuda:LOCAL_RANK)",
+       &TA::use_cpu},
       {"use_lora", "train LoRA adapters instead of all weights", &TA::use_lora},
       {"q_lora", "QLoRA: 4-bit NF4 base weights (needs --use_lora)", &TA::q_lora},
       {"bnb_4bit_quant_type", "QLoRA: 4-bit code book (BitsAndBytesConfig's)",

@@ -57,6 +57,8 @@ struct TrainingArguments {
   bool bf16 = false;
   bool fp16 = false;
   bool gradient_checkpointing = false;
+  // Placement: the CPU even when CUDA devices are visible (HF's use_cpu); else cuda:LOCAL_RANK.
+  bool use_cpu = false;
   // LoRA / QLoRA.
   bool use_lora = false;
   bool q_lora = false;

@@ -69,7 +69,7 @@ absl::StatusOr<Zero3Parameter> DescribeParameter(const std::string& name, const 
   const int64_t chunk = world * layout.alignment;
   p.partition_numel = (p.numel + chunk - 1) / chunk * layout.alignment;
   p.trainable = t.requires_grad();
-  p.device = t.device();
+  p.device = options.device.value_or(t.device());
   if (p.trainable && !at::isFloatingType(p.dtype)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "zero3: tensor \"", name, "\" requires grad but is ", c10::toString(p.dtype),
@@ -135,7 +135,9 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     p.persistent = p.numel <= options_.persistence_threshold &&
                    persistent_numel + p.numel <= options_.model_persistence_numel;
     if (p.persistent) persistent_numel += p.numel;
-    if (p.persistent) p.full = t.detach().to(p.dtype, /*non_blocking=*/false, /*copy=*/true);
+    if (p.persistent) {
+      p.full = t.detach().to(p.device, p.dtype, /*non_blocking=*/false, /*copy=*/true);
+    }
     sources.push_back(t.detach().reshape({-1}));
     params_.push_back(std::move(p));
   }
@@ -204,7 +206,8 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
   }
   // Only now: aliasing slots must all be seen before any is replaced.
   for (auto& [name, slot] : slots) {
-    *slot = at::empty({0}, slot->options().dtype(params_[by_name[name]].dtype).requires_grad(false));
+    const Zero3Parameter& p = params_[by_name[name]];
+    *slot = at::empty({0}, slot->options().dtype(p.dtype).device(p.device).requires_grad(false));
   }
   return absl::OkStatus();
 }

@@ -80,6 +80,10 @@ struct Zero3ParameterOptions {
   // gathered in this dtype, cast piece by piece while partitioning: a model loaded in its
   // file's dtype (mapped, not copied) never exists whole in the compute dtype on any rank.
   std::optional<at::ScalarType> floating_dtype;
+  // When set, the device the model computes on (gathers land there, and the partitions too
+  // unless offload_param): a model mapped on the host is cut straight onto it, never moved
+  // whole. Unset: each tensor's own device.
+  std::optional<at::Device> device;
   int64_t prefetch_bucket_numel = 50000000;   // stage3_prefetch_bucket_size
   int64_t max_live_numel = 1000000000;        // stage3_max_live_parameters
   absl::Duration collective_timeout = absl::Minutes(5);

@@ -68,6 +68,7 @@ class Decoder {
   const at::Tensor& embed_tokens() const { return embed_tokens_; }
   const at::Tensor& lm_head() const { return lm_head_; }
   at::ScalarType dtype() const { return embed_tokens_.scalar_type(); }
+  at::Device device() const { return embed_tokens_.device(); }
 
   // `input_ids` int64 [B, S]; `attention_mask` [B, S] (1 = token, 0 = padding) or undefined.
   // Positions are 0..S-1 as HF's default. Returns the final-norm hidden states [B, S, h].

@@ -33,7 +33,8 @@ class RowTileDequantizer {
       : weight_(w), absmax_(BlockAbsmax(w)) {
     chain.erase(std::unique(chain.begin(), chain.end()), chain.end());
     for (at::ScalarType dtype : chain) {
-      buffers_.push_back(at::empty({tile_rows, w.in_features}, at::TensorOptions().dtype(dtype)));
+      buffers_.push_back(at::empty({tile_rows, w.in_features},
+                                   at::TensorOptions().dtype(dtype).device(w.packed.device())));
     }
   }
 
@@ -92,7 +93,10 @@ at::Tensor BackwardInput(const at::Tensor& grad2, const Packed4bitWeight& w,
   return acc.to(compute);
 }
 
-Matmul4bitKernel Resolve(Matmul4bitKernel kernel, int64_t tokens, at::ScalarType compute) {
+// On a CUDA device the weight dequantizes whole (the row tiles are a CPU cache strategy).
+Matmul4bitKernel Resolve(Matmul4bitKernel kernel, int64_t tokens, at::ScalarType compute,
+                         const at::Device& device) {
+  if (device.is_cuda()) return Matmul4bitKernel::kDequantizeThenMatmul;
   return kernel == Matmul4bitKernel::kAuto
              ? ChooseMatmul4bitKernel(tokens, common::MatmulComputeDtype(compute, at::kCPU))
              : kernel;
@@ -111,7 +115,7 @@ class Matmul4bitFunction : public torch::autograd::Function<Matmul4bitFunction> 
     const at::ScalarType mm = common::MatmulComputeDtype(compute, x.device());
     const at::Tensor x2 = x.reshape({-1, w.in_features}).to(mm);
     const int64_t tokens = x2.size(0);
-    const Matmul4bitKernel kernel = Resolve(options.kernel, tokens, compute);
+    const Matmul4bitKernel kernel = Resolve(options.kernel, tokens, compute, x.device());
     std::vector<int64_t> out_sizes = x.sizes().vec();
     out_sizes.back() = w.out_features;
     at::Tensor y = at::empty(out_sizes, x2.options());
@@ -152,7 +156,7 @@ class Matmul4bitFunction : public torch::autograd::Function<Matmul4bitFunction> 
     at::Tensor grad_bias;
     if (ctx->needs_input_grad(0)) {
       const auto kernel = Resolve(static_cast<Matmul4bitKernel>(ctx->saved_data["kernel"].toInt()),
-                                  grad2.size(0), grad2.scalar_type());
+                                  grad2.size(0), grad2.scalar_type(), grad2.device());
       std::vector<int64_t> in_sizes = grads[0].sizes().vec();
       in_sizes.back() = w.in_features;
       grad_x =
@@ -192,9 +196,9 @@ Matmul4bitKernel ChooseMatmul4bitKernel(int64_t tokens, at::ScalarType matmul_dt
 
 at::Tensor Matmul4bit(const at::Tensor& x, const Packed4bitWeight& weight, const at::Tensor& bias,
                       const Matmul4bitOptions& options) {
-  TORCH_CHECK(x.device().is_cpu() && x.size(-1) == weight.in_features, "Matmul4bit: x ", x.sizes(),
-              " on ", x.device(), " for a [", weight.out_features, ", ", weight.in_features,
-              "] 4-bit CPU weight");
+  TORCH_CHECK(x.device() == weight.packed.device() && x.size(-1) == weight.in_features,
+              "Matmul4bit: x ", x.sizes(), " on ", x.device(), " for a [", weight.out_features,
+              ", ", weight.in_features, "] 4-bit weight on ", weight.packed.device());
   TORCH_CHECK(!bias.defined() ||
                   (bias.scalar_type() == x.scalar_type() && bias.numel() == weight.out_features),
               "Matmul4bit: the bias must be [out] in x's dtype");

@@ -30,8 +30,9 @@ struct Matmul4bitOptions {
   int64_t tile_bytes = 256 * 1024;  // per tile buffer, rounded to whole block-aligned rows
 };
 
-// `x` [..., in] in the compute dtype (bf16, fp16 or fp32; CPU), `bias` [out] in x's dtype or
-// undefined -> [..., out] in x's dtype. Differentiable in x and bias. fp16 matmuls run in
+// `x` [..., in] in the compute dtype (bf16, fp16 or fp32; on the weight's device: the CPU, or
+// CUDA where the weight dequantizes whole), `bias` [out] in x's dtype or undefined ->
+// [..., out] in x's dtype. Differentiable in x and bias. fp16 matmuls run in
 // fp32 on the CPU (common::MatmulComputeDtype), rounding operands and result to fp16.
 at::Tensor Matmul4bit(const at::Tensor& x, const Packed4bitWeight& weight, const at::Tensor& bias,
                       const Matmul4bitOptions& options = {});

@@ -5,6 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "kernels/double_quant.h"
+#ifdef ZT_WITH_CUDA
+#include "worker/model/packed4bit_cuda.h"
+#endif
 
 namespace zt::worker::model {
 namespace {
@@ -117,7 +120,8 @@ Packed4bitWeight QuantizePacked4bit(const at::Tensor& weight, kernels::Quant4Typ
 }
 
 at::Tensor BlockAbsmax(const Packed4bitWeight& w) {
-  if (!w.double_quant()) return w.absmax;
+  // The CUDA kernel decodes a nested absmax itself.
+  if (!w.double_quant() || w.packed.is_cuda()) return w.absmax;
   at::Tensor out = at::empty({w.absmax.numel()}, at::kFloat);
   kernels::DequantizeNestedAbsmaxCpu(w.absmax.data_ptr<uint8_t>(),
                                      w.nested_absmax.data_ptr<float>(),
@@ -133,6 +137,16 @@ int64_t RowTileGranularity(const Packed4bitWeight& w) {
 void DequantizeRowsInto(const Packed4bitWeight& w, const at::Tensor& block_absmax,
                         int64_t row_begin, const at::Tensor& out) {
   const int64_t rows = out.size(0);
+  if (w.packed.is_cuda()) {
+#ifdef ZT_WITH_CUDA
+    TORCH_CHECK(row_begin == 0 && rows == w.out_features,
+                "DequantizeRowsInto: a CUDA weight dequantizes whole (no row tiles)");
+    DequantizePacked4bitCudaInto(w, out);
+    return;
+#else
+    TORCH_CHECK(false, "DequantizeRowsInto: a CUDA weight in a build without CUDA");
+#endif
+  }
   TORCH_CHECK(out.is_contiguous() && out.dim() == 2 && out.size(1) == w.in_features &&
                   row_begin >= 0 && row_begin + rows <= w.out_features &&
                   row_begin % RowTileGranularity(w) == 0,
@@ -147,7 +161,8 @@ void DequantizeRowsInto(const Packed4bitWeight& w, const at::Tensor& block_absma
 }
 
 at::Tensor DequantizePacked4bit(const Packed4bitWeight& w, at::ScalarType dtype) {
-  at::Tensor out = at::empty({w.out_features, w.in_features}, at::TensorOptions().dtype(dtype));
+  at::Tensor out = at::empty({w.out_features, w.in_features},
+                             at::TensorOptions().dtype(dtype).device(w.packed.device()));
   DequantizeRowsInto(w, BlockAbsmax(w), 0, out);
   return out;
 }

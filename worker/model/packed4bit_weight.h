@@ -1,8 +1,10 @@
 // A frozen bitsandbytes 4-bit weight [out, in] (Params4bit + QuantState, formats.md §1): the
 // packed codes and the constants that decode them, as transformers' save_pretrained stores
 // them, and the CPU dequantization of all of it or of a range of whole rows (a tile).
-// Every tensor is a CPU tensor; the struct holds references only (copying shares storage).
-// Dequantization is bitsandbytes' dequantize_4bit bit for bit (kernels/nf4.h).
+// The tensors live on one device: the CPU, or a CUDA device once the model moved there (then
+// dequantization runs kernels/nf4_dequant_cuda.h, whole weights only). The struct holds
+// references only (copying shares storage). Dequantization is bitsandbytes' dequantize_4bit
+// bit for bit (kernels/nf4.h).
 #pragma once
 
 #include <ATen/ATen.h>

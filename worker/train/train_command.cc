@@ -22,6 +22,7 @@
 #include "sharding/in_memory_store.h"
 #include "worker/runtime/worker_runtime.h"
 #include "worker/train/trainer.h"
+#include "worker/train/training_device.h"
 
 namespace zt::worker::train {
 namespace {
@@ -141,14 +142,20 @@ absl::StatusOr<TrainResult> RunTraining(const configs::TrainingArguments& args,
 
 int RunStandalone(const configs::TrainingArguments& args) {
   StandaloneObserver observer(args.output_dir);
-  sharding::CommunicatorSpec spec;
-  spec.backend = "self";
-  absl::StatusOr<std::unique_ptr<sharding::Communicator>> comm =
-      sharding::CreateCommunicator(spec, absl::Now() + kRendezvousTimeout);
-  TrainerPlacement placement;
-  placement.store = std::make_shared<sharding::InMemoryStore>();
-  absl::Status status = comm.status();
-  if (comm.ok()) status = RunTraining(args, std::move(*comm), placement, observer).status();
+  // A lone process is local rank 0 (LOCAL_RANK is only read from a launcher's environment).
+  absl::StatusOr<at::Device> device = SelectTrainingDevice(args.use_cpu, /*local_rank=*/0);
+  absl::Status status = device.status();
+  if (device.ok()) {
+    sharding::CommunicatorSpec spec;
+    spec.backend = "self";
+    absl::StatusOr<std::unique_ptr<sharding::Communicator>> comm =
+        sharding::CreateCommunicator(spec, absl::Now() + kRendezvousTimeout);
+    TrainerPlacement placement;
+    placement.store = std::make_shared<sharding::InMemoryStore>();
+    placement.device = *device;
+    status = comm.status();
+    if (comm.ok()) status = RunTraining(args, std::move(*comm), placement, observer).status();
+  }
   if (status.ok()) return 0;
   std::cerr << "zerotune-worker train: " << status.message() << "\n";
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
@@ -169,8 +176,15 @@ int RunRank(const configs::TrainingArguments& args) {
   }
   WorkerRuntime& rt = **runtime;
   RuntimeObserver observer(rt);
+  absl::StatusOr<at::Device> device = SelectTrainingDevice(args.use_cpu, rt.assignment().local_rank());
+  if (!device.ok()) {
+    rt.Log(absl::StrCat("train failed: ", device.status().message()));
+    rt.ReportFailure(device.status());
+    return 2;
+  }
   sharding::CommunicatorSpec spec;
-  spec.backend = rt.world_size() == 1 ? "self" : "gloo";
+  spec.backend = CommunicatorBackendFor(*device, rt.world_size());
+  spec.device = device->is_cuda() ? device->index() : -1;
   spec.rank = rt.rank();
   spec.world_size = rt.world_size();
   spec.store = rt.store();
@@ -187,6 +201,7 @@ int RunRank(const configs::TrainingArguments& args) {
     TrainerPlacement placement;
     placement.store = rt.store();
     placement.node = rt.assignment().node_rank();
+    placement.device = *device;
     result = RunTraining(args, comm, placement, observer);
   }
   const absl::Status status = result.status();

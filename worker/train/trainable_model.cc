@@ -162,7 +162,7 @@ absl::Status AttachAdapterToTrain(model::Decoder& decoder, const configs::Traini
 }
 
 absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args,
-                                                  bool keep_file_dtype) {
+                                                  bool keep_file_dtype, const at::Device& device) {
   ZT_RETURN_IF_ERROR(CheckModelFolder(args));
   // The adapter is read (and checked against the flags) before the model, to fail fast.
   std::optional<io::PeftAdapter> adapter;
@@ -185,6 +185,7 @@ absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArgumen
                       model::LoadModelFolder(args.model_name_or_path, dtype, /*adapter_dir=*/"",
                                              qlora.has_value() ? &qlora->four_bit : nullptr));
   out.decoder = std::make_unique<model::Decoder>(std::move(decoder));
+  if (!keep_file_dtype && device != out.decoder->device()) out.decoder->To(device);
   out.use_lora = args.use_lora || adapter.has_value();
   if (adapter.has_value()) {
     out.lora.dtype = ComputeDtype(args);

@@ -46,8 +46,14 @@ absl::Status CheckModelFolder(const configs::TrainingArguments& args);
 // engine's precision). With --q_lora (qlora_options.h) every decoder-layer linear gets a frozen
 // 4-bit base, quantized while loading or read packed from a pre-quantized folder, and the rest
 // loads in the compute dtype (fp32 with --kbit_upcast fp32); not with `keep_file_dtype`.
+//
+// `device`: where the model trains. The files are mapped, each tensor goes to the device as
+// it is moved (one at a time, never a whole host copy) before the adapters are made, so every
+// trainable tensor is a leaf there. With `keep_file_dtype` (ZeRO-3) the model stays mapped on
+// the host: the partitioning puts each rank's pieces on the device.
 absl::StatusOr<TrainableModel> LoadTrainableModel(const configs::TrainingArguments& args,
-                                                  bool keep_file_dtype = false);
+                                                  bool keep_file_dtype = false,
+                                                  const at::Device& device = at::kCPU);
 
 // --adapter_name_or_path DIR, as PEFT's PeftModel.from_pretrained(base, DIR, is_trainable=True):
 // DIR/adapter_config.json sets r, lora_alpha, lora_dropout, use_rslora and target_modules (bias

@@ -137,8 +137,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     t->job_.engine.offload.offload = true;
     t->job_.zero3_optimizer.offload.offload = true;
   }
-  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/cast_pieces));
+  t->device_ = placement.device;
+  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/cast_pieces, t->device_));
   if (cast_pieces) t->job_.zero3_params.floating_dtype = ComputeDtype(a);
+  if (stage3) t->job_.zero3_params.device = t->device_;
   ZT_RETURN_IF_ERROR(t->BuildEngine());
   CheckpointerOptions checkpoints;
   checkpoints.output_dir = a.output_dir;
@@ -157,19 +159,29 @@ void Trainer::Log(const std::string& line) const {
 }
 
 absl::StatusOr<std::vector<double>> Trainer::AllReduceSum(std::vector<double> values) {
-  at::Tensor t = at::tensor(values, at::kDouble);
+  // On the communicator's device: NCCL takes CUDA tensors only.
+  at::Tensor t = at::tensor(values, at::kDouble).to(device_);
   ZT_ASSIGN_OR_RETURN(std::unique_ptr<sharding::Work> work,
                       comm_->AllReduce(t, sharding::ReduceOp::kSum));
   ZT_RETURN_IF_ERROR(work->Wait(absl::Now() + kCollectiveTimeout));
-  const double* p = t.data_ptr<double>();
-  return std::vector<double>(p, p + t.numel());
+  const at::Tensor host = t.cpu();
+  const double* p = host.data_ptr<double>();
+  return std::vector<double>(p, p + host.numel());
+}
+
+Batch Trainer::DeviceBatch(const std::vector<data::TokenizedSample>& samples,
+                           const std::vector<int64_t>& indices) const {
+  return BatchToDevice(CollateBatch(samples, indices, data_.pad_id, /*pin=*/device_.is_cuda()),
+                       device_);
 }
 
 absl::StatusOr<sharding::StepResult> Trainer::RunStep(int64_t step, StepTotals& totals) {
   std::vector<Batch> batches;
   double targets = 0;
+  // Every micro-batch of the step is collated and its copy enqueued up front: on a device the
+  // copies of the later ones run while the first ones train.
   for (const std::vector<int64_t>& indices : plan_->MicroBatches(step)) {
-    batches.push_back(CollateBatch(data_.train, indices, data_.pad_id));
+    batches.push_back(DeviceBatch(data_.train, indices));
     targets += static_cast<double>(batches.back().target_tokens);
   }
   LossNormalization norm;
@@ -213,7 +225,7 @@ absl::StatusOr<double> Trainer::Evaluate() {
         filler ? std::vector<int64_t>{0}
                : std::vector<int64_t>(shard.begin() + begin,
                                       shard.begin() + std::min<size_t>(shard.size(), begin + batch));
-    const Batch b = CollateBatch(data_.eval, indices, data_.pad_id);
+    const Batch b = DeviceBatch(data_.eval, indices);
     const double summed = BatchLoss(b, forward).item<double>();
     // HF's eval_loss (transformers 5.x prediction_step with the eval step's token count over
     // all ranks): each eval step's summed loss over its target tokens on all ranks, weighted by
@@ -250,7 +262,8 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                    plan_->micro_batches_per_step(), " micro-batches of ",
                    args_.per_device_train_batch_size, " per step, ", total, " steps (",
                    plan_->steps_per_epoch(), " per epoch), ZeRO stage ", engine_->stage(),
-                   OffloadDescription(), ", optimizer ", engine_->OptimizerName()));
+                   OffloadDescription(), ", optimizer ", engine_->OptimizerName(), ", on ",
+                   device_.str(), " (", comm_->BackendName(), ")"));
   ZT_RETURN_IF_ERROR(checkpointer_->CheckSharedOutputDir());
   ZT_RETURN_IF_ERROR(Resume(result));
   ZT_RETURN_IF_ERROR(OpenReports());

@@ -82,12 +82,16 @@ struct TrainResult {
 struct TrainerPlacement {
   std::shared_ptr<sharding::Store> store;  // the job's store (checkpoint synchronisation)
   int node = 0;                            // node index: ranks of a node share a disk
+  // Where the model, its batches and the trainer's own collectives live (training_device.h);
+  // the communicator must take tensors there.
+  at::Device device = at::kCPU;
 };
 
 class Trainer {
  public:
   // Loads data and model, resolves the ds_config and builds the engine. `comm` spans the
-  // data-parallel ranks (CPU tensors). `observer` may be null and must outlive the trainer.
+  // data-parallel ranks (tensors on placement.device). `observer` may be null and must outlive
+  // the trainer.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
       TrainerPlacement placement, TrainingObserver* observer);
@@ -128,6 +132,9 @@ class Trainer {
   // final checkpoint stands for it (as DeepSpeed's save_16bit_model).
   absl::Status WriteFinalModel(int64_t step, bool checkpointed);
   absl::StatusOr<std::vector<double>> AllReduceSum(std::vector<double> values);
+  // The samples `indices` as a batch on device_ (collated in pinned memory for a CUDA device).
+  Batch DeviceBatch(const std::vector<data::TokenizedSample>& samples,
+                    const std::vector<int64_t>& indices) const;
   void Log(const std::string& line) const;
   // trainer_checkpoint.cc: resume at start, save at a step.
   absl::Status Resume(TrainResult& result);
@@ -140,6 +147,7 @@ class Trainer {
 
   configs::TrainingArguments args_;
   std::shared_ptr<sharding::Communicator> comm_;
+  at::Device device_ = at::kCPU;
   TrainingObserver* observer_;
   TrainingObserver no_observer_;
   TrainingData data_;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/torch_compat.h"
 #include "configs/model_config.h"
 #include "worker/data/dataset_file.h"
 #include "worker/data/dataset_record.h"
@@ -136,14 +137,14 @@ absl::StatusOr<TrainingData> LoadTrainingData(const configs::TrainingArguments& 
 }
 
 Batch CollateBatch(const std::vector<data::TokenizedSample>& samples,
-                   const std::vector<int64_t>& indices, int32_t pad_id) {
+                   const std::vector<int64_t>& indices, int32_t pad_id, bool pin) {
   int64_t longest = 1;
   for (int64_t i : indices) longest = std::max<int64_t>(longest, samples[i].input_ids.size());
   const int64_t rows = static_cast<int64_t>(indices.size());
   Batch batch;
-  batch.input_ids = at::full({rows, longest}, pad_id, at::kLong);
-  batch.attention_mask = at::zeros({rows, longest}, at::kLong);
-  batch.labels = at::full({rows, longest}, data::kIgnoreIndex, at::kLong);
+  batch.input_ids = common::EmptyHostBuffer({rows, longest}, at::kLong, pin).fill_(pad_id);
+  batch.attention_mask = common::EmptyHostBuffer({rows, longest}, at::kLong, pin).zero_();
+  batch.labels = common::EmptyHostBuffer({rows, longest}, at::kLong, pin).fill_(data::kIgnoreIndex);
   int64_t* ids = batch.input_ids.data_ptr<int64_t>();
   int64_t* mask = batch.attention_mask.data_ptr<int64_t>();
   int64_t* labels = batch.labels.data_ptr<int64_t>();
@@ -158,6 +159,15 @@ Batch CollateBatch(const std::vector<data::TokenizedSample>& samples,
     batch.tokens += static_cast<int64_t>(s.input_ids.size());
   }
   return batch;
+}
+
+Batch BatchToDevice(const Batch& batch, const at::Device& device) {
+  if (device.is_cpu()) return batch;
+  Batch out = batch;
+  for (at::Tensor* t : {&out.input_ids, &out.attention_mask, &out.labels}) {
+    *t = t->to(device, /*non_blocking=*/true);
+  }
+  return out;
 }
 
 namespace {

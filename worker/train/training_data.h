@@ -48,9 +48,15 @@ struct Batch {
   int64_t tokens = 0;         // non-padding tokens
 };
 
-// The samples `indices` of `samples` as one batch.
+// The samples `indices` of `samples` as one batch on the host; in pinned memory with `pin`
+// (and CUDA present), so BatchToDevice's copies can run asynchronously.
 Batch CollateBatch(const std::vector<data::TokenizedSample>& samples,
-                   const std::vector<int64_t>& indices, int32_t pad_id);
+                   const std::vector<int64_t>& indices, int32_t pad_id, bool pin = false);
+
+// `batch` on `device`: enqueued non_blocking on the current stream (the compute that reads the
+// tensors is ordered after the copies; the host buffers stay referenced by the tensors' copy
+// until it completes, as the caching allocator records). The batch itself on the CPU.
+Batch BatchToDevice(const Batch& batch, const at::Device& device);
 
 // Summed (not averaged) HF causal-LM loss: position t predicts labels[t + 1], kIgnoreIndex
 // ignored, 16-bit logits upcast to fp32 (fp64 kept). A scalar.
