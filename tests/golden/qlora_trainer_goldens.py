@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """QLoRA whole-loop golden from the HF Trainer + PEFT + bitsandbytes (CPU), for
-tests/worker/train/qlora_trainer_golden_test.cc.
+tests/worker/train/qlora_train_test.cc.
 
 Reads tests/data/trainer_goldens/train.jsonl (trainer_goldens.py's 8 samples, vocab 64) and
 writes tests/data/qlora_trainer_goldens/:
@@ -30,11 +30,15 @@ samples, so the sample order cannot matter (trainer_goldens.py's docstring).
 zerotune: --q_lora --bnb_4bit_compute_dtype bf16 --kbit_upcast fp32 on model_bf16 with
 --adapter_name_or_path adapter_init.
 
+The 2-rank golden (qlora_2rank.safetensors, case "qlora_2rank") is qlora_trainer_goldens_2rank.py's,
+which main() runs last, since it starts by clearing the folder.
+
 Run: /work/venv-golden/bin/python tests/golden/qlora_trainer_goldens.py
 """
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -141,8 +145,10 @@ def write_prequantized():
         os.remove(extra)
 
 
-def run(threads, attention="eager"):
-    """One reference run at `threads` torch threads: (log history, initial adapter, final adapter)."""
+def run(threads, attention="eager", batch=8, data_seed=None):
+    """One reference run at `threads` torch threads: (log history, initial adapter, final adapter).
+    Under torch.distributed.run every rank calls it (qlora_trainer_goldens_2rank.py) with `batch`
+    samples per rank; `data_seed` reshuffles which samples share a micro-batch."""
     import torch
     from peft import PeftModel, prepare_model_for_kbit_training
     from transformers import BitsAndBytesConfig, Qwen2ForCausalLM, Trainer, TrainingArguments, set_seed
@@ -173,7 +179,7 @@ def run(threads, attention="eager"):
 
     with tempfile.TemporaryDirectory() as out_dir:
         args = TrainingArguments(
-            output_dir=out_dir, use_cpu=True, seed=SEED, per_device_train_batch_size=8,
+            output_dir=out_dir, use_cpu=True, seed=SEED, data_seed=data_seed, per_device_train_batch_size=batch,
             gradient_accumulation_steps=1, num_train_epochs=EPOCHS, learning_rate=LR,
             lr_scheduler_type="linear", warmup_steps=0.0, weight_decay=0.0, max_grad_norm=1.0,
             optim="adamw_torch", adam_epsilon=ADAM_EPSILON, logging_steps=1, save_strategy="no",
@@ -229,6 +235,8 @@ def main():
     print("loss", tensors["loss"].tolist())
     print("loss_sdpa", tensors["loss_sdpa"].tolist())
     print("noise floor: loss", loss_gap, "adapter", adapter_gap, "moved", moved)
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                 "qlora_trainer_goldens_2rank.py")], check=True)
 
 
 if __name__ == "__main__":
