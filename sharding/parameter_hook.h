@@ -1,5 +1,6 @@
-// What a model's forward asks for its tensors when they are not its own, the seam between the
-// model (worker/model/decoder.h calls it) and ZeRO stage 3 (zero3_parameters.h implements it).
+// What a model's forward asks for its tensors when they are not its own (ZeRO stage 3:
+// zero3_parameters.h implements it) or not yet updated (the asynchronous offload step of stages
+// 1-2), the seam between the model (worker/model/decoder.h calls it) and sharding/.
 // Header only, torch's Tensor type only: sharding/ depends on no model code.
 #pragma once
 
@@ -32,6 +33,17 @@ class ParameterHook {
   // free them when backward leaves its input (DeepSpeed's pre/post-backward hooks).
   virtual at::Tensor UnitInput(int unit, const at::Tensor& input) { return input; }
   virtual at::Tensor UnitOutput(int unit, const at::Tensor& output) { return output; }
+};
+
+// ZeRO stages 1-2 with the asynchronous offload step (zero_engine.h): the model's tensors are
+// its own, but the step that updates them may still be running (CPU AdamW, copies back,
+// all-gathers) while the next forward starts. The forward calls WaitForUnit before each unit
+// (the units of ParameterHook above) reads its tensors, so a layer waits only for its own
+// parameters. Throws (c10::Error) when the step failed.
+class ParameterReadiness {
+ public:
+  virtual ~ParameterReadiness() = default;
+  virtual void WaitForUnit(int unit) = 0;
 };
 
 }  // namespace zt::sharding

@@ -8,6 +8,7 @@
 
 #include "sharding/self_communicator.h"
 #include "sharding/zero_engine.h"
+#include "sharding/zero_engine_readiness.h"
 #include "tests/sharding/zero_async_offload_check.h"
 #include "tests/sharding/zero_test_model.h"
 
@@ -108,6 +109,44 @@ TEST(ZeroEngineAsyncTest, DecayGroupsFollowTheTrainersRuleInForwardOrder) {
   EXPECT_EQ(groups[0].forward_positions, (std::vector<int>{0, 2, 4}));
   EXPECT_EQ(groups[1].weight_decay, 0.0);
   EXPECT_EQ(groups[1].forward_positions, (std::vector<int>{1, 3, 5}));
+}
+
+// The forward's waits (zero_engine_readiness.h): each unit waits for the last update bucket
+// holding one of its trainable parameters (names the engine does not train are ignored; a unit
+// without any waits for nothing), and a failed step surfaces as a c10::Error in the forward.
+TEST(ZeroEngineAsyncTest, ReadinessWaitsPerUnitForItsOwnBucketsAndThrowsTheWorkersError) {
+  std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec{});
+  ZeroEngineOptions options;
+  options.stage = 2;
+  options.offload.offload = true;
+  options.async_offload_step = true;
+  absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
+      DecayParameterGroups(params), options, std::make_shared<LostPeerCommunicator>());
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_EQ((*engine)->NumUpdateBuckets(), 2);
+  const int first = *(*engine)->UpdateBucketOf("layers.0.weight");
+  const int last = *(*engine)->UpdateBucketOf("layers.2.bias");
+  std::unique_ptr<ZeroEngineReadiness> readiness = ZeroEngineReadiness::Create(
+      engine->get(), {{"embedding.frozen"}, {"layers.0.weight", "frozen.norm"},
+                      {"layers.0.bias", "layers.2.bias"}});
+  EXPECT_EQ(readiness->BucketOf(0), -1);
+  EXPECT_EQ(readiness->BucketOf(1), first);
+  EXPECT_EQ(readiness->BucketOf(2), std::max(first, last));
+  EXPECT_EQ(readiness->BucketOf(3), -1);
+  readiness->WaitForUnit(1);  // nothing in flight
+  auto loss = [&] { return testing::MlpForward(params, at::randn({2, 6}, at::kDouble)).sum(); };
+  ASSERT_TRUE((*engine)->Backward(loss(), /*last_micro_batch=*/true).ok());
+  ASSERT_TRUE((*engine)->Step().ok());
+  readiness->WaitForUnit(0);  // a frozen unit does not wait, nor fail
+  try {
+    readiness->WaitForUnit(1);
+    ADD_FAILURE() << "expected the worker's error";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the optimizer step updating unit 1's parameters failed: "
+                                         "UNAVAILABLE: asynchronous offload step: all_gather"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -204,74 +204,91 @@ at::Tensor Decoder::Hidden(const at::Tensor& input_ids, const at::Tensor& attent
   if (attention_mask.defined() && !attention_mask.all().item<bool>()) {
     inputs.attention_mask = BuildAttentionMask(attention_mask, seq);
   }
-  sharding::ParameterHook* const hook = options.parameter_hook;
-  at::Tensor hidden;
-  if (hook == nullptr) {
-    hidden = at::embedding(embed_tokens_, input_ids);
-  } else {
-    hidden = at::embedding(hook->Fetch(0, hook->TrainableInputs(0)).at(0), input_ids);
-    hook->Release(0);
-  }
+  at::Tensor hidden = Embed(input_ids, options);
   for (size_t i = 0; i < layers_.size(); ++i) {
-    const DecoderLayerWeights& layer = layers_[i];
-    if (hook != nullptr) {  // ZeRO stage 3: gathered just in time, released right after
-      const int unit = static_cast<int>(i) + 1;
-      if (!options.gradient_checkpointing || cache != nullptr) {
-        hidden = hook->UnitInput(unit, hidden);
-        const DecoderLayerWeights local =
-            WithTensors(layer, hook->Fetch(unit, hook->TrainableInputs(unit)));
-        hidden = hook->UnitOutput(
-            unit, DecoderLayerForward(config_, local, hidden, inputs,
-                                      cache != nullptr ? &cache->layers[i] : nullptr));
-        hook->Release(unit);
-        continue;
-      }
-      // The recompute in backward gathers again, from the checkpoint's copies of the inputs.
-      const DecoderConfig config = config_;
-      LayerFunction fn = [config, layer, inputs, hook, unit](const at::Tensor& h,
-                                                             const std::vector<at::Tensor>& p) {
-        const DecoderLayerWeights local = WithTensors(layer, hook->Fetch(unit, p));
-        at::Tensor out = DecoderLayerForward(config, local, h, inputs);
-        hook->Release(unit);
-        return out;
-      };
-      hidden = CheckpointedForward(fn, hidden, hook->TrainableInputs(unit));
-      continue;
-    }
-    if (!options.gradient_checkpointing || cache != nullptr) {
-      hidden = DecoderLayerForward(config_, layer, hidden, inputs,
-                                   cache != nullptr ? &cache->layers[i] : nullptr);
-      continue;
-    }
-    // The layer's tensors that need gradients travel as explicit inputs (checkpointed_layer.h).
-    DecoderLayerWeights copy = layer;
-    std::vector<size_t> trainable;
-    std::vector<at::Tensor> params;
-    auto tensors = copy.Tensors();
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      if (tensors[i].second->requires_grad()) {
-        trainable.push_back(i);
-        params.push_back(*tensors[i].second);
-      }
-    }
-    const DecoderConfig config = config_;
-    LayerFunction fn = [config, copy, trainable, inputs](const at::Tensor& h,
-                                                         const std::vector<at::Tensor>& p) {
-      DecoderLayerWeights local = copy;
-      auto slots = local.Tensors();
-      for (size_t j = 0; j < trainable.size(); ++j) *slots[trainable[j]].second = p[j];
-      return DecoderLayerForward(config, local, h, inputs);
-    };
-    hidden = CheckpointedForward(fn, hidden, params);
+    hidden = LayerUnit(i, hidden, inputs, options, cache != nullptr ? &cache->layers[i] : nullptr);
   }
-  if (hook == nullptr) return RmsNorm(hidden, final_norm_, config_.rms_norm_eps);
   const int unit = static_cast<int>(layers_.size()) + 1;
+  sharding::ParameterHook* const hook = options.parameter_hook;
+  if (hook == nullptr) {
+    if (options.parameter_readiness != nullptr) options.parameter_readiness->WaitForUnit(unit);
+    return RmsNorm(hidden, final_norm_, config_.rms_norm_eps);
+  }
   const at::Tensor input = hook->UnitInput(unit, hidden);
   at::Tensor out = hook->UnitOutput(
       unit,
       RmsNorm(input, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0), config_.rms_norm_eps));
   hook->Release(unit);
   return out;
+}
+
+at::Tensor Decoder::Embed(const at::Tensor& input_ids, const ForwardOptions& options) const {
+  sharding::ParameterHook* const hook = options.parameter_hook;
+  if (hook == nullptr) {
+    if (options.parameter_readiness != nullptr) options.parameter_readiness->WaitForUnit(0);
+    return at::embedding(embed_tokens_, input_ids);
+  }
+  at::Tensor hidden = at::embedding(hook->Fetch(0, hook->TrainableInputs(0)).at(0), input_ids);
+  hook->Release(0);
+  return hidden;
+}
+
+at::Tensor Decoder::LayerUnit(size_t i, const at::Tensor& hidden, const LayerInputs& inputs,
+                              const ForwardOptions& options, LayerCache* cache) const {
+  const DecoderLayerWeights& layer = layers_[i];
+  const int unit = static_cast<int>(i) + 1;
+  sharding::ParameterHook* const hook = options.parameter_hook;
+  const bool checkpointed = options.gradient_checkpointing && cache == nullptr;
+  if (hook != nullptr) return HookedLayer(i, hidden, inputs, checkpointed, hook, cache);
+  if (options.parameter_readiness != nullptr) options.parameter_readiness->WaitForUnit(unit);
+  if (!checkpointed) return DecoderLayerForward(config_, layer, hidden, inputs, cache);
+  // The layer's tensors that need gradients travel as explicit inputs (checkpointed_layer.h).
+  DecoderLayerWeights copy = layer;
+  std::vector<size_t> trainable;
+  std::vector<at::Tensor> params;
+  auto tensors = copy.Tensors();
+  for (size_t j = 0; j < tensors.size(); ++j) {
+    if (tensors[j].second->requires_grad()) {
+      trainable.push_back(j);
+      params.push_back(*tensors[j].second);
+    }
+  }
+  const DecoderConfig config = config_;
+  LayerFunction fn = [config, copy, trainable, inputs](const at::Tensor& h,
+                                                       const std::vector<at::Tensor>& p) {
+    DecoderLayerWeights local = copy;
+    auto slots = local.Tensors();
+    for (size_t j = 0; j < trainable.size(); ++j) *slots[trainable[j]].second = p[j];
+    return DecoderLayerForward(config, local, h, inputs);
+  };
+  return CheckpointedForward(fn, hidden, params);
+}
+
+// ZeRO stage 3: the layer's tensors gathered just in time and released right after; with
+// checkpointing the recompute in backward gathers again, from the checkpoint's input copies.
+at::Tensor Decoder::HookedLayer(size_t i, const at::Tensor& hidden, const LayerInputs& inputs,
+                                bool checkpointed, sharding::ParameterHook* hook,
+                                LayerCache* cache) const {
+  const DecoderLayerWeights& layer = layers_[i];
+  const int unit = static_cast<int>(i) + 1;
+  if (!checkpointed) {
+    const at::Tensor input = hook->UnitInput(unit, hidden);
+    const DecoderLayerWeights local =
+        WithTensors(layer, hook->Fetch(unit, hook->TrainableInputs(unit)));
+    at::Tensor out =
+        hook->UnitOutput(unit, DecoderLayerForward(config_, local, input, inputs, cache));
+    hook->Release(unit);
+    return out;
+  }
+  const DecoderConfig config = config_;
+  LayerFunction fn = [config, layer, inputs, hook, unit](const at::Tensor& h,
+                                                         const std::vector<at::Tensor>& p) {
+    const DecoderLayerWeights local = WithTensors(layer, hook->Fetch(unit, p));
+    at::Tensor out = DecoderLayerForward(config, local, h, inputs);
+    hook->Release(unit);
+    return out;
+  };
+  return CheckpointedForward(fn, hidden, hook->TrainableInputs(unit));
 }
 
 at::Tensor Decoder::Logits(const at::Tensor& input_ids, const at::Tensor& attention_mask,
@@ -285,8 +302,11 @@ at::Tensor Decoder::Logits(const at::Tensor& input_ids, const at::Tensor& attent
 at::Tensor Decoder::ApplyHead(const at::Tensor& hidden, const ForwardOptions& options,
                               const HeadFunction& head) const {
   sharding::ParameterHook* const hook = options.parameter_hook;
-  if (hook == nullptr) return head(hidden, lm_head_);
   const int unit = static_cast<int>(layers_.size()) + 2;
+  if (hook == nullptr) {
+    if (options.parameter_readiness != nullptr) options.parameter_readiness->WaitForUnit(unit);
+    return head(hidden, lm_head_);
+  }
   const at::Tensor input = hook->UnitInput(unit, hidden);
   at::Tensor out =
       hook->UnitOutput(unit, head(input, hook->Fetch(unit, hook->TrainableInputs(unit)).at(0)));

@@ -37,6 +37,9 @@ struct ForwardOptions {
   bool gradient_checkpointing = false;  // one checkpointed_layer per decoder layer
   // Null: the decoder's own tensors. Must outlive the backward of this forward (recompute).
   sharding::ParameterHook* parameter_hook = nullptr;
+  // Non-null: asked before each unit reads the decoder's own tensors (an optimizer step that
+  // may still be updating them). Not with a parameter_hook.
+  sharding::ParameterReadiness* parameter_readiness = nullptr;
 };
 
 class Decoder {
@@ -101,6 +104,14 @@ class Decoder {
   io::NamedTensors BaseStateDict() const;
 
  private:
+  // Hidden's units: the embedding (unit 0) and decoder layer i (unit i + 1), through the
+  // parameter hook (ZeRO stage 3) or on the decoder's own tensors, checkpointed or not.
+  at::Tensor Embed(const at::Tensor& input_ids, const ForwardOptions& options) const;
+  at::Tensor LayerUnit(size_t i, const at::Tensor& hidden, const LayerInputs& inputs,
+                       const ForwardOptions& options, LayerCache* cache) const;
+  at::Tensor HookedLayer(size_t i, const at::Tensor& hidden, const LayerInputs& inputs,
+                         bool checkpointed, sharding::ParameterHook* hook, LayerCache* cache) const;
+
   DecoderConfig config_;
   at::Tensor embed_tokens_;  // [V, h]
   at::Tensor final_norm_;    // [h]

@@ -43,6 +43,7 @@
 #include "sharding/communicator.h"
 #include "sharding/store.h"
 #include "sharding/training_engine.h"
+#include "sharding/zero_engine.h"
 #include "sharding/zero3_parameters.h"
 #include "worker/train/checkpointer.h"
 #include "worker/train/tensorboard_writer.h"
@@ -122,6 +123,9 @@ class Trainer {
   // one by one: collective, every rank calls it).
   absl::Status BuildEngine();
   model::ForwardOptions Forward(bool training) const;
+  // With the asynchronous offload step: blocks until the last Step()'s updates all landed
+  // (before anything reads the trainable tensors outside a forward: saves, the final model).
+  absl::Status WaitForUpdatedParameters();
   // " with CPU offload", " with CPU offload and parameter offload", ... or "".
   std::string OffloadDescription() const;
   absl::Status WithFullTensors(bool trainable_only, const std::function<absl::Status()>& use);
@@ -156,6 +160,9 @@ class Trainer {
   JobConfig job_;
   std::unique_ptr<sharding::Zero3Parameters> zero3_;  // stage 3; outlives engine_
   std::unique_ptr<sharding::TrainingEngine> engine_;
+  sharding::ZeroEngine* zero_engine_ = nullptr;  // engine_ at stages 0-2
+  // Stages 1-2 with the asynchronous offload step: what the forward waits on per layer.
+  std::unique_ptr<sharding::ParameterReadiness> readiness_;
   std::unique_ptr<Checkpointer> checkpointer_;
   std::unique_ptr<TensorBoardWriter> tensorboard_;
   // What a checkpoint carries besides the engine: the loop's own state.

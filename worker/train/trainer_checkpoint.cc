@@ -75,6 +75,7 @@ absl::Status Trainer::SaveCheckpoint(int64_t step) {
     return absl::OkStatus();
   };
   // The adapter is gathered whole (stage 3); full fine-tuning's checkpoint is the zero/ state.
+  ZT_RETURN_IF_ERROR(WaitForUpdatedParameters());
   ZT_RETURN_IF_ERROR(model_.use_lora ? WithFullTensors(/*trainable_only=*/true, save) : save());
   Log(absl::StrCat("saved ", dir));
   return absl::OkStatus();

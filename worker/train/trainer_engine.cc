@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "sharding/zero3_optimizer.h"
 #include "sharding/zero_engine.h"
+#include "sharding/zero_engine_readiness.h"
 #include "worker/model/decoder_partition.h"
 #include "worker/train/model_output.h"
 #include "worker/train/trainer.h"
@@ -16,7 +17,15 @@ namespace zt::worker::train {
 
 absl::Status Trainer::BuildEngine() {
   if (job_.stage() != 3) {
-    ZT_ASSIGN_OR_RETURN(engine_, sharding::ZeroEngine::Create(model_.groups, job_.engine, comm_));
+    ZT_ASSIGN_OR_RETURN(std::unique_ptr<sharding::ZeroEngine> engine,
+                        sharding::ZeroEngine::Create(model_.groups, job_.engine, comm_));
+    zero_engine_ = engine.get();
+    // The asynchronous offload step: the next forward waits per layer for its own parameters.
+    if (job_.engine.async_offload_step) {
+      readiness_ = sharding::ZeroEngineReadiness::Create(zero_engine_,
+                                                         model_.decoder->ParameterUnits());
+    }
+    engine_ = std::move(engine);
     return absl::OkStatus();
   }
   // The engine groups hold references to the full trainable tensors; stage 3 replaces them.
@@ -31,7 +40,12 @@ model::ForwardOptions Trainer::Forward(bool training) const {
   forward.training = training;
   forward.gradient_checkpointing = training && args_.gradient_checkpointing;
   forward.parameter_hook = zero3_.get();
+  forward.parameter_readiness = readiness_.get();
   return forward;
+}
+
+absl::Status Trainer::WaitForUpdatedParameters() {
+  return readiness_ != nullptr ? zero_engine_->WaitForAllParameters() : absl::OkStatus();
 }
 
 std::string Trainer::OffloadDescription() const {
@@ -53,7 +67,10 @@ at::Tensor Trainer::BatchLoss(const Batch& batch, const model::ForwardOptions& f
 
 absl::Status Trainer::WithFullTensors(bool trainable_only,
                                       const std::function<absl::Status()>& use) {
-  if (zero3_ == nullptr) return use();
+  if (zero3_ == nullptr) {
+    ZT_RETURN_IF_ERROR(WaitForUpdatedParameters());
+    return use();
+  }
   std::map<std::string, at::Tensor*> slots;
   for (auto& [name, slot] : model_.decoder->TensorSlots()) slots[name] = slot;
   // The adapter goes to every rank (node leaders write it too); the whole model only to rank 0

@@ -136,6 +136,35 @@ TEST(DecoderTest, LeftPaddingStaysFiniteAndPaddedKeysAreIgnored) {
                            logits.narrow(1, 2, ids.size(1) - 2)));
 }
 
+// Records the units a forward asks about (the asynchronous offload step's per-layer waits).
+class UnitRecorder : public sharding::ParameterReadiness {
+ public:
+  void WaitForUnit(int unit) override { units.push_back(unit); }
+  std::vector<int> units;
+};
+
+// Every unit waits before it reads its tensors, in forward order: the embedding, each layer,
+// the final norm, lm_head; with checkpointing too (the recompute runs after backward began,
+// when the engine has waited for everything). The values are those of a forward without it.
+TEST(DecoderTest, ParameterReadinessIsAskedBeforeEveryUnitInForwardOrder) {
+  Decoder decoder = LoadGolden(GoldenCases()[2]);
+  auto golden = GoldenTensors("qwen3");
+  const at::Tensor ids = golden->Get("input_ids")->narrow(0, 0, 1);
+  const int layers = static_cast<int>(decoder.layers().size());
+  std::vector<int> expected;
+  for (int u = 0; u <= layers + 2; ++u) expected.push_back(u);
+  for (bool checkpointing : {false, true}) {
+    SCOPED_TRACE(checkpointing);
+    UnitRecorder recorder;
+    ForwardOptions options;
+    options.gradient_checkpointing = checkpointing;
+    options.parameter_readiness = &recorder;
+    const at::Tensor logits = decoder.Logits(ids, at::Tensor(), options);
+    EXPECT_EQ(recorder.units, expected);
+    EXPECT_TRUE(at::equal(logits, decoder.Logits(ids, at::Tensor())));
+  }
+}
+
 TEST(DecoderTest, ConfigFromConfigJsonMatchesTheGoldenTable) {
   for (const testing::GoldenCase& c : GoldenCases()) {
     auto parsed = LoadDecoderConfig(GoldenDir(c.name));
