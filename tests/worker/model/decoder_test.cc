@@ -1,9 +1,10 @@
 // Logits and loss of the decoder against HF transformers (tests/data/models, fp32, eager
-// attention): ‖out − ref‖₂ / ‖ref‖₂ ≤ 1e-5.
+// attention): ‖out − ref‖₂ / ‖ref‖₂ ≤ 1e-5, on every test device.
 #include "worker/model/decoder.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/test_devices.h"
 #include "tests/worker/model/golden_models.h"
 
 namespace zt::worker::model {
@@ -25,19 +26,26 @@ Decoder LoadGolden(const testing::GoldenCase& c, at::ScalarType dtype = at::kFlo
 
 class DecoderGoldenTest : public ::testing::TestWithParam<testing::GoldenCase> {};
 
+// On every test device (tests/support/test_devices.h): the CPU, and cuda:0 on a GPU host.
 TEST_P(DecoderGoldenTest, LogitsAndLossMatchTransformers) {
   const testing::GoldenCase& c = GetParam();
-  Decoder decoder = LoadGolden(c);
-  auto golden = GoldenTensors(c.name);
-  const at::Tensor ids = *golden->Get("input_ids");
-  const at::Tensor mask = *golden->Get("attention_mask");
-  const at::Tensor logits = decoder.Logits(ids, mask);
-  EXPECT_LE(RelativeError(logits, *golden->Get("logits")), 1e-5) << c.name;
-  const at::Tensor labels = ids.masked_fill(mask == 0, -100);
-  EXPECT_LE(RelativeError(CausalLmLoss(logits, labels), *golden->Get("loss")), 1e-5) << c.name;
-  // The unpadded row does not depend on the mask path: plain causal attention agrees.
-  const at::Tensor row0 = decoder.Logits(ids.narrow(0, 0, 1), at::Tensor());
-  EXPECT_LE(RelativeError(row0, golden->Get("logits")->narrow(0, 0, 1)), 1e-5) << c.name;
+  for (const c10::Device& device : zt::testing::TestDevices()) {
+    SCOPED_TRACE(device.str());
+    Decoder decoder = LoadGolden(c);
+    decoder.To(device);
+    auto golden = GoldenTensors(c.name);
+    const at::Tensor ids = golden->Get("input_ids")->to(device);
+    const at::Tensor mask = golden->Get("attention_mask")->to(device);
+    const at::Tensor logits = decoder.Logits(ids, mask);
+    EXPECT_EQ(logits.device(), device);
+    EXPECT_LE(RelativeError(logits.cpu(), *golden->Get("logits")), 1e-5) << c.name;
+    const at::Tensor labels = ids.masked_fill(mask == 0, -100);
+    EXPECT_LE(RelativeError(CausalLmLoss(logits, labels).cpu(), *golden->Get("loss")), 1e-5)
+        << c.name;
+    // The unpadded row does not depend on the mask path: plain causal attention agrees.
+    const at::Tensor row0 = decoder.Logits(ids.narrow(0, 0, 1), at::Tensor());
+    EXPECT_LE(RelativeError(row0.cpu(), golden->Get("logits")->narrow(0, 0, 1)), 1e-5) << c.name;
+  }
 }
 
 TEST_P(DecoderGoldenTest, Bf16StaysCloseToTheFp32Reference) {

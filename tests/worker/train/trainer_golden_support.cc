@@ -26,6 +26,7 @@
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_data.h"
+#include "tests/support/test_devices.h"
 #include "worker/io/safetensors_file.h"
 #include "worker/model/lora_model.h"
 #include "worker/train/trainable_model.h"
@@ -168,7 +169,11 @@ double TensorRelativeError(const at::Tensor& actual, const at::Tensor& golden) {
   return (a - g).norm().item<double>() / std::max(g.norm().item<double>(), kTiny);
 }
 
-std::string GoldenRunName(const GoldenRun& run) { return run.golden + "_" + run.ds_config; }
+std::string GoldenRunName(const GoldenRun& run) {
+  std::string name = run.golden + "_" + run.ds_config;
+  if (!run.device.is_cpu()) name += "_" + zt::testing::TestDeviceName(run.device);
+  return name;
+}
 
 absl::StatusOr<GoldenCase> ReadGoldenCase(const std::string& name) {
   const std::string cases_path = GoldenDir() + "/cases.json";
@@ -272,6 +277,7 @@ void RunGoldenTest(const GoldenRun& run) {
   if (golden->world_size == 1) {
     TrainerPlacement placement;
     placement.store = std::make_shared<sharding::InMemoryStore>();
+    placement.device = run.device;
     RunGoldenRank(run, std::make_shared<sharding::SelfCommunicator>(), placement,
                   scratch.Join("out"));
     return;

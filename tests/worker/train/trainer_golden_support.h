@@ -10,6 +10,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <map>
 #include <memory>
@@ -34,8 +35,10 @@ double TensorRelativeError(const at::Tensor& actual, const at::Tensor& golden);
 struct GoldenRun {
   std::string golden;     // a key of cases.json
   std::string ds_config;  // configs/ds/<ds_config>.json
+  // Where a 1-rank case trains (tests/support/test_devices.h); multi-rank cases run on the CPU.
+  c10::Device device = c10::Device(c10::kCPU);
 };
-// "full_gas1_zero2": gtest parameter names.
+// "full_gas1_zero2", "full_gas1_zero2_cuda0": gtest parameter names.
 std::string GoldenRunName(const GoldenRun& run);
 inline void PrintTo(const GoldenRun& run, std::ostream* os) { *os << GoldenRunName(run); }
 
