@@ -1,7 +1,9 @@
 // --q_lora through the real Trainer at 2 Gloo ranks (real processes) against the HF Trainer +
 // PEFT + bitsandbytes at 2 ranks (torchrun, gloo, DDP:
 // tests/golden/qlora_trainer_goldens_2rank.py), per-device batch 4 so that every step covers
-// all 8 samples: ZeRO-2, with and without the optimizer offloaded to the CPU. Every logged
+// all 8 samples: ZeRO-2, with and without the optimizer offloaded to the CPU, and ZeRO-3 (the
+// 4-bit base cut at whole quantization blocks across the ranks), with and without offload of
+// the optimizer and the parameters. Every logged
 // step's loss, grad_norm (before clipping) and learning_rate, then the final adapter.
 //
 // Tolerances come from the golden's own noise floor, as in qlora_train_test.cc: the same 2-rank
@@ -273,7 +275,9 @@ TEST_P(QloraGoldenMultirankTest, EveryStepAndTheAdapterMatchHfWithinItsNoiseFloo
 
 INSTANTIATE_TEST_SUITE_P(TwoRanks, QloraGoldenMultirankTest,
                          ::testing::Values(MultirankVariant{"zero2", "zero2"},
-                                           MultirankVariant{"zero2_offload", "zero2_offload_auto"}),
+                                           MultirankVariant{"zero2_offload", "zero2_offload_auto"},
+                                           MultirankVariant{"zero3", "zero3"},
+                                           MultirankVariant{"zero3_offload", "zero3_offload"}),
                          [](const ::testing::TestParamInfo<MultirankVariant>& info) {
                            return info.param.name;
                          });
