@@ -112,13 +112,26 @@ absl::StatusOr<std::unique_ptr<Zero3Parameters>> Zero3Parameters::Create(
 
 absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::Tensor*>> slots,
                                         const std::vector<std::vector<std::string>>& units) {
-  const int world = comm_->Size();
-  const int rank = comm_->Rank();
-  std::unordered_map<const void*, int> by_impl;
   std::unordered_map<std::string, int> by_name;
-  int64_t persistent_numel = 0;
   std::vector<at::Tensor> sources;  // per parameter: the model's tensor, flattened
+  ZT_RETURN_IF_ERROR(DescribeSlots(slots, by_name, sources));
+  ZT_RETURN_IF_ERROR(IndexUnits(units, by_name));
+  grad_accumulators_.resize(params_.size());
+  CutPartitions(sources);
+  // Only now: aliasing slots must all be seen before any is replaced.
   for (auto& [name, slot] : slots) {
+    const Zero3Parameter& p = params_[by_name[name]];
+    *slot = at::empty({0}, slot->options().dtype(p.dtype).device(p.device).requires_grad(false));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Zero3Parameters::DescribeSlots(
+    const std::vector<std::pair<std::string, at::Tensor*>>& slots,
+    std::unordered_map<std::string, int>& by_name, std::vector<at::Tensor>& sources) {
+  std::unordered_map<const void*, int> by_impl;
+  int64_t persistent_numel = 0;
+  for (const auto& [name, slot] : slots) {
     const at::Tensor& t = *slot;
     if (!t.defined() || t.numel() == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -131,16 +144,21 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
       params_[it->second].names.push_back(name);
       continue;
     }
-    ZT_ASSIGN_OR_RETURN(Zero3Parameter p, DescribeParameter(name, t, options_, world));
+    ZT_ASSIGN_OR_RETURN(Zero3Parameter p, DescribeParameter(name, t, options_, comm_->Size()));
     p.persistent = p.numel <= options_.persistence_threshold &&
                    persistent_numel + p.numel <= options_.model_persistence_numel;
-    if (p.persistent) persistent_numel += p.numel;
     if (p.persistent) {
+      persistent_numel += p.numel;
       p.full = t.detach().to(p.device, p.dtype, /*non_blocking=*/false, /*copy=*/true);
     }
     sources.push_back(t.detach().reshape({-1}));
     params_.push_back(std::move(p));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Zero3Parameters::IndexUnits(const std::vector<std::vector<std::string>>& units,
+                                         const std::unordered_map<std::string, int>& by_name) {
   for (size_t u = 0; u < units.size(); ++u) {
     std::vector<int> ids;
     int64_t numel = 0;
@@ -156,7 +174,11 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     units_.push_back(std::move(ids));
     unit_numel_.push_back(numel);
   }
-  grad_accumulators_.resize(params_.size());
+  return absl::OkStatus();
+}
+
+void Zero3Parameters::CutPartitions(std::vector<at::Tensor>& sources) {
+  const int rank = comm_->Rank();
   // This rank's piece of parameter `id` into `partition` ([partition_numel], tail zeroed); then
   // only the piece stays: a checkpoint mapping's pages need not (tensor_storage.h ReleaseHostPages).
   auto cut = [&](int id, at::Tensor partition) {
@@ -204,12 +226,6 @@ absl::Status Zero3Parameters::Partition(std::vector<std::pair<std::string, at::T
     if (placed[id] || (p.persistent && !p.trainable)) continue;
     cut(id, at::empty({p.partition_numel}, partition_options(p)));
   }
-  // Only now: aliasing slots must all be seen before any is replaced.
-  for (auto& [name, slot] : slots) {
-    const Zero3Parameter& p = params_[by_name[name]];
-    *slot = at::empty({0}, slot->options().dtype(p.dtype).device(p.device).requires_grad(false));
-  }
-  return absl::OkStatus();
 }
 
 std::vector<int> Zero3Parameters::TrainableIds() const {

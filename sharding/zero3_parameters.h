@@ -49,6 +49,7 @@
 #include <optional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -200,6 +201,15 @@ class Zero3Parameters final : public ParameterHook {
 
   absl::Status Partition(std::vector<std::pair<std::string, at::Tensor*>> slots,
                          const std::vector<std::vector<std::string>>& units);
+  // Partition's steps: one parameter per distinct tensor (aliases join it; `sources` gets its
+  // flattened tensor), the units' parameter ids, then this rank's pieces cut from `sources`
+  // (each released once cut).
+  absl::Status DescribeSlots(const std::vector<std::pair<std::string, at::Tensor*>>& slots,
+                             std::unordered_map<std::string, int>& by_name,
+                             std::vector<at::Tensor>& sources);
+  absl::Status IndexUnits(const std::vector<std::vector<std::string>>& units,
+                          const std::unordered_map<std::string, int>& by_name);
+  void CutPartitions(std::vector<at::Tensor>& sources);
   // Starts one all-gather per (dtype, device) group of `ids` (non-persistent; in order of
   // first appearance, hence the same on every rank). `unit` only names it in errors.
   absl::StatusOr<std::unique_ptr<Gather>> StartCoalesced(int unit, std::vector<int> ids);
