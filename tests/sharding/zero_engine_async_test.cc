@@ -75,14 +75,20 @@ TEST(ZeroEngineAsyncTest, AsyncNeedsOffloadAndNamesUnknownParametersAndBuckets) 
   EXPECT_TRUE((*engine)->WaitForAllParameters().ok());
 }
 
-TEST(ZeroEngineAsyncTest, AWorkerErrorIsReturnedByEveryLaterWaitBackwardAndStep) {
-  std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec{});
+// Stage 2 with the asynchronous offload step over `params`, its peer gone.
+absl::StatusOr<std::unique_ptr<ZeroEngine>> AsyncEngineWithLostPeer(
+    std::vector<NamedParameter>& params) {
   ZeroEngineOptions options;
   options.stage = 2;
   options.offload.offload = true;
   options.async_offload_step = true;
-  absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
-      DecayParameterGroups(params), options, std::make_shared<LostPeerCommunicator>());
+  return ZeroEngine::Create(DecayParameterGroups(params), options,
+                            std::make_shared<LostPeerCommunicator>());
+}
+
+TEST(ZeroEngineAsyncTest, AWorkerErrorIsReturnedByEveryLaterWaitBackwardAndStep) {
+  std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec{});
+  absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = AsyncEngineWithLostPeer(params);
   ASSERT_TRUE(engine.ok()) << engine.status();
   auto loss = [&] { return testing::MlpForward(params, at::randn({2, 6}, at::kDouble)).sum(); };
   ASSERT_TRUE((*engine)->Backward(loss(), /*last_micro_batch=*/true).ok());
@@ -116,12 +122,7 @@ TEST(ZeroEngineAsyncTest, DecayGroupsFollowTheTrainersRuleInForwardOrder) {
 // without any waits for nothing), and a failed step surfaces as a c10::Error in the forward.
 TEST(ZeroEngineAsyncTest, ReadinessWaitsPerUnitForItsOwnBucketsAndThrowsTheWorkersError) {
   std::vector<NamedParameter> params = testing::MakeMlp(testing::MlpSpec{});
-  ZeroEngineOptions options;
-  options.stage = 2;
-  options.offload.offload = true;
-  options.async_offload_step = true;
-  absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = ZeroEngine::Create(
-      DecayParameterGroups(params), options, std::make_shared<LostPeerCommunicator>());
+  absl::StatusOr<std::unique_ptr<ZeroEngine>> engine = AsyncEngineWithLostPeer(params);
   ASSERT_TRUE(engine.ok()) << engine.status();
   ASSERT_EQ((*engine)->NumUpdateBuckets(), 2);
   const int first = *(*engine)->UpdateBucketOf("layers.0.weight");
