@@ -4,6 +4,9 @@ find_package(absl REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(GTest REQUIRED)
+# The log facility (common/log.cc): Debian's spdlog 1.10 over its libfmt (spdlog::spdlog, the
+# compiled shared library).
+find_package(spdlog CONFIG REQUIRED)
 find_package(benchmark QUIET)
 
 # Protobuf + gRPC (the coordinator and its clients), found before LibTorch: the wheel's

@@ -4,12 +4,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
-#include <iostream>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "coordinator/tls_files.h"
 
 namespace zt::coordinator {
@@ -48,7 +48,7 @@ bool IsLoopbackAddress(const std::string& address) {
 
 std::string PlaintextExposureWarning(const ServerOptions& options, int port) {
   if (!options.tls_cert_file.empty() || IsLoopbackAddress(options.bind_address)) return "";
-  return absl::StrCat("warning: serving plaintext on ", options.bind_address, ":", port,
+  return absl::StrCat("serving plaintext on ", options.bind_address, ":", port,
                       options.bind_address == "0.0.0.0" || options.bind_address == "[::]"
                           ? " (every interface)"
                           : "",
@@ -103,7 +103,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   server->tls_ = !options.tls_cert_file.empty();
   if (const std::string warning = PlaintextExposureWarning(options, server->port_);
       !warning.empty()) {
-    std::cerr << "[coordinator] " << warning << "\n";
+    log::Warn(absl::StrCat("[coordinator] ", warning));
   }
   return server;
 }

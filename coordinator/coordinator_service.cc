@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/log.h"
 #include "coordinator/failure_report.h"
 #include "coordinator/protocol.h"
 #include "coordinator/watch_reactor.h"
@@ -156,9 +157,10 @@ grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
 }
 
 void CoordinatorService::CompleteRendezvous(Actions* actions) {
-  std::cerr << "[coordinator] rendezvous of " << job_.options().world_size
-            << " ranks complete (generation " << job_.generation() << ") "
-            << absl::FormatDuration(clock_->Now() - job_.rendezvous_started()) << " after the first registration\n";
+  log::Info(absl::StrCat("[coordinator] rendezvous of ", job_.options().world_size,
+                         " ranks complete (generation ", job_.generation(), ") ",
+                         absl::FormatDuration(clock_->Now() - job_.rendezvous_started()),
+                         " after the first registration"));
   std::string master_addr;
   for (const RankInfo& info : job_.ranks()) {
     if (info.rank == 0) master_addr = info.registration.address;
@@ -207,10 +209,10 @@ void CoordinatorService::ExpireRegistration(uint64_t id, bool cancelled) {
       for (auto& [other, pending] : registers_) {
         if (pending->slot > slot) --pending->slot;  // Withdraw moved later slots down
       }
-      std::cerr << "[coordinator] withdrew '" << who.host << "' device " << who.device << " (pid "
-                << who.pid << ") from the rendezvous: its registration "
-                << (cancelled ? "was cancelled" : "timed out") << "; " << job_.registered()
-                << " of " << job_.options().world_size << " ranks registered\n";
+      log::Warn(absl::StrCat("[coordinator] withdrew '", who.host, "' device ", who.device,
+                             " (pid ", who.pid, ") from the rendezvous: its registration ",
+                             cancelled ? "was cancelled" : "timed out", "; ", job_.registered(),
+                             " of ", job_.options().world_size, " ranks registered"));
     }
   }
   reactor->Finish(cancelled ? grpc::Status(grpc::StatusCode::CANCELLED, message)
@@ -339,7 +341,7 @@ void CoordinatorService::RecordMetrics(const proto::MetricsRequest& request) {
   if (metrics_ == nullptr) {
     absl::StatusOr<std::unique_ptr<MetricsWriter>> writer = MetricsWriter::Open(options_.output_dir);
     if (!writer.ok()) {
-      std::cerr << "[coordinator] metrics: " << writer.status() << "\n";
+      log::Error(absl::StrCat("[coordinator] metrics: ", writer.status().ToString()));
       return;
     }
     metrics_ = std::move(*writer);
@@ -351,7 +353,7 @@ void CoordinatorService::RecordMetrics(const proto::MetricsRequest& request) {
   record.time = clock_->Now();
   record.values.insert(request.values().begin(), request.values().end());
   if (absl::Status status = metrics_->Append(record); !status.ok()) {
-    std::cerr << "[coordinator] metrics: " << status << "\n";
+    log::Error(absl::StrCat("[coordinator] metrics: ", status.ToString()));
   }
 }
 

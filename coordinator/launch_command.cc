@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "configs/training_arguments.h"
 #include "coordinator/coordinator_server.h"
 #include "coordinator/job_file.h"
@@ -194,12 +195,12 @@ absl::StatusOr<JobPhase> Supervise(LocalLauncher& launcher, CoordinatorService& 
 int RunLaunch(const LaunchRequest& given) {
   LaunchRequest request = given;
   if (absl::Status status = ApplyJobFile(request); !status.ok()) {
-    std::cerr << "zerotune launch: --config: " << status.message() << "\n";
+    log::Error(absl::StrCat("zerotune launch: --config: ", status.message()));
     return 2;
   }
   if (request.worker_args.empty()) {
-    std::cerr << "zerotune launch: nothing to run; expected --config FILE or `-- <worker "
-                 "arguments>`\n";
+    log::Error("zerotune launch: nothing to run; expected --config FILE or `-- <worker "
+               "arguments>`");
     return 2;
   }
   const std::string output_dir = request.output_dir.empty()
@@ -207,7 +208,7 @@ int RunLaunch(const LaunchRequest& given) {
                                      : request.output_dir;
   absl::StatusOr<std::optional<HostPlan>> plan = PlanFor(request);
   if (!plan.ok()) {
-    std::cerr << "zerotune launch: " << plan.status().message() << "\n";
+    log::Error(absl::StrCat("zerotune launch: ", plan.status().message()));
     return plan.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   const ServiceOptions service = ServiceOptionsFor(request, output_dir, *plan);
@@ -220,24 +221,26 @@ int RunLaunch(const LaunchRequest& given) {
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(
       server_options, std::make_unique<CoordinatorService>(service, Clock::Real()));
   if (!server.ok()) {
-    std::cerr << "zerotune launch: " << server.status().message() << "\n";
+    log::Error(absl::StrCat("zerotune launch: ", server.status().message()));
     return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   const std::string address = *plan ? absl::StrCat((*plan)->master_addr, ":", (*server)->port())
                                     : (*server)->address();
-  std::cerr << "[launcher] coordinator of job '" << service.job.job_id << "' listening on "
-            << (*server)->bound_address() << (request.tls_cert.empty() ? "" : " (TLS)");
-  if (address != (*server)->bound_address()) std::cerr << ", ranks dial " << address;
-  std::cerr << ", " << service.job.world_size << " rank(s)";
+  std::string listening = absl::StrCat("[launcher] coordinator of job '", service.job.job_id,
+                                       "' listening on ", (*server)->bound_address(),
+                                       request.tls_cert.empty() ? "" : " (TLS)");
+  if (address != (*server)->bound_address()) absl::StrAppend(&listening, ", ranks dial ", address);
+  absl::StrAppend(&listening, ", ", service.job.world_size, " rank(s)");
   if (*plan) {
-    std::cerr << " on " << (*plan)->node_order.size() << " host(s) (" << (*plan)->remote_hosts.size()
-              << " over ssh)";
+    absl::StrAppend(&listening, " on ", (*plan)->node_order.size(), " host(s) (",
+                    (*plan)->remote_hosts.size(), " over ssh)");
   }
-  std::cerr << ", max_restarts " << request.max_restarts << "\n";
+  absl::StrAppend(&listening, ", max_restarts ", request.max_restarts);
+  log::Info(listening);
   if (!output_dir.empty()) {
     JobFile job{address, service.job.job_id, request.tls_cert, service.token};
     if (absl::Status status = WriteJobFile(output_dir, job); !status.ok()) {
-      std::cerr << "zerotune launch: " << status.message() << "\n";
+      log::Error(absl::StrCat("zerotune launch: ", status.message()));
       return 1;
     }
   }
@@ -255,12 +258,12 @@ int RunLaunch(const LaunchRequest& given) {
   (*server)->Shutdown();
   if (!output_dir.empty()) RemoveJobFile(output_dir);
   if (!phase.ok()) {
-    std::cerr << "zerotune launch: " << phase.status().message() << "\n";
+    log::Error(absl::StrCat("zerotune launch: ", phase.status().message()));
     return 1;
   }
-  std::cerr << "[launcher] job '" << status.job_id() << "' " << status.state() << " at step "
-            << status.step() << " after " << status.restart_count() << " restart(s)\n";
-  if (*phase == JobPhase::kFailed) std::cerr << status.failure_report();
+  log::Info(absl::StrCat("[launcher] job '", status.job_id(), "' ", status.state(), " at step ",
+                         status.step(), " after ", status.restart_count(), " restart(s)"));
+  if (*phase == JobPhase::kFailed) log::Error(status.failure_report());
   return ExitCodeFor(*phase);
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "coordinator/coordinator_server.h"
 #include "coordinator/job_file.h"
 #include "coordinator/protocol.h"
@@ -51,12 +52,12 @@ int RunServe(const ServeRequest& request) {
   absl::StatusOr<std::unique_ptr<CoordinatorServer>> server = CoordinatorServer::Start(
       server_options, std::make_unique<CoordinatorService>(service, Clock::Real()));
   if (!server.ok()) {
-    std::cerr << "zerotune serve: " << server.status().message() << "\n";
+    log::Error(absl::StrCat("zerotune serve: ", server.status().message()));
     return 1;
   }
   JobFile job{(*server)->address(), service.job.job_id, request.tls_cert, service.token};
   if (absl::Status status = WriteJobFile(request.job_dir, job); !status.ok()) {
-    std::cerr << "zerotune serve: " << status.message() << "\n";
+    log::Error(absl::StrCat("zerotune serve: ", status.message()));
     return 1;
   }
   std::cout << "zerotune serve: job '" << service.job.job_id << "' for " << request.world_size
@@ -79,8 +80,8 @@ int RunServe(const ServeRequest& request) {
         break;
       }
       if (signals_seen++ == 0 && coordinator.RequestCheckpointStop("signal on zerotune serve").ok()) {
-        std::cerr << "zerotune serve: signal: every rank checkpoints at its next step, then the "
-                     "job stops (a second signal aborts)\n";
+        log::Info("zerotune serve: signal: every rank checkpoints at its next step, then the "
+                  "job stops (a second signal aborts)");
         continue;
       }
       coordinator.Abort("signal on zerotune serve");
@@ -92,12 +93,12 @@ int RunServe(const ServeRequest& request) {
   (*server)->Shutdown();
   RemoveJobFile(request.job_dir);
   if (stopped_idle) {
-    std::cerr << "zerotune serve: job '" << status.job_id()
-              << "' stopped by a signal before any rank registered\n";
+    log::Info(absl::StrCat("zerotune serve: job '", status.job_id(),
+                           "' stopped by a signal before any rank registered"));
     return kExitPreempted;
   }
-  std::cerr << "zerotune serve: job '" << status.job_id() << "' " << status.state() << "\n"
-            << status.failure_report();
+  log::Info(absl::StrCat("zerotune serve: job '", status.job_id(), "' ", status.state()));
+  if (!status.failure_report().empty()) log::Error(status.failure_report());
   return phase == JobPhase::kSucceeded ? 0 : phase == JobPhase::kStopped ? kExitPreempted : 1;
 }
 

@@ -2,13 +2,13 @@
 
 #include <csignal>
 #include <fstream>
-#include <iostream>
 #include <optional>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
 #include "launch/rank_environment.h"
 
 namespace zt::launch {
@@ -156,8 +156,8 @@ void LocalLauncher::HandleStopRequests() {
   if (stop_requests_handled_ == 0) {
     absl::StatusOr<int64_t> step = job_->RequestCheckpointStop("signal on the launcher");
     if (step.ok()) {
-      std::cerr << "[launcher] stop requested: every rank checkpoints at step " << *step
-                << ", then stops (signal again to abort)\n";
+      log::Info(absl::StrCat("[launcher] stop requested: every rank checkpoints at step ", *step,
+                             ", then stops (signal again to abort)"));
     } else {
       job_->Abort(absl::StrCat("signal on the launcher (", step.status().message(), ")"));
     }
@@ -188,9 +188,9 @@ absl::Status LocalLauncher::Run(const std::function<void()>& on_poll) {
       } else if (progress == JobProgress::kRestarting) {
         teardown_since.reset();
         if (absl::Status status = job_->BeginNextGeneration(); !status.ok()) return status;
-        std::cerr << "[launcher] restarting every rank as generation " << job_->generation()
-                  << " (restart " << job_->generation() << " of " << options_.max_restarts
-                  << ")\n";
+        log::Warn(absl::StrCat("[launcher] restarting every rank as generation ",
+                               job_->generation(), " (restart ", job_->generation(), " of ",
+                               options_.max_restarts, ")"));
         if (absl::Status status = SpawnAll(); !status.ok()) return status;
       } else {
         return absl::OkStatus();

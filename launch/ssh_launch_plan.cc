@@ -5,11 +5,11 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#include <iostream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "launch/hostfile.h"
 #include "launch/remote_environment.h"
@@ -71,8 +71,9 @@ absl::StatusOr<HostPlan> PlanHosts(const HostPlanRequest& request) {
                         PreflightHosts(plan.remote_hosts, request.ssh, request.worker, request.cwd,
                                        request.launcher_env));
     for (const HostReport& report : reports) {
-      std::cerr << "[launcher] pre-flight: " << report.host << " reachable over ssh, same worker program, "
-                << "sees this machine as " << report.launcher_address << "\n";
+      log::Info(absl::StrCat("[launcher] pre-flight: ", report.host,
+                             " reachable over ssh, same worker program, sees this machine as ",
+                             report.launcher_address));
     }
     if (plan.master_addr.empty()) plan.master_addr = reports.front().launcher_address;
   }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # gpu_build_and_test.sh [PREFIX]: the GPU build in one command, on a host with PyTorch 2.x,
-# CUDA 13 (nvcc) and NCCL (the nvidia-nccl pip package) but without gRPC/Protobuf/Abseil/Gloo
-# C++ packages or network.
+# CUDA 13 (nvcc) and NCCL (the nvidia-nccl pip package) but without gRPC/Protobuf/Abseil/Gloo/
+# spdlog C++ packages or network.
 #  1. unpacks the .deb files brought along in $ZT_DEB_DIR (default .gpu-debs/, made by
-#     scripts/fetch_debs.sh) into PREFIX (default build-gpu/prefix), never over the system;
+#     scripts/fetch_debs.sh from scripts/gpu_debs.txt) into PREFIX (default build-gpu/prefix),
+#     never over the system;
 #  2. configures build-gpu/ as CI configures build/: the torch wheel's site-packages (here the
 #     host Python's, in CI .venv-torch/'s) give LibTorch and NCCL, CUDA architecture 90;
 #  3. builds, and runs the unit and gpu labels.

@@ -17,8 +17,8 @@ packages=(
   openssl
   # collectives: Gloo (CPU) and OpenMPI
   libgloo-dev libopenmpi-dev openmpi-bin
-  # JSON, CLI, Unicode, tests and benchmarks
-  nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
+  # JSON, CLI, Unicode, logging, tests and benchmarks
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing with libFuzzer
   clang-14 libclang-rt-14-dev

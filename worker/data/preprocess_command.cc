@@ -1,12 +1,12 @@
 #include "worker/data/preprocess_command.h"
 
 #include <fstream>
-#include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "worker/command_status.h"
 #include "worker/data/dataset_file.h"
@@ -94,12 +94,13 @@ absl::Status Run(const PreprocessArgs& args, bool system_given) {
   }
   out.close();
   if (!out) return absl::DataLossError(absl::StrCat("--out: writing '", args.out, "' failed"));
-  std::cerr << "preprocess: " << counts.records << " records -> " << samples.size() << " samples"
-            << (args.pack ? absl::StrCat(" in ", rows_written, " packed rows") : "") << " (template "
-            << ChatTemplateName(config.kind) << ", loss_mask " << args.loss_mask << "); skipped bad records: "
-            << counts.skipped << "; truncated to " << args.model_max_length << ": " << counts.truncated
-            << "; special-token strings in data encoded as text: " << counts.specials
-            << "; samples with no trained token: " << counts.untrained << "\n";
+  log::Info(absl::StrCat(
+      "preprocess: ", counts.records, " records -> ", samples.size(), " samples",
+      args.pack ? absl::StrCat(" in ", rows_written, " packed rows") : "", " (template ",
+      ChatTemplateName(config.kind), ", loss_mask ", args.loss_mask, "); skipped bad records: ",
+      counts.skipped, "; truncated to ", args.model_max_length, ": ", counts.truncated,
+      "; special-token strings in data encoded as text: ", counts.specials,
+      "; samples with no trained token: ", counts.untrained));
   return absl::OkStatus();
 }
 

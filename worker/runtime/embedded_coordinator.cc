@@ -1,10 +1,10 @@
 #include "worker/runtime/embedded_coordinator.h"
 
 #include <algorithm>
-#include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "coordinator/clock.h"
 
 namespace zt::worker {
@@ -34,9 +34,9 @@ absl::StatusOr<std::unique_ptr<EmbeddedCoordinator>> EmbeddedCoordinator::Start(
                                      " (MASTER_PORT, else derived from the job id): ",
                                      server.status().message()));
   }
-  std::cerr << "[coordinator] job '" << batch.job_id << "' of " << batch.rank.world_size
-            << " rank(s) served by rank 0 (" << batch.rank.source << ") on " << batch.address()
-            << "\n";
+  log::Info(absl::StrCat("[coordinator] job '", batch.job_id, "' of ", batch.rank.world_size,
+                         " rank(s) served by rank 0 (", batch.rank.source, ") on ",
+                         batch.address()));
   return std::unique_ptr<EmbeddedCoordinator>(new EmbeddedCoordinator(std::move(*server)));
 }
 
@@ -54,7 +54,7 @@ zc::JobPhase EmbeddedCoordinator::AwaitJobEnd(absl::Time deadline) {
 void EmbeddedCoordinator::PrintFailureReportOnce() {
   const std::string report = server_->service().FailureReport();
   if (report.empty() || reported_.exchange(true)) return;
-  std::cerr << report;
+  log::Error(report);
 }
 
 void EmbeddedCoordinator::Shutdown() {

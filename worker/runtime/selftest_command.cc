@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -12,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "coordinator/protocol.h"
 #include "sharding/gloo_communicator.h"
@@ -129,14 +129,15 @@ absl::StatusOr<int> Loop(const SelftestOptions& options, WorkerRuntime& runtime)
 int RunSelftest(const SelftestOptions& options) {
   absl::StatusOr<WorkerRuntimeOptions> runtime_options = WorkerRuntimeOptions::FromEnv();
   if (!runtime_options.ok()) {
-    std::cerr << "zerotune-worker selftest: " << runtime_options.status().message() << "\n";
+    log::Error(absl::StrCat("zerotune-worker selftest: ", runtime_options.status().message()));
     return 2;
   }
   absl::StatusOr<std::unique_ptr<WorkerRuntime>> runtime = WorkerRuntime::Start(*runtime_options);
   if (!runtime.ok()) {
-    std::cerr << "zerotune-worker selftest: " << runtime.status().message() << "\n";
+    log::Error(absl::StrCat("zerotune-worker selftest: ", runtime.status().message()));
     return 1;
   }
+  log::SetRank((*runtime)->rank());
   absl::StatusOr<int> code = Loop(options, **runtime);
   if (!code.ok()) {
     (*runtime)->Log(absl::StrCat("selftest failed: ", code.status().ToString()));

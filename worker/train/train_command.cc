@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
-#include <iostream>
 #include <memory>
 #include <thread>
 
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "configs/training_arguments_cli.h"
 #include "coordinator/metrics_writer.h"
@@ -84,7 +84,7 @@ class StandaloneObserver : public TrainingObserver {
     record.values = values;
     return metrics_->Append(record);
   }
-  void Log(const std::string& line) const override { std::cerr << line << "\n"; }
+  void Log(const std::string& line) const override { log::Info(line); }
 
  private:
   std::string output_dir_;
@@ -157,24 +157,25 @@ int RunStandalone(const configs::TrainingArguments& args) {
     if (comm.ok()) status = RunTraining(args, std::move(*comm), placement, observer).status();
   }
   if (status.ok()) return 0;
-  std::cerr << "zerotune-worker train: " << status.message() << "\n";
+  log::Error(absl::StrCat("zerotune-worker train: ", status.message()));
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
 int RunRank(const configs::TrainingArguments& args) {
   absl::StatusOr<WorkerRuntimeOptions> options = WorkerRuntimeOptions::FromEnv();
   if (!options.ok()) {
-    std::cerr << "zerotune-worker train: " << options.status().message() << "\n";
+    log::Error(absl::StrCat("zerotune-worker train: ", options.status().message()));
     return 2;
   }
   // Under srun/mpirun rank 0's in-process coordinator writes the metrics files here.
   options->metrics_dir = args.output_dir;
   absl::StatusOr<std::unique_ptr<WorkerRuntime>> runtime = WorkerRuntime::Start(*options);
   if (!runtime.ok()) {
-    std::cerr << "zerotune-worker train: " << runtime.status().message() << "\n";
+    log::Error(absl::StrCat("zerotune-worker train: ", runtime.status().message()));
     return 1;
   }
   WorkerRuntime& rt = **runtime;
+  log::SetRank(rt.rank());
   RuntimeObserver observer(rt);
   absl::StatusOr<at::Device> device = SelectTrainingDevice(args.use_cpu, rt.assignment().local_rank());
   if (!device.ok()) {
