@@ -2,9 +2,8 @@
 
 #include <ATen/ATen.h>
 
-#include <iostream>
-
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/torch_compat.h"
 
 namespace zt::sharding {
@@ -26,12 +25,12 @@ OptimizerPartition::OptimizerPartition(const at::Tensor& initial, const OffloadO
   if (options_.offload) {
     pinned_ = options_.pin_memory && common::PinnedMemoryAvailable();
     if (options_.pin_memory && !pinned_) {
-      static bool logged = false;
-      if (!logged) {
-        std::cerr << "[zero] offload_optimizer.pin_memory: no CUDA device, host buffers are "
-                     "pageable\n";
-        logged = true;
-      }
+      // Once per process (a thread-safe static).
+      static const bool logged = [] {
+        log::Warn("[zero] offload_optimizer.pin_memory: no CUDA device, host buffers are pageable");
+        return true;
+      }();
+      (void)logged;
     }
   }
   at::NoGradGuard no_grad;
