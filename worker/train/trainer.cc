@@ -138,7 +138,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     t->job_.zero3_optimizer.offload.offload = true;
   }
   t->device_ = placement.device;
-  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/cast_pieces, t->device_));
+  // At stage 3 the model stays on the host and each rank's pieces are cut onto the device.
+  ZT_ASSIGN_OR_RETURN(t->model_, LoadTrainableModel(a, /*keep_file_dtype=*/cast_pieces,
+                                                    stage3 ? at::Device(at::kCPU) : t->device_));
   if (cast_pieces) t->job_.zero3_params.floating_dtype = ComputeDtype(a);
   if (stage3) t->job_.zero3_params.device = t->device_;
   ZT_RETURN_IF_ERROR(t->BuildEngine());
