@@ -150,7 +150,7 @@ void ResolveScheduler(const AutoContext& context, Filler& filler) {
   filler.WarnIfAuto("scheduler.params.warmup_num_steps", why);
 }
 
-void ResolveZeroBuckets(json& config, const AutoContext& context, Filler& filler) {
+void ResolveZeroBuckets(json& /*config*/, const AutoContext& context, Filler& filler) {
   const char* keys[] = {"zero_optimization.reduce_bucket_size",
                         "zero_optimization.stage3_prefetch_bucket_size",
                         "zero_optimization.stage3_param_persistence_threshold"};

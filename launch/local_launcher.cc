@@ -104,8 +104,10 @@ absl::Status LocalLauncher::SpawnAll() {
     const RankPlacement& placement = placements[rank];
     const std::string error_file = ErrorFilePath(options_, placement, rank);
     if (!error_file.empty()) std::remove(error_file.c_str());  // a stale file is no evidence
-    SpawnSpec spec{options_.worker_argv, RankProcessEnvironment(options_, rank, generation),
-                   placement.remote ? placement.host : ""};
+    SpawnSpec spec;
+    spec.argv = options_.worker_argv;
+    spec.env = RankProcessEnvironment(options_, rank, generation);
+    spec.host = placement.remote ? placement.host : "";
     absl::StatusOr<int64_t> pid = spawner_->Spawn(spec);
     if (!pid.ok()) return pid.status();
     children_.push_back(Child{*pid, rank, true});

@@ -20,7 +20,8 @@
 namespace zt::sharding {
 namespace {
 
-absl::Status NotBuilt(const std::string& backend, const char* library) {
+// Unused in a build that has every backend.
+[[maybe_unused]] absl::Status NotBuilt(const std::string& backend, const char* library) {
   return absl::UnimplementedError(absl::StrCat("communicator backend '", backend,
                                                "' is not in this build (built without ", library,
                                                "); available: ", AvailableBackends()));

@@ -31,8 +31,8 @@ class ParameterHook {
   // (identity by default), so a hook can free the gathered tensors autograd saved once the
   // unit's forward is done, gather them again when backward reaches the unit's output, and
   // free them when backward leaves its input (DeepSpeed's pre/post-backward hooks).
-  virtual at::Tensor UnitInput(int unit, const at::Tensor& input) { return input; }
-  virtual at::Tensor UnitOutput(int unit, const at::Tensor& output) { return output; }
+  virtual at::Tensor UnitInput(int /*unit*/, const at::Tensor& input) { return input; }
+  virtual at::Tensor UnitOutput(int /*unit*/, const at::Tensor& output) { return output; }
 };
 
 // ZeRO stages 1-2 with the asynchronous offload step (zero_engine.h): the model's tensors are

@@ -68,7 +68,7 @@ std::string PythonFloat(double v) {
   } else {
     out = digits.substr(0, 1);
     if (digits.size() > 1) out += "." + digits.substr(1);
-    char exp[8];
+    char exp[16];  // "e-" and up to 10 digits: the exponent of any double fits
     std::snprintf(exp, sizeof(exp), "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
     out += exp;
   }
