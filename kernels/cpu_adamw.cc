@@ -150,10 +150,13 @@ CpuIsa CpuAdamWStep(const AdamWBuffers& buffers, const AdamWHyperParams& hyper,
     kernel(constants, 0, numel);
     return isa;
   }
-  int64_t per_thread = (numel + threads - 1) / threads;
-  per_thread = (per_thread + kRangeAlignment - 1) / kRangeAlignment * kRangeAlignment;
 #pragma omp parallel num_threads(threads)
   {
+    // Split by the team OpenMP gave, which may be smaller than asked for (OMP_THREAD_LIMIT,
+    // OMP_DYNAMIC, a nested region): a split by `threads` would leave elements unstepped.
+    const int team = omp_get_num_threads();
+    int64_t per_thread = (numel + team - 1) / team;
+    per_thread = (per_thread + kRangeAlignment - 1) / kRangeAlignment * kRangeAlignment;
     const int64_t begin = std::min<int64_t>(numel, omp_get_thread_num() * per_thread);
     const int64_t end = std::min<int64_t>(numel, begin + per_thread);
     if (begin < end) kernel(constants, begin, end);

@@ -36,6 +36,10 @@ class Work {
   virtual absl::Status Wait(absl::Time deadline) = 0;
   // Non-blocking completion test (true also when it failed; Wait() then says how).
   virtual bool IsCompleted() = 0;
+  // Where the result is consumed on a device stream: orders the caller's current stream after
+  // the operation without blocking the host (NCCL: the op's event; its watchdog enforces the
+  // deadline). Backends without streams wait on the host, as Wait().
+  virtual absl::Status WaitOnStream(absl::Time deadline) { return Wait(deadline); }
 };
 
 class Communicator {

@@ -27,8 +27,20 @@ struct NcclOpState {
 
 class NcclWork final : public Work {
  public:
-  NcclWork(std::shared_ptr<NcclOpState> op, std::shared_ptr<NcclAbortState> abort_state)
-      : op_(std::move(op)), abort_state_(std::move(abort_state)) {}
+  NcclWork(std::shared_ptr<NcclOpState> op, std::shared_ptr<NcclAbortState> abort_state,
+           std::function<cudaStream_t()> current_stream)
+      : op_(std::move(op)), abort_state_(std::move(abort_state)),
+        current_stream_(std::move(current_stream)) {}
+
+  absl::Status WaitOnStream(absl::Time /*deadline: the watchdog's*/) override {
+    absl::Status aborted = abort_state_->Get();
+    if (!aborted.ok()) {
+      return absl::AbortedError(absl::StrCat(op_->description, " failed: ", aborted.message()));
+    }
+    cudaStream_t consumer = current_stream_ ? current_stream_() : nullptr;
+    ZT_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(consumer, op_->done, 0));
+    return absl::OkStatus();
+  }
 
   absl::Status Wait(absl::Time deadline) override {
     common::Backoff backoff({absl::Microseconds(20), absl::Milliseconds(2), 2.0});
@@ -56,6 +68,7 @@ class NcclWork final : public Work {
  private:
   std::shared_ptr<NcclOpState> op_;
   std::shared_ptr<NcclAbortState> abort_state_;
+  std::function<cudaStream_t()> current_stream_;  // NcclOptions::current_stream
 };
 
 absl::StatusOr<ncclUniqueId> ExchangeUniqueId(Store& store, int rank, const std::string& key,
@@ -276,7 +289,7 @@ absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::Launch(
   ZT_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&op->done, cudaEventDisableTiming));
   ZT_CUDA_RETURN_IF_ERROR(cudaEventRecord(op->done, stream_));
   watchdog_->Track(op->description, deadline, [op] { return op->Finished(); });
-  return std::unique_ptr<Work>(std::make_unique<NcclWork>(op, abort_state_));
+  return std::unique_ptr<Work>(std::make_unique<NcclWork>(op, abort_state_, options_.current_stream));
 }
 
 absl::StatusOr<std::unique_ptr<Work>> NcclCommunicator::AllReduce(at::Tensor tensor, ReduceOp op) {

@@ -53,7 +53,8 @@ variable_list ReduceScatterUnit(Zero3Parameters& owner, const std::vector<int>& 
     absl::StatusOr<std::unique_ptr<Work>> work =
         owner.comm().ReduceScatter(input, output, ReduceOp::kSum);
     ThrowIfZero3Error(work.status());
-    const absl::Status waited = (*work)->Wait(owner.Deadline());
+    // A device consumer's stream waits for the op's event; the host does not (communicator.h).
+    const absl::Status waited = (*work)->WaitOnStream(owner.Deadline());
     ThrowIfZero3Error(waited.ok() ? waited
                              : absl::Status(waited.code(),
                                             absl::StrCat("reduce-scatter of the gradients of \"",

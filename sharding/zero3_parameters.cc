@@ -21,6 +21,7 @@ Zero3ParameterOptions Zero3ParameterOptionsFromDsConfig(const configs::DsConfig&
   options.prefetch_bucket_numel = config.zero.prefetch_bucket_numel;
   options.max_live_numel = config.zero.max_live_parameters_numel;
   options.offload_param = config.zero.offload_param.device == configs::OffloadDevice::kCpu;
+  options.pin_memory = config.zero.offload_param.pin_memory;
   return options;
 }
 
@@ -139,14 +140,16 @@ absl::StatusOr<std::unique_ptr<Zero3Parameters::Gather>> Zero3Parameters::StartC
     }
     if (group.members.size() == 1) {
       // Nothing to pack; the received [W * ps] is the parameter's gather buffer itself.
-      group.send = first.partition.detach().to(first.device);
+      // non_blocking: from pinned offloaded partitions the copy runs on the stream.
+      group.send = first.partition.detach().to(first.device, /*non_blocking=*/true);
     } else if (in_flat) {
-      group.send = flat.to(first.device);  // the partitions side by side already
+      group.send = flat.to(first.device, /*non_blocking=*/true);  // side by side already
     } else {
       group.send = at::empty({group.chunk_numel}, options);
       for (size_t m = 0; m < group.members.size(); ++m) {
         const Zero3Parameter& p = params_[gather->ids[group.members[m]]];
-        group.send.narrow(0, group.offsets[m], p.partition_numel).copy_(p.partition.detach());
+        group.send.narrow(0, group.offsets[m], p.partition_numel)
+            .copy_(p.partition.detach(), /*non_blocking=*/true);
       }
     }
     group.received = EmptyOutsideHeap(world * group.chunk_numel, options);
@@ -163,7 +166,11 @@ absl::StatusOr<std::unique_ptr<Zero3Parameters::Gather>> Zero3Parameters::StartC
 absl::Status Zero3Parameters::WaitCoalesced(Gather& gather, bool copy_out) {
   absl::Status status;
   for (GatherGroup& group : gather.groups) {
-    if (group.work != nullptr) status.Update(group.work->Wait(Deadline()));
+    // The gathered tensors are read on the current stream: on a device it waits for the op's
+    // event and the host goes on (communicator.h WaitOnStream).
+    if (group.work != nullptr) {
+      status.Update(copy_out ? group.work->WaitOnStream(Deadline()) : group.work->Wait(Deadline()));
+    }
     group.work.reset();
   }
   if (!status.ok() || !copy_out) {

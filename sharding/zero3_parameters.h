@@ -91,8 +91,10 @@ struct Zero3ParameterOptions {
   // offload_param.device = "cpu": partitions live on the host between uses; gathers copy them
   // to the tensors' device first, gradients come back to the host (a no-op for CPU models).
   bool offload_param = false;
+  // offload_param.pin_memory: the offloaded partitions of a CUDA model are page-locked.
+  bool pin_memory = true;
   // PartitionsUpdated checks that every rank fetched the same units in the same order since the
-  // last check (one all-reduce of a sequence hash; deepspeed.md §13 #1): a rank that diverged
+  // last check (one all-reduce of a sequence hash; docs/training.md): a rank that diverged
   // gets garbage or hangs in a later gather, this turns the first case into an error.
   bool verify_lockstep = true;
   // Per slot name (any of a tensor's slots): how its partitions are cut. Packed 4-bit weights

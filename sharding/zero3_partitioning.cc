@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/torch_compat.h"
 #include "sharding/tensor_storage.h"
 #include "sharding/zero3_autograd.h"
 #include "sharding/zero3_parameters.h"
@@ -147,8 +148,13 @@ void Zero3Parameters::CutPartitions(std::vector<at::Tensor>& sources) {
     sources[id] = at::Tensor();
     p.partition = p.trainable ? partition.requires_grad_(true) : partition;
   };
+  // Offloaded partitions of a device model in pinned memory (offload_param.pin_memory), so each
+  // gather's host-to-device copy is asynchronous.
   auto partition_options = [&](const Zero3Parameter& p) {
-    return at::TensorOptions().dtype(p.dtype).device(options_.offload_param ? at::kCPU : p.device);
+    const at::TensorOptions options = at::TensorOptions().dtype(p.dtype);
+    if (!options_.offload_param) return options.device(p.device);
+    const bool pin = options_.pin_memory && p.device.is_cuda() && common::PinnedMemoryAvailable();
+    return options.device(at::kCPU).pinned_memory(pin);
   };
   // A unit's partitions of one (dtype, device) group live side by side in one flat buffer (the
   // first unit naming them), so its coalesced all-gather sends that buffer without packing. Cut

@@ -112,6 +112,8 @@ absl::StatusOr<ZeroEngineOptions> ZeroEngineOptionsFromDsConfig(const configs::D
   o.overlap_comm = c.zero.overlap_comm;
   o.offload.offload = c.zero.offload_optimizer.device == configs::OffloadDevice::kCpu;
   o.offload.pin_memory = c.zero.offload_optimizer.pin_memory;
+  // overlap_comm with the optimizer on the CPU: the CPU step overlaps the next forward.
+  o.async_offload_step = o.offload.offload && o.overlap_comm;
   o.gradient_clipping = c.gradient_clipping;
   o.optimizer = c.optimizer;
   if (c.fp16.enabled) {
@@ -136,9 +138,7 @@ ZeroEngine::ZeroEngine(ZeroEngineOptions options, std::shared_ptr<Communicator> 
   chunk_rank_ = options_.stage == 0 ? 0 : comm_->Rank();
 }
 
-ZeroEngine::~ZeroEngine() {
-  if (async_worker_.joinable()) async_worker_.join();
-}
+ZeroEngine::~ZeroEngine() { StopAsyncWorker(); }
 
 absl::StatusOr<std::unique_ptr<ZeroEngine>> ZeroEngine::Create(std::vector<ParameterGroup> groups,
                                                                const ZeroEngineOptions& options,

@@ -43,7 +43,8 @@
 // A caller that runs backward itself (several passes per micro-batch, reentrant checkpointing)
 // brackets it: BeginBackward(last); ScaleLoss(loss).backward(); ...; FinishBackward().
 //
-// Asynchronous offload step (options.async_offload_step, offload only; off by default): Step()
+// Asynchronous offload step (options.async_offload_step, offload only; a ds_config turns it on
+// with offload_optimizer.device "cpu" and overlap_comm, ZeroEngineOptionsFromDsConfig): Step()
 // does the overflow check, the norm and the loss-scale update, copies every gradient chunk not
 // yet staged, then hands the per-bucket work (CPU AdamW on the host partition, the H2D copy, the
 // bucket's all-gather) to a worker thread in update order and returns. Update order is forward
@@ -120,7 +121,8 @@ struct ZeroEngineOptions {
   std::shared_ptr<const LrScheduler> scheduler;  // null: constant optimizer.lr
   absl::Duration collective_timeout = absl::Minutes(5);
   bool track_gradient_bytes = false;
-  // Offload only: the optimizer step runs on a worker thread after Step() returns (see above).
+  // Offload only: the optimizer step runs on a worker thread after Step() returns (see above);
+  // the caller must not issue collectives of its own on `comm` until WaitForAllParameters().
   bool async_offload_step = false;
 };
 
@@ -180,6 +182,8 @@ class ZeroEngine final : public TrainingEngine {
   // finished, and the engine-wide sequence number (1, 2, ...) of its last finished update.
   int64_t BucketUpdates(int update_bucket) const;
   int64_t BucketUpdateSequence(int update_bucket) const;
+  // Optimizer steps the asynchronous offload step's worker finished (0 on the synchronous path).
+  int64_t AsyncSteps() const;
   const LossScaler& loss_scaler() const { return control_.loss_scaler(); }
   int64_t skipped_steps() const { return control_.skipped_steps(); }
   std::string OptimizerName() const override;
@@ -207,8 +211,12 @@ class ZeroEngine final : public TrainingEngine {
   void ClearGradients();
   absl::Status StepGroup(int group_index, double multiplier, const AdamWHyper& hyper,
                          StepPhaseTimes& times);
-  // Asynchronous offload step: the worker thread's body over update_order_.
+  // Asynchronous offload step: StartAsyncUpdates posts a step to the worker thread (started on
+  // the first step, stopped by the destructor after a posted step ran); RunAsyncUpdates is the
+  // step's body over update_order_.
   void StartAsyncUpdates(double multiplier, std::vector<AdamWHyper> hypers);
+  void AsyncWorkerLoop();
+  void StopAsyncWorker();
   void RunAsyncUpdates(double multiplier, const std::vector<AdamWHyper>& hypers);
   absl::Status UpdateBucketChunk(int update_bucket, double multiplier, const AdamWHyper& hyper,
                                  StepPhaseTimes& times, std::unique_ptr<Work>& gather);
@@ -233,8 +241,15 @@ class ZeroEngine final : public TrainingEngine {
   std::vector<UpdateBucket> update_order_;
   std::vector<std::vector<int>> update_index_;  // [group][bucket] -> update bucket
   absl::Status pending_backward_error_;          // BeginBackward's wait failed
+  struct AsyncJob {
+    double multiplier = 1.0;
+    std::vector<AdamWHyper> hypers;  // per group
+  };
   std::thread async_worker_;
   mutable absl::Mutex async_mu_;
+  std::optional<AsyncJob> async_job_ ABSL_GUARDED_BY(async_mu_);  // posted, not yet taken
+  bool async_quit_ ABSL_GUARDED_BY(async_mu_) = false;
+  int64_t async_steps_ ABSL_GUARDED_BY(async_mu_) = 0;
   int async_completed_ ABSL_GUARDED_BY(async_mu_) = 0;  // update buckets done this step
   bool async_done_ ABSL_GUARDED_BY(async_mu_) = true;
   absl::Status async_error_ ABSL_GUARDED_BY(async_mu_);

@@ -2,6 +2,7 @@
 // thread that steps the buckets in update order after Step() returned, and the waits the next
 // forward calls.
 #include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
 
 #include <algorithm>
 #include <limits>
@@ -82,8 +83,8 @@ absl::Status ZeroEngine::WaitForParameters(absl::string_view param_name) {
 }
 
 absl::Status ZeroEngine::WaitForAllParameters() {
-  if (async_worker_.joinable()) async_worker_.join();
   absl::MutexLock lock(&async_mu_);
+  async_mu_.Await(absl::Condition(&async_done_));
   return async_error_;
 }
 
@@ -95,6 +96,11 @@ int64_t ZeroEngine::BucketUpdates(int update_bucket) const {
 int64_t ZeroEngine::BucketUpdateSequence(int update_bucket) const {
   absl::MutexLock lock(&async_mu_);
   return bucket_sequence_.at(update_bucket);
+}
+
+int64_t ZeroEngine::AsyncSteps() const {
+  absl::MutexLock lock(&async_mu_);
+  return async_steps_;
 }
 
 void ZeroEngine::MarkBucketUpdated(int update_bucket) {
@@ -124,18 +130,47 @@ absl::Status ZeroEngine::UpdateBucketChunk(int update_bucket, double multiplier,
 }
 
 void ZeroEngine::StartAsyncUpdates(double multiplier, std::vector<AdamWHyper> hypers) {
+  // One long-lived worker: its OpenMP team (CPU AdamW) and ATen thread state are made once,
+  // not per step.
+  if (!async_worker_.joinable()) async_worker_ = std::thread([this] { AsyncWorkerLoop(); });
+  absl::MutexLock lock(&async_mu_);
+  async_completed_ = 0;
+  async_done_ = false;
+  async_job_ = AsyncJob{multiplier, std::move(hypers)};
+}
+
+void ZeroEngine::AsyncWorkerLoop() {
+  at::NoGradGuard no_grad;
+  // A new thread's current CUDA device is 0: make it the parameters' (the communicator orders
+  // its work after that device's current stream).
+  c10::OptionalDeviceGuard device;
+  if (!groups_.empty()) device.reset_device(groups_.front()->buffer.flat().device());
+  while (true) {
+    AsyncJob job;
+    {
+      absl::MutexLock lock(&async_mu_);
+      auto posted = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(async_mu_) {
+        return async_job_.has_value() || async_quit_;
+      };
+      async_mu_.Await(absl::Condition(&posted));
+      if (!async_job_.has_value()) return;  // quit with nothing posted
+      job = std::move(*async_job_);
+      async_job_.reset();
+    }
+    RunAsyncUpdates(job.multiplier, job.hypers);
+  }
+}
+
+void ZeroEngine::StopAsyncWorker() {
+  if (!async_worker_.joinable()) return;
   {
     absl::MutexLock lock(&async_mu_);
-    async_completed_ = 0;
-    async_done_ = false;
+    async_quit_ = true;  // a posted step still runs first
   }
-  async_worker_ = std::thread([this, multiplier, hypers = std::move(hypers)] {
-    RunAsyncUpdates(multiplier, hypers);
-  });
+  async_worker_.join();
 }
 
 void ZeroEngine::RunAsyncUpdates(double multiplier, const std::vector<AdamWHyper>& hypers) {
-  at::NoGradGuard no_grad;
   StepPhaseTimes times;
   absl::Status status;
   // One all-gather stays in flight while the next bucket steps on the CPU.
@@ -172,6 +207,7 @@ void ZeroEngine::RunAsyncUpdates(double multiplier, const std::vector<AdamWHyper
                                 absl::StrCat("asynchronous offload step: ", status.message()));
   }
   async_done_ = true;
+  ++async_steps_;
 }
 
 }  // namespace zt::sharding

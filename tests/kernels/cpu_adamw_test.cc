@@ -7,12 +7,16 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <torch/optim/adamw.h>
 
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include "absl/time/time.h"
+#include "tests/support/rank_processes.h"
 
 namespace zt::kernels {
 namespace {
@@ -161,6 +165,34 @@ TEST(CpuAdamWTest, ResultsDoNotDependOnTheThreadCount) {
       EXPECT_TRUE(at::equal(p, first)) << threads << " threads";
     }
   }
+}
+
+// With OMP_THREAD_LIMIT=1 OpenMP gives the kernel's region a team of one whatever it asks
+// for (as under OMP_DYNAMIC on a loaded machine, or in a nested region): every element must
+// still be stepped, as by the 1-thread step. Runs in a child process started with that limit.
+TEST(CpuAdamWTest, ASmallerTeamThanAskedStillStepsEveryElement) {
+  if (!zt::testing::ChildRank().has_value()) {
+    zt::testing::ExpectRanksSucceed(
+        zt::testing::RunRanks(1, absl::Seconds(60), {"OMP_THREAD_LIMIT=1"}));
+    return;
+  }
+  ASSERT_EQ(omp_get_thread_limit(), 1);
+  constexpr int64_t kNumel = 300001;
+  at::manual_seed(4);
+  const at::Tensor p0 = at::randn({kNumel}), g = at::randn({kNumel});
+  const at::Tensor m0 = at::randn({kNumel}), v0 = at::rand({kNumel});
+  AdamWHyperParams hyper;
+  hyper.step = 2;
+  auto step = [&](int threads) {
+    at::Tensor p = p0.clone(), m = m0.clone(), v = v0.clone();
+    CpuAdamWOptions options;
+    options.num_threads = threads;
+    CpuAdamWStep({p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(),
+                  v.data_ptr<float>(), kNumel},
+                 hyper, options);
+    return p;
+  };
+  EXPECT_TRUE(at::equal(step(4), step(1)));
 }
 
 // Values that exercise rounding: ties, subnormals, fp16 overflow, signed zeros, inf, NaN.

@@ -135,6 +135,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   // state offloaded to the host (ZeRO's offload_optimizer) is the counterpart.
   if (a.optim == "paged_adamw_32bit") {
     t->job_.engine.offload.offload = true;
+    t->job_.engine.async_offload_step = t->job_.engine.overlap_comm;
     t->job_.zero3_optimizer.offload.offload = true;
   }
   t->device_ = placement.device;
@@ -161,6 +162,8 @@ void Trainer::Log(const std::string& line) const {
 }
 
 absl::StatusOr<std::vector<double>> Trainer::AllReduceSum(std::vector<double> values) {
+  // Never beside the asynchronous offload step's all-gathers (one order on every rank).
+  ZT_RETURN_IF_ERROR(WaitForUpdatedParameters());
   // On the communicator's device: NCCL takes CUDA tensors only.
   at::Tensor t = at::tensor(values, at::kDouble).to(device_);
   ZT_ASSIGN_OR_RETURN(std::unique_ptr<sharding::Work> work,
@@ -177,35 +180,34 @@ Batch Trainer::DeviceBatch(const std::vector<data::TokenizedSample>& samples,
                        device_);
 }
 
-absl::StatusOr<sharding::StepResult> Trainer::RunStep(int64_t step, StepTotals& totals) {
-  std::vector<Batch> batches;
-  double targets = 0;
+Trainer::PreparedStep Trainer::PrepareStep(int64_t step) const {
+  PreparedStep prepared;
   // Every micro-batch of the step is collated and its copy enqueued up front: on a device the
-  // copies of the later ones run while the first ones train.
+  // copies run while the step before, or the first micro-batches, train.
   for (const std::vector<int64_t>& indices : plan_->MicroBatches(step)) {
-    batches.push_back(DeviceBatch(data_.train, indices));
-    targets += static_cast<double>(batches.back().target_tokens);
+    prepared.batches.push_back(DeviceBatch(data_.train, indices));
+    prepared.local_targets += static_cast<double>(prepared.batches.back().target_tokens);
   }
-  LossNormalization norm;
-  norm.per_token = args_.loss_normalization == "token";
-  norm.world = comm_->Size();
-  norm.window = static_cast<double>(batches.size());
-  norm.global_targets = targets;
-  if (norm.per_token) {
-    ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({targets}));
-    norm.global_targets = sums[0];
-  }
+  prepared.norm.per_token = args_.loss_normalization == "token";
+  prepared.norm.world = comm_->Size();
+  prepared.norm.window = static_cast<double>(prepared.batches.size());
+  prepared.norm.global_targets = prepared.local_targets;
+  return prepared;
+}
+
+absl::Status Trainer::RunMicroBatches(const PreparedStep& prepared, StepTotals& totals) {
   const model::ForwardOptions forward = Forward(/*training=*/true);
+  const std::vector<Batch>& batches = prepared.batches;
   for (size_t m = 0; m < batches.size(); ++m) {
     const Batch& batch = batches[m];
     const at::Tensor summed = BatchLoss(batch, forward);
-    const at::Tensor loss = norm.Normalize(summed, batch.target_tokens);
+    const at::Tensor loss = prepared.norm.Normalize(summed, batch.target_tokens);
     ZT_RETURN_IF_ERROR(engine_->Backward(loss, /*last_micro_batch=*/m + 1 == batches.size()));
     totals.loss += loss.item<double>();
     totals.tokens += static_cast<double>(batch.tokens);
   }
   ++totals.steps;
-  return engine_->Step();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<double> Trainer::Evaluate() {
@@ -272,14 +274,35 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   StepTotals window;
   absl::Time window_start = absl::Now();
   bool checkpointed = false;  // at the last step run
+  std::optional<PreparedStep> next;
+  if (completed_steps_ < total) {
+    next = PrepareStep(completed_steps_ + 1);
+    ZT_ASSIGN_OR_RETURN(std::vector<double> targets, AllReduceSum({next->local_targets}));
+    next->SetGlobalTargets(targets[0]);
+  }
   for (int64_t step = completed_steps_ + 1; step <= total; ++step) {
     observer_->OnStep(step);
-    ZT_ASSIGN_OR_RETURN(sharding::StepResult r, RunStep(step, window));
-    completed_steps_ = result.steps = step;
+    const PreparedStep current = std::move(*next);
+    next.reset();
+    ZT_RETURN_IF_ERROR(RunMicroBatches(current, window));
     const bool last = step == total;
+    // The trainer's own collectives of this step, as one all-reduce before the optimizer step:
+    // the asynchronous offload step's worker issues all-gathers after Step() returns, and every
+    // rank must issue its collectives in one order. It carries the logging window's sums, the
+    // coordinator's stop (ranks learn it asynchronously: they agree here) and the next step's
+    // target-token count (its batches are collated now, while this step's updates run).
+    if (!last) next = PrepareStep(step + 1);
+    const std::optional<int64_t> stop_at = observer_->StopStep();
+    ZT_ASSIGN_OR_RETURN(
+        const std::vector<double> sums,
+        AllReduceSum({window.loss, window.tokens,
+                      stop_at.has_value() && step >= *stop_at ? 1.0 : 0.0,
+                      next.has_value() ? next->local_targets : 0.0}));
+    if (next.has_value()) next->SetGlobalTargets(sums[3]);
+    ZT_ASSIGN_OR_RETURN(sharding::StepResult r, engine_->Step());
+    completed_steps_ = result.steps = step;
     const double epoch = plan_->EpochAt(step);
     if (step % args_.logging_steps == 0 || last) {
-      ZT_ASSIGN_OR_RETURN(std::vector<double> sums, AllReduceSum({window.loss, window.tokens}));
       const double seconds = absl::ToDoubleSeconds(absl::Now() - window_start);
       // HF's logged loss: the ranks' mean of the normalised losses, per step of the window.
       result.last_loss = sums[0] / (comm_->Size() * static_cast<double>(window.steps));
@@ -326,11 +349,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
         result.stopped_early = true;
       }
     }
-    // Ranks learn the coordinator's stop step asynchronously: agree on it here.
-    const std::optional<int64_t> stop_at = observer_->StopStep();
-    ZT_ASSIGN_OR_RETURN(std::vector<double> stop,
-                        AllReduceSum({stop_at.has_value() && step >= *stop_at ? 1.0 : 0.0}));
-    result.preempted = stop[0] > 0 && !last;
+    result.preempted = sums[2] > 0 && !last;
     checkpointed = (save_steps && step % args_.save_steps == 0) || result.preempted;
     if (checkpointed) ZT_RETURN_IF_ERROR(SaveCheckpoint(step));
     if (result.preempted) {

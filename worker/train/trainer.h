@@ -7,12 +7,16 @@
 //   1. the step's micro-batches come from the TrainingPlan (a pure function of the step, so
 //      resumes continue with the same samples; the resolved ds_config's
 //      gradient_accumulation_steps per step, fewer in a short last window of an epoch);
-//   2. with --loss_normalization token (HF): one all-reduce of the step's target-token count;
-//      each micro-batch's summed token loss is normalised in one place (loss_normalization.h);
-//   3. engine Backward per micro-batch, flagging the window's last, then Step: always an
-//      optimizer step, or a counted skip on overflow (stages 0-2: sharding/zero_engine.h;
-//      stage 3: the decoder runs with sharding/zero3_parameters.h as its parameter hook and
-//      sharding/zero3_optimizer.h steps; trainer_engine.cc);
+//   2. each micro-batch's summed token loss is normalised in one place (loss_normalization.h;
+//      with --loss_normalization token (HF) over the step's target tokens on all ranks);
+//   3. engine Backward per micro-batch, flagging the window's last; then the next step's
+//      batches are collated and copied, and one all-reduce carries the trainer's own sums (the
+//      logging window's, the coordinator's stop, the next step's target tokens); then Step:
+//      always an optimizer step, or a counted skip on overflow (stages 0-2:
+//      sharding/zero_engine.h, whose offload step with overlap_comm runs on after Step()
+//      returned, so the trainer issues no collective between Step() and the next backward
+//      without waiting for it; stage 3: the decoder runs with sharding/zero3_parameters.h as
+//      its parameter hook and sharding/zero3_optimizer.h steps; trainer_engine.cc);
 //   4. every logging_steps: HF's logged loss (the normalised losses summed per step, averaged
 //      over ranks and the window's steps), the learning rate the step used, the grad norm before
 //      clipping, loss scale, tokens/s and peak memory go to the coordinator (rank 0; the
@@ -48,6 +52,7 @@
 #include "worker/train/checkpointer.h"
 #include "worker/train/tensorboard_writer.h"
 #include "worker/train/job_config.h"
+#include "worker/train/loss_normalization.h"
 #include "worker/train/trainable_model.h"
 #include "worker/train/training_data.h"
 #include "worker/train/training_plan.h"
@@ -116,7 +121,19 @@ class Trainer {
     double tokens = 0;   // input tokens (this rank)
     int64_t steps = 0;   // optimizer steps in the logging window
   };
-  absl::StatusOr<sharding::StepResult> RunStep(int64_t step, StepTotals& totals);
+  // A step's micro-batches, collated and copied to the device, with their loss normalisation
+  // (the step's target tokens on all ranks set by the caller's all-reduce).
+  struct PreparedStep {
+    std::vector<Batch> batches;
+    LossNormalization norm;
+    double local_targets = 0;  // this rank's target tokens
+    void SetGlobalTargets(double targets) {
+      if (norm.per_token) norm.global_targets = targets;
+    }
+  };
+  PreparedStep PrepareStep(int64_t step) const;
+  // Forward and backward of every micro-batch (the window's last flagged), adding to `totals`.
+  absl::Status RunMicroBatches(const PreparedStep& prepared, StepTotals& totals);
   // trainer_engine.cc: the stage 0-2 engine, or at stage 3 the partitioned parameters and
   // their optimizer; the forward options that use them; the trainable tensors (every rank) or
   // all of them (rank 0) put back whole into the model while `use` runs (stage 3 gathers them
