@@ -1,6 +1,8 @@
 #include "sharding/optimizer_offload.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/StreamGuard.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -49,8 +51,37 @@ void OptimizerPartition::StageGradChunk(int64_t offset, const at::Tensor& grad_c
                                         StepPhaseTimes& times) {
   at::NoGradGuard no_grad;
   const absl::Time start = absl::Now();
-  grad_.narrow(0, offset, grad_chunk.numel()).copy_(grad_chunk);
+  at::Tensor staged = grad_.narrow(0, offset, grad_chunk.numel());
+  if (!pinned_ || !grad_chunk.is_cuda()) {
+    staged.copy_(grad_chunk);
+    times.grad_copy_s += SecondsSince(start);
+    return;
+  }
+  // Device to pinned host on a side stream, after what the compute stream has enqueued so far
+  // (the reduction that produced the chunk); backward goes on meanwhile. StepChunk waits for
+  // this chunk's copy only; FenceStagedCopies orders the next writes to the chunk after it.
+  const c10::impl::VirtualGuardImpl impl(grad_chunk.device().type());
+  const c10::Stream compute = impl.getStream(grad_chunk.device());
+  if (!copy_stream_.has_value()) copy_stream_ = impl.getStreamFromGlobalPool(grad_chunk.device());
+  c10::Event ready(grad_chunk.device().type());
+  ready.record(compute);
+  ready.block(*copy_stream_);
+  {
+    const c10::StreamGuard on_copy_stream(*copy_stream_);
+    staged.copy_(grad_chunk, /*non_blocking=*/true);
+  }
+  c10::Event done(grad_chunk.device().type());
+  done.record(*copy_stream_);
+  staged_copies_.erase(offset);
+  staged_copies_.emplace(offset, std::move(done));
   times.grad_copy_s += SecondsSince(start);
+}
+
+void OptimizerPartition::FenceStagedCopies() {
+  if (staged_copies_.empty()) return;
+  const at::Device device = copy_stream_->device();
+  const c10::Stream compute = c10::impl::VirtualGuardImpl(device.type()).getStream(device);
+  for (const auto& [offset, done] : staged_copies_) done.block(compute);
 }
 
 absl::Status OptimizerPartition::StepChunk(int64_t offset, double grad_multiplier,
@@ -60,6 +91,16 @@ absl::Status OptimizerPartition::StepChunk(int64_t offset, double grad_multiplie
   const int64_t numel = param_chunk.numel();
   at::Tensor grad = grad_.narrow(0, offset, numel);
   absl::Time start = absl::Now();
+  // This chunk's device-to-host copy landed; the last step's copy back out of its host buffers
+  // finished before AdamW overwrites them.
+  if (auto it = staged_copies_.find(offset); it != staged_copies_.end()) {
+    it->second.synchronize();
+    staged_copies_.erase(it);
+  }
+  if (auto it = returned_copies_.find(offset); it != returned_copies_.end()) {
+    it->second.synchronize();
+    returned_copies_.erase(it);
+  }
   if (grad_multiplier != 1.0) grad.mul_(grad_multiplier);
   times.grad_copy_s += SecondsSince(start);
 
@@ -75,7 +116,18 @@ absl::Status OptimizerPartition::StepChunk(int64_t offset, double grad_multiplie
   times.optimizer_s += SecondsSince(start);
 
   start = absl::Now();
-  param_chunk.copy_(param_host_.defined() ? tensors.param_copy : tensors.param);
+  const at::Tensor updated = param_host_.defined() ? tensors.param_copy : tensors.param;
+  if (!pinned_ || !param_chunk.is_cuda()) {
+    param_chunk.copy_(updated);
+  } else {
+    // Pinned host to device on the current stream without holding the host: the all-gather and
+    // the next forward are enqueued after it on that stream.
+    param_chunk.copy_(updated, /*non_blocking=*/true);
+    c10::Event done(param_chunk.device().type());
+    done.record(c10::impl::VirtualGuardImpl(param_chunk.device().type())
+                    .getStream(param_chunk.device()));
+    returned_copies_.emplace(offset, std::move(done));
+  }
   times.param_copy_s += SecondsSince(start);
   return absl::OkStatus();
 }

@@ -14,8 +14,12 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Event.h>
+#include <c10/core/Stream.h>
 
+#include <map>
 #include <memory>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -46,11 +50,17 @@ class OptimizerPartition {
   // master-dtype gradient buffer at [offset, offset + numel) (D2H under offload). The engine
   // calls it as soon as a bucket's reduction finished in the boundary backward, so the copies
   // overlap the rest of backward, or else from Step().
+  // With pinned buffers and a CUDA chunk the copy runs on a side stream and returns at once.
   void StageGradChunk(int64_t offset, const at::Tensor& grad_chunk, StepPhaseTimes& times);
+  // Orders the device's current stream after every staged copy still in flight (no host wait):
+  // call before the gradient chunks are written again (zeroed after a step).
+  void FenceStagedCopies();
 
   // One chunk [offset, offset + param_chunk.numel()) whose gradient was staged: multiplies it by
   // `grad_multiplier` (1 / unscale-and-clip divisor), runs AdamW, and writes the updated
-  // parameters into `param_chunk` (parameter dtype, device; H2D under offload).
+  // parameters into `param_chunk` (parameter dtype, device; H2D under offload, enqueued
+  // non_blocking on the current stream from pinned buffers). Waits on the host only for this
+  // chunk's staged copy and for its previous copy back.
   absl::Status StepChunk(int64_t offset, double grad_multiplier, const AdamWHyper& hyper,
                          at::Tensor param_chunk, StepPhaseTimes& times);
 
@@ -72,6 +82,11 @@ class OptimizerPartition {
   at::Tensor exp_avg_sq_;
   at::Tensor grad_;
   at::Tensor param_host_;  // offload with 16-bit parameters: the kernel writes the copy here
+  // Pinned offload of a CUDA model: the side stream of the device-to-host copies, and per chunk
+  // offset the events of the copies in flight (to the host; back to the device).
+  std::optional<c10::Stream> copy_stream_;
+  std::map<int64_t, c10::Event> staged_copies_;
+  std::map<int64_t, c10::Event> returned_copies_;
   std::unique_ptr<PartitionOptimizer> optimizer_;
 };
 

@@ -361,6 +361,7 @@ absl::StatusOr<StepResult> ZeroEngine::Step() {
 
 void ZeroEngine::ClearGradients() {
   for (auto& group : groups_) {
+    group->optimizer->FenceStagedCopies();  // copies to the host may still read the chunks
     group->accumulator.zero_();
     std::fill(group->staged.begin(), group->staged.end(), false);
   }
