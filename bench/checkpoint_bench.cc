@@ -22,9 +22,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/forked_ranks.h"
-#include "sharding/file_store.h"
-#include "sharding/gloo_communicator.h"
-#include "sharding/zero_engine.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/zero/zero_engine.h"
 #include "worker/model/model_presets.h"
 #include "worker/train/checkpointer.h"
 

@@ -16,9 +16,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
-#include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/collectives/prefix_store.h"
 
 namespace zt::bench {
 

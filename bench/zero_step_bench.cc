@@ -22,10 +22,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
-#include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
-#include "sharding/zero_engine.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/collectives/prefix_store.h"
+#include "sharding/zero/zero_engine.h"
 
 namespace {
 

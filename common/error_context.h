@@ -1,5 +1,5 @@
 // Where an error happened, for messages that must be actionable across many hosts and ranks:
-// "host=node-3 rank=12 at sharding/nccl_communicator.cc:88".
+// "host=node-3 rank=12 at sharding/collectives/nccl_communicator.cc:88".
 #pragma once
 
 #include <string>

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "coordinator/protocol.h"
-#include "sharding/store.h"
+#include "sharding/collectives/store.h"
 
 namespace zt::coordinator {
 namespace {

@@ -14,7 +14,7 @@
 #include "configs/model_config.h"
 #include "configs/training_arguments_cli.h"
 #include "coordinator/estimate_presets.h"
-#include "sharding/model_state_estimate.h"
+#include "sharding/zero/model_state_estimate.h"
 
 namespace zt::coordinator {
 namespace {

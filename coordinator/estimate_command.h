@@ -2,7 +2,7 @@
 //                   [training arguments]`:
 // the model-state bytes every data-parallel rank holds for each ZeRO stage (0, 1, 2 exact, as
 // the engine allocates them; 3 planned, as DeepSpeed partitions it) and where each lives
-// (sharding/model_state_estimate.h). Reads DIR's config.json (configs/model_config.h) and
+// (sharding/zero/model_state_estimate.h). Reads DIR's config.json (configs/model_config.h) and
 // resolves FILE as the launch would for N ranks and the training arguments (--use_lora,
 // --q_lora, --lora_r, --lora_target_modules, --bf16, ... and the "auto" values); without
 // --deepspeed, what train runs without one (stage 0). With --q_lora or an explicit

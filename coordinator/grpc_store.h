@@ -1,4 +1,4 @@
-// The Store (sharding/store.h) backed by the coordinator's key-value service, so NCCL unique
+// The Store (sharding/collectives/store.h) backed by the coordinator's key-value service, so NCCL unique
 // ids and Gloo addresses rendezvous through the coordinator. Keys are sent as given: wrap in
 // sharding::JobStore(store, job_id, generation) to scope them by job and restart generation.
 // Thread-safe; blocking calls (Get, Wait) wait on the server (callback API, no thread parked
@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "sharding/store.h"
+#include "sharding/collectives/store.h"
 
 namespace zt::coordinator {
 

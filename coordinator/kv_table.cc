@@ -1,7 +1,7 @@
 #include "coordinator/kv_table.h"
 
 #include "absl/strings/str_cat.h"
-#include "sharding/store.h"
+#include "sharding/collectives/store.h"
 
 namespace zt::coordinator {
 

@@ -1,7 +1,7 @@
 // The coordinator's key-value table with asynchronous waits: WaitAsync() never blocks a
 // thread; its callback runs once, when every key exists (from the Set/Add that completed
 // it) or at the deadline (from the scheduler's thread) with the Store contract's
-// DeadlineExceeded naming the keys still missing. Semantics match sharding/store.h.
+// DeadlineExceeded naming the keys still missing. Semantics match sharding/collectives/store.h.
 // Thread-safe; callbacks run outside the table's lock.
 #pragma once
 

@@ -62,7 +62,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "train_batch_size is not equal to train_micro_batch_size_per_gpu * "
                  "gradient_accumulation_steps * world_size: 16 != 2 * 8 * 2; for world size 2 set "
                  "gradient_accumulation_steps to 4 or train_batch_size to 32"},
-        // TB=10, MB=3, W=2: GAS = (10 // 3) // 2 = 1, and 10 != 3 * 1 * 2 (spec §2.3).
+        // TB=10, MB=3, W=2: GAS = (10 // 3) // 2 = 1, and 10 != 3 * 1 * 2 (docs/ds_config.md).
         FailCase{"floor_division", 10, 3, kNone, 2, "train_batch_size",
                  "train_batch_size is not equal to train_micro_batch_size_per_gpu * "
                  "gradient_accumulation_steps * world_size: 10 != 3 * 1 * 2 (gradient_accumulation_"

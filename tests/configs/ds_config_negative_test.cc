@@ -29,7 +29,7 @@ struct NegativeCase {
 #define BASE TRIAD "\"optimizer\": {\"type\": \"AdamW\"}, "
 
 const NegativeCase kCases[] = {
-    // §2 batch triad
+    // batch triad
     {"triad_product", "{\"train_batch_size\": 16, \"train_micro_batch_size_per_gpu\": 2, "
      "\"gradient_accumulation_steps\": 8, \"optimizer\": {\"type\": \"AdamW\"}}", "train_batch_size",
      "train_batch_size is not equal to train_micro_batch_size_per_gpu * gradient_accumulation_steps"
@@ -45,7 +45,7 @@ const NegativeCase kCases[] = {
      "expected an integer, got 8.5"},
     {"triad_string", "{\"train_micro_batch_size_per_gpu\": \"4\"}", "train_micro_batch_size_per_gpu",
      "expected an integer, got \"4\""},
-    // HF "auto" conflicts with flags the user set (§3)
+    // HF "auto" conflicts with flags the user set
     {"flag_conflict_micro", "{" BASE "\"zero_optimization\": {\"stage\": 2}}",
      "train_micro_batch_size_per_gpu",
      "4 conflicts with --per_device_train_batch_size 2; set train_micro_batch_size_per_gpu to "
@@ -75,7 +75,7 @@ const NegativeCase kCases[] = {
      {{"bf16", "true"}}},
     {"auto_without_args", "{\"train_batch_size\": \"auto\"}", "train_batch_size",
      "\"auto\" is resolved only from training arguments (HF Trainer semantics)"},
-    // §6 precision
+    // precision
     {"fp16_and_bf16", "{" BASE "\"fp16\": {\"enabled\": true}, \"bf16\": {\"enabled\": true}}",
      "fp16.enabled",
      "bfloat16 and fp16 modes cannot be simultaneously enabled (bf16.enabled is true)"},
@@ -93,7 +93,7 @@ const NegativeCase kCases[] = {
      "bf16.bf16_optimizer_states", "true is not supported by zerotune (only false)"},
     {"bf16_unknown_key", "{" BASE "\"bf16\": {\"enable\": true}}", "bf16.enable",
      "unknown key (did you mean \"enabled\"?); DeepSpeed rejects unknown keys in bf16 too"},
-    // §7 zero_optimization
+    // zero_optimization
     {"zero_stage_4", "{" BASE "\"zero_optimization\": {\"stage\": 4}}", "zero_optimization.stage",
      "4 is not a ZeRO stage, expected 0, 1, 2 or 3 (Maximum supported ZeRO stage is 3)"},
     {"zero_unknown_key", "{" BASE "\"zero_optimization\": {\"stage\": 2, \"reduce_bucket\": 5e8}}",
@@ -149,7 +149,7 @@ const NegativeCase kCases[] = {
      "needs ZeRO stage 1, 2 or 3 (stage 0 has no partitioned optimizer); stage is 0"},
     {"compute_grad_norm", "{" BASE "\"zero_optimization\": {\"stage\": 2, \"compute_grad_norm\": false}}",
      "zero_optimization.compute_grad_norm", "false is not supported by zerotune (only true)"},
-    // §6.4 gradient averaging
+    // gradient averaging
     {"sum_stage3", "{" BASE "\"zero_optimization\": {\"stage\": 3}, \"gradient_allreduce_op\": \"sum\"}",
      "gradient_allreduce_op", "\"sum\" cannot be used with ZeRO stage 3 (zero_optimization.stage=3)"},
     {"allreduce_op_bad", "{" BASE "\"gradient_allreduce_op\": \"avg\"}", "gradient_allreduce_op",
@@ -164,7 +164,7 @@ const NegativeCase kCases[] = {
      "Invalid communication_data_type \"fp8\", expected fp16, bf16 or fp32"},
     {"clip_negative", "{" BASE "\"gradient_clipping\": -1}", "gradient_clipping",
      "must be >= 0 (0 disables), got -1"},
-    // §4 optimizer
+    // optimizer
     {"optimizer_unknown", "{" TRIAD "\"optimizer\": {\"type\": \"AdamWW\"}}", "optimizer.type",
      "\"AdamWW\" is not a supported DeepSpeed Optimizer (did you mean \"AdamW\"?)"},
     {"optimizer_lamb", "{" TRIAD "\"optimizer\": {\"type\": \"Lamb\"}}", "optimizer.type",
@@ -188,7 +188,7 @@ const NegativeCase kCases[] = {
      "{\"amsgrad\": true}}}", "optimizer.params.amsgrad", "true is not supported by zerotune (only false)"},
     {"optimizer_missing_stage2", "{\"train_batch_size\": 8, \"zero_optimization\": {\"stage\": 2}}",
      "optimizer", "zero stage 2 requires an optimizer"},
-    // §5 scheduler
+    // scheduler
     {"scheduler_unknown", "{" BASE "\"scheduler\": {\"type\": \"WarmupLr\"}}", "scheduler.type",
      "DeepSpeed does not recognize LR scheduler \"WarmupLr\" (did you mean \"WarmupLR\"?)"},
     {"scheduler_torch", "{" BASE "\"scheduler\": {\"type\": \"StepLR\"}}", "scheduler.type",
@@ -207,7 +207,7 @@ const NegativeCase kCases[] = {
      "scheduler.params.cycle_max_momentum",
      "unknown parameter of OneCycle (did you mean \"cycle_max_mom\"?); DeepSpeed passes params to "
      "the constructor, which rejects it"},
-    // §11 other top-level keys and features
+    // other top-level keys and features
     {"removed_amp", "{" BASE "\"amp\": {\"enabled\": true}}", "amp",
      "NVIDIA Apex AMP integration has been removed; use fp16 or bf16 (DeepSpeed 0.19.8 rejects the "
      "key); remove it"},

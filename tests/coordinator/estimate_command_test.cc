@@ -1,6 +1,6 @@
 // `zerotune estimate` (coordinator/estimate_command.h) on a hand-sized model whose bytes are
 // worked out below from the engine's layout rules (partition.h: buckets in reverse forward order,
-// each padded to a multiple of world_size * 2; sharding/model_state_estimate.h), its table and
+// each padded to a multiple of world_size * 2; sharding/zero/model_state_estimate.h), its table and
 // JSON faces, and its errors naming the flag or the file. The equality with what the engine
 // allocates is tests/sharding/zero_estimate_multirank_test.cc.
 #include "coordinator/estimate_command.h"

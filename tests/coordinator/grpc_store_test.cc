@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/prefix_store.h"
 #include "tests/coordinator/coordinator_harness.h"
 #include "tests/sharding/store_contract.h"
 

@@ -1,10 +1,10 @@
-// `zerotune estimate`'s activation and 4-bit storage arithmetic (sharding/activation_estimate.h,
+// `zerotune estimate`'s activation and 4-bit storage arithmetic (sharding/zero/activation_estimate.h,
 // Quant4WeightBytes in model_state_estimate.h) against bytes worked out by hand.
-#include "sharding/activation_estimate.h"
+#include "sharding/zero/activation_estimate.h"
 
 #include <gtest/gtest.h>
 
-#include "sharding/model_state_estimate.h"
+#include "sharding/zero/model_state_estimate.h"
 
 namespace zt::sharding {
 namespace {

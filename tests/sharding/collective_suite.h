@@ -9,7 +9,7 @@
 
 #include <ATen/core/Tensor.h>
 
-#include "sharding/communicator.h"
+#include "sharding/collectives/communicator.h"
 
 namespace zt::sharding::testing {
 

@@ -1,4 +1,4 @@
-#include "sharding/comm_watchdog.h"
+#include "sharding/collectives/comm_watchdog.h"
 
 #include <gtest/gtest.h>
 

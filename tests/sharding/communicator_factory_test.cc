@@ -1,11 +1,11 @@
-#include "sharding/communicator_factory.h"
+#include "sharding/collectives/communicator_factory.h"
 
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
-#include "sharding/in_memory_store.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/prefix_store.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"
 

@@ -1,4 +1,4 @@
-#include "sharding/communicator.h"
+#include "sharding/collectives/communicator.h"
 
 #include <ATen/ATen.h>
 
@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
-#include "sharding/self_communicator.h"
+#include "sharding/collectives/self_communicator.h"
 
 namespace zt::sharding {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "sharding/file_store.h"
+#include "sharding/collectives/file_store.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string name(reinterpret_cast<const char*>(data), size);

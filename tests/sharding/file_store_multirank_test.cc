@@ -1,12 +1,12 @@
 // FileStore across real processes: the rendezvous pattern every backend uses (rank 0
 // publishes, the others wait), a counter barrier, and a rank that never arrives.
-#include "sharding/file_store.h"
+#include "sharding/collectives/file_store.h"
 
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/prefix_store.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"
 

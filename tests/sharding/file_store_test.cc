@@ -1,4 +1,4 @@
-#include "sharding/file_store.h"
+#include "sharding/collectives/file_store.h"
 
 #include <gtest/gtest.h>
 

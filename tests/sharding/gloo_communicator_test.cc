@@ -1,15 +1,15 @@
 // GlooCommunicator across real processes: the collective suite at world sizes 2 and 4, then
 // what happens when a rank never arrives (at rendezvous or at an op), dies mid-op, or the
 // communicator is aborted.
-#include "sharding/gloo_communicator.h"
+#include "sharding/collectives/gloo_communicator.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/prefix_store.h"
 #include "tests/sharding/collective_suite.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"

@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
-#include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/collectives/prefix_store.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"
 

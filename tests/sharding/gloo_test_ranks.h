@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "sharding/communicator.h"
+#include "sharding/collectives/communicator.h"
 
 namespace zt::sharding::testing {
 

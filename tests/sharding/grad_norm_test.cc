@@ -1,6 +1,6 @@
 // SquaredNormFp64 in chunks against the exact fp64 sum of squares: several chunks with a partial
 // last one, 16-bit and fp32 input, the default chunk size, and fp64 summing across chunks.
-#include "sharding/grad_norm.h"
+#include "sharding/zero/grad_norm.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

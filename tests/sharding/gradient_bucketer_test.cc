@@ -3,15 +3,15 @@
 // parameters contribute zeros), a parameter firing twice reduced with both contributions (a
 // second round only in the backward that learns it), overlap_comm keeping one reduction in
 // flight while backward continues, and the accumulator equal to autograd's gradients.
-#include "sharding/gradient_bucketer.h"
+#include "sharding/zero/gradient_bucketer.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "sharding/flat_buffer.h"
-#include "sharding/self_communicator.h"
+#include "sharding/collectives/self_communicator.h"
+#include "sharding/zero/flat_buffer.h"
 
 namespace zt::sharding {
 namespace {

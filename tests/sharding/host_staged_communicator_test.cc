@@ -1,14 +1,14 @@
 // HostStagedCommunicator over Gloo, with staging forced for CPU tensors so that every staging
 // path (copy out, host op, copy back in Wait()) runs without a GPU; the CUDA-tensor run is the
 // same suite on a GPU host (label gpu).
-#include "sharding/host_staged_communicator.h"
+#include "sharding/collectives/host_staged_communicator.h"
 
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
-#include "sharding/gloo_communicator.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/collectives/prefix_store.h"
 #include "tests/sharding/collective_suite.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"

@@ -1,6 +1,6 @@
 // DeepSpeed's dynamic loss scaling, step for step, against DynamicLossScaler driven by the
 // same overflow patterns (tests/data/schedules/loss_scaler.json).
-#include "sharding/loss_scaler.h"
+#include "sharding/optim/loss_scaler.h"
 
 #include <fstream>
 

@@ -2,7 +2,7 @@
 // as a plain process, each test starts mpirun on this same binary with a filter for itself
 // (with a deadline: a hung job is killed and fails the test), and the ranks mpirun starts run
 // the test body.
-#include "sharding/mpi_communicator.h"
+#include "sharding/collectives/mpi_communicator.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

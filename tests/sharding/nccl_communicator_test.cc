@@ -2,22 +2,22 @@
 // world size 1 on CUDA tensors, init that ends at its deadline when a rank never joins, and
 // generation scoping of the unique id. With Gloo, also the host-staged communicator on CUDA
 // tensors at world size 2, two processes sharing one GPU (what NCCL itself refuses).
-#include "sharding/nccl_communicator.h"
+#include "sharding/collectives/nccl_communicator.h"
 
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
-#include "sharding/in_memory_store.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/prefix_store.h"
 #include "tests/sharding/collective_suite.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"
 
 #if ZT_TEST_HOST_STAGED_CUDA
-#include "sharding/gloo_communicator.h"
-#include "sharding/host_staged_communicator.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/collectives/host_staged_communicator.h"
 #endif
 
 namespace zt::sharding {

@@ -1,6 +1,6 @@
 // The HF Trainer's decay / no-decay rule (transformers Trainer.get_decay_parameter_names) on the
 // names our decoders and adapters carry.
-#include "sharding/parameter_groups.h"
+#include "sharding/zero/parameter_groups.h"
 
 #include <gtest/gtest.h>
 

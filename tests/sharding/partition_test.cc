@@ -1,14 +1,14 @@
 // FlatLayout: reverse-order packing into buckets, padding to world_size * alignment, equal
 // per-rank chunks, partition pieces that tile every parameter exactly once; FlatBuffer: views
 // that alias the model's parameters.
-#include "sharding/partition.h"
+#include "sharding/zero/partition.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "sharding/flat_buffer.h"
+#include "sharding/zero/flat_buffer.h"
 
 namespace zt::sharding {
 namespace {

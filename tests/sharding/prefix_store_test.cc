@@ -1,9 +1,9 @@
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/prefix_store.h"
 
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
-#include "sharding/in_memory_store.h"
+#include "sharding/collectives/in_memory_store.h"
 
 namespace zt::sharding {
 namespace {

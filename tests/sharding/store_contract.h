@@ -1,4 +1,4 @@
-// The Store contract (sharding/store.h) as one parameterized suite, instantiated once per
+// The Store contract (sharding/collectives/store.h) as one parameterized suite, instantiated once per
 // backend: tests/sharding/store_test.cc (in-memory, file), tests/coordinator/grpc_store_test.cc
 // (the coordinator's gRPC store). A binary that instantiates it compiles store_contract.cc.
 #pragma once
@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/time/clock.h"
-#include "sharding/store.h"
+#include "sharding/collectives/store.h"
 
 namespace zt::sharding {
 

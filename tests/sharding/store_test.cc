@@ -1,8 +1,8 @@
 // The Store contract (store_contract.h) on the in-process and file-backed stores.
 #include <memory>
 
-#include "sharding/file_store.h"
-#include "sharding/in_memory_store.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/in_memory_store.h"
 #include "tests/sharding/store_contract.h"
 #include "tests/support/temp_dir.h"
 

@@ -14,14 +14,14 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "sharding/parameter_groups.h"
-#include "sharding/zero3_optimizer.h"
-#include "sharding/zero3_parameters.h"
-#include "worker/model/decoder_partition.h"
+#include "sharding/zero/parameter_groups.h"
+#include "sharding/zero/zero3_optimizer.h"
+#include "sharding/zero/zero3_parameters.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/sharding/tiny_decoder_config.h"
 #include "tests/support/rank_processes.h"
 #include "worker/model/decoder.h"
+#include "worker/model/decoder_partition.h"
 #include "worker/model/lora_model.h"
 
 namespace zt::sharding {

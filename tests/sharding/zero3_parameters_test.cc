@@ -1,7 +1,7 @@
 // ZeRO stage 3 partitioning at world size 1 (SelfCommunicator): placeholders, one partition for
 // tied embeddings, persistence, opaque uint8 storage, the decoder's hook reproducing the
 // unpartitioned forward and gradients exactly, and the prefetch bound on gathered elements.
-#include "sharding/zero3_parameters.h"
+#include "sharding/zero/zero3_parameters.h"
 #include "worker/model/decoder_partition.h"
 
 #include <gtest/gtest.h>
@@ -10,8 +10,8 @@
 #include <map>
 #include <memory>
 
-#include "sharding/self_communicator.h"
-#include "sharding/zero3_optimizer.h"
+#include "sharding/collectives/self_communicator.h"
+#include "sharding/zero/zero3_optimizer.h"
 #include "tests/sharding/tiny_decoder_config.h"
 #include "worker/model/decoder.h"
 #include "worker/model/lora_model.h"

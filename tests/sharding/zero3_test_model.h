@@ -8,9 +8,9 @@
 #include <memory>
 #include <vector>
 
-#include "sharding/communicator.h"
-#include "sharding/zero3_parameters.h"
-#include "sharding/zero_engine.h"
+#include "sharding/collectives/communicator.h"
+#include "sharding/zero/zero3_parameters.h"
+#include "sharding/zero/zero_engine.h"
 
 namespace zt::sharding::testing {
 

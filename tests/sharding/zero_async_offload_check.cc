@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "sharding/zero_engine.h"
+#include "sharding/zero/zero_engine.h"
 #include "tests/sharding/zero_test_model.h"
 
 namespace zt::sharding::testing {

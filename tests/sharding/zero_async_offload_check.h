@@ -8,7 +8,7 @@
 
 #include <memory>
 
-#include "sharding/communicator.h"
+#include "sharding/collectives/communicator.h"
 
 namespace zt::sharding::testing {
 

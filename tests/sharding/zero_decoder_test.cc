@@ -10,8 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/gloo_communicator.h"
-#include "sharding/zero_engine.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/zero/zero_engine.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/sharding/tiny_decoder_config.h"
 #include "tests/support/rank_processes.h"

@@ -6,9 +6,9 @@
 
 #include <memory>
 
-#include "sharding/self_communicator.h"
-#include "sharding/zero_engine.h"
-#include "sharding/zero_engine_readiness.h"
+#include "sharding/collectives/self_communicator.h"
+#include "sharding/zero/zero_engine.h"
+#include "sharding/zero/zero_engine_readiness.h"
 #include "tests/sharding/zero_async_offload_check.h"
 #include "tests/sharding/zero_test_model.h"
 

@@ -1,4 +1,4 @@
-// `zerotune estimate`'s arithmetic (sharding/model_state_estimate.h) against what the ZeRO
+// `zerotune estimate`'s arithmetic (sharding/zero/model_state_estimate.h) against what the ZeRO
 // engine allocates, on real Gloo ranks at world sizes 1, 2 and 4: the tiny Qwen2 preset written
 // by init-model, read back as config.json on one side and loaded as a Decoder on the other,
 // LoRA (every linear, r 8) and full fine-tuning, fp32 and bf16, stages 0-2 with and without
@@ -13,14 +13,14 @@
 #include "absl/time/clock.h"
 #include "configs/ds_config.h"
 #include "configs/model_config.h"
-#include "sharding/model_state_estimate.h"
-#include "sharding/zero3_optimizer.h"
-#include "sharding/zero3_parameters.h"
-#include "worker/model/decoder_partition.h"
-#include "sharding/zero_engine.h"
+#include "sharding/zero/model_state_estimate.h"
+#include "sharding/zero/zero3_optimizer.h"
+#include "sharding/zero/zero3_parameters.h"
+#include "sharding/zero/zero_engine.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"
+#include "worker/model/decoder_partition.h"
 #include "worker/model/init_model_command.h"
 #include "worker/model/lora_model.h"
 #include "worker/model/model_folder.h"

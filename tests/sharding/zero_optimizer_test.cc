@@ -11,10 +11,10 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "sharding/adamw_step.h"
-#include "sharding/grad_norm.h"
-#include "sharding/self_communicator.h"
-#include "sharding/zero_engine.h"
+#include "sharding/collectives/self_communicator.h"
+#include "sharding/optim/adamw_step.h"
+#include "sharding/zero/grad_norm.h"
+#include "sharding/zero/zero_engine.h"
 #include "tests/sharding/zero_test_model.h"
 
 namespace zt::sharding {

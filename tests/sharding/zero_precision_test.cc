@@ -12,13 +12,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/gloo_communicator.h"
-#include "sharding/zero3_optimizer.h"
-#include "sharding/zero3_parameters.h"
-#include "sharding/zero_engine.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/zero/zero3_optimizer.h"
+#include "sharding/zero/zero3_parameters.h"
+#include "sharding/zero/zero_engine.h"
+#include "tests/sharding/gloo_test_ranks.h"
 #include "tests/sharding/zero3_test_model.h"
 #include "tests/sharding/zero_test_model.h"
-#include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
 
 namespace zt::sharding {

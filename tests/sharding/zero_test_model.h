@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "configs/ds_config.h"
-#include "sharding/lr_scheduler.h"
-#include "sharding/zero_engine.h"
+#include "sharding/optim/lr_scheduler.h"
+#include "sharding/zero/zero_engine.h"
 
 namespace zt::sharding::testing {
 

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
 #include "common/status_macros.h"
-#include "sharding/tensor_storage.h"
+#include "sharding/zero/tensor_storage.h"
 #include "worker/model/checkpointed_layer.h"
 #include "worker/model/rms_norm.h"
 

@@ -14,7 +14,7 @@
 #include <ATen/ATen.h>
 
 #include "absl/status/statusor.h"
-#include "sharding/parameter_hook.h"
+#include "sharding/zero/parameter_hook.h"
 #include "worker/io/safetensors_file.h"
 #include "worker/io/sharded_safetensors.h"
 #include "worker/model/decoder_4bit_load.h"
@@ -29,7 +29,7 @@ struct KvCache {
   int64_t length() const { return layers.empty() ? 0 : layers[0].length(); }
 };
 
-// ZeRO stage 3 runs the forward through a parameter hook (sharding/parameter_hook.h) over the
+// ZeRO stage 3 runs the forward through a parameter hook (sharding/zero/parameter_hook.h) over the
 // decoder's units (ParameterUnits): 0 the embedding, 1..L the layers, L+1 the final norm, L+2
 // lm_head (the embedding again when tied).
 struct ForwardOptions {

@@ -6,7 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
-#include "sharding/tensor_storage.h"
+#include "sharding/zero/tensor_storage.h"
 
 namespace zt::worker::model {
 namespace {

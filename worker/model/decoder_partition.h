@@ -1,4 +1,4 @@
-// ZeRO stage 3 over a decoder: every tensor slot partitioned (sharding/zero3_parameters.h), the
+// ZeRO stage 3 over a decoder: every tensor slot partitioned (sharding/zero/zero3_parameters.h), the
 // decoder's units (Decoder::ParameterUnits) as the gather order. The model side of the seam:
 // sharding/ knows no decoder.
 #pragma once
@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
-#include "sharding/zero3_parameters.h"
+#include "sharding/zero/zero3_parameters.h"
 #include "worker/model/decoder.h"
 
 namespace zt::worker::model {

@@ -1,4 +1,4 @@
-// A frozen bitsandbytes 4-bit weight [out, in] (Params4bit + QuantState, formats.md §1): the
+// A frozen bitsandbytes 4-bit weight [out, in] (Params4bit + QuantState, docs/quantize.md): the
 // packed codes and the constants that decode them, as transformers' save_pretrained stores
 // them, and the CPU dequantization of all of it or of a range of whole rows (a tile).
 // The tensors live on one device: the CPU, or a CUDA device once the model moved there (then

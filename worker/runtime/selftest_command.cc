@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "coordinator/protocol.h"
-#include "sharding/gloo_communicator.h"
+#include "sharding/collectives/gloo_communicator.h"
 #include "worker/runtime/worker_runtime.h"
 
 namespace zt::worker {

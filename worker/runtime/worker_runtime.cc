@@ -15,7 +15,7 @@
 #include "coordinator/failure_report.h"
 #include "coordinator/grpc_store.h"
 #include "coordinator/protocol.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/prefix_store.h"
 #if ZT_WITH_MPI_BROADCAST
 #include "worker/runtime/mpi_address_broadcast.h"
 #endif

@@ -30,7 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "coordinator/coordinator_client.h"
-#include "sharding/store.h"
+#include "sharding/collectives/store.h"
 #include "worker/runtime/batch_coordinator.h"
 #include "worker/runtime/embedded_coordinator.h"
 

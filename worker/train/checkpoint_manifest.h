@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
-#include "sharding/loss_scaler.h"
+#include "sharding/optim/loss_scaler.h"
 
 namespace zt::worker::train {
 

@@ -1,5 +1,5 @@
 // How the ranks of a job agree while saving and loading checkpoints: all-gathers of small
-// strings and of per-rank statuses through the job's Store (sharding/store.h). Every rank makes
+// strings and of per-rank statuses through the job's Store (sharding/collectives/store.h). Every rank makes
 // the same calls in the same order; a call's keys are "checkpoint/<n>/<phase>/<rank>" with n
 // counting the calls, so repeated saves never see stale values (scoping by job and restart
 // generation is the Store's PrefixStore). Not thread-safe.
@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "sharding/store.h"
+#include "sharding/collectives/store.h"
 
 namespace zt::worker::train {
 

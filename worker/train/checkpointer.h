@@ -36,8 +36,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "sharding/store.h"
-#include "sharding/training_engine.h"
+#include "sharding/collectives/store.h"
+#include "sharding/zero/training_engine.h"
 #include "worker/io/peft_adapter.h"
 #include "worker/io/safetensors_file.h"
 #include "worker/train/checkpoint_manifest.h"
@@ -115,6 +115,20 @@ class Checkpointer {
   bool IsLeader() const;
   void Phase(absl::string_view phase) const;
   absl::StatusOr<std::string> Fingerprint();
+  // Save's phases: a fresh .tmp-<step> on every node; every rank's files, then every rank's
+  // report (its files' digests, its state; the first error, on every rank); the leaders'
+  // manifest from the reports and the engine's layout; manifest, fsync, rename, latest,
+  // rotation.
+  absl::Status PrepareSaveFolder(const std::string& tmp);
+  absl::StatusOr<std::vector<nlohmann::json>> WriteRankFiles(
+      sharding::TrainingEngine& engine, const SaveRequest& request,
+      const sharding::TrainingEngine::StateCounters& counters, const std::string& tmp);
+  absl::StatusOr<CheckpointManifest> SaveManifest(
+      const sharding::TrainingEngine& engine, const SaveRequest& request,
+      const sharding::TrainingEngine::StateCounters& counters,
+      const std::vector<nlohmann::json>& reports);
+  absl::Status CommitSave(const CheckpointManifest& manifest, const std::string& tmp,
+                          const std::string& final_dir, const std::string& name);
 
   CheckpointerOptions options_;
   RankSync sync_;

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "configs/json_reader.h"
-#include "sharding/lr_scheduler_config.h"
+#include "sharding/optim/lr_scheduler_config.h"
 
 namespace zt::worker::train {
 

@@ -11,9 +11,9 @@
 #include "absl/status/statusor.h"
 #include "configs/ds_config.h"
 #include "configs/training_arguments.h"
-#include "sharding/zero3_optimizer.h"
-#include "sharding/zero3_parameters.h"
-#include "sharding/zero_engine.h"
+#include "sharding/zero/zero3_optimizer.h"
+#include "sharding/zero/zero3_parameters.h"
+#include "sharding/zero/zero_engine.h"
 
 namespace zt::worker::train {
 

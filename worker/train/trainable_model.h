@@ -2,7 +2,7 @@
 // adapters injected with PEFT's semantics (--use_lora) or every parameter trainable (full
 // fine-tuning), and the ZeRO engine's parameter groups, HF Trainer-style: biases and norm
 // weights without weight decay, everything else (LoRA A/B included) with it
-// (sharding/zero_engine.h DecayParameterGroups).
+// (sharding/zero/zero_engine.h DecayParameterGroups).
 //
 // Dtypes: the base in the compute dtype (bf16 / fp16 / fp32); adapters in the compute dtype too,
 // as DeepSpeed casts the whole module (the engine keeps the fp32 master of what trains).
@@ -16,8 +16,8 @@
 
 #include "absl/status/statusor.h"
 #include "configs/training_arguments.h"
+#include "sharding/zero/zero_engine.h"
 #include "worker/io/peft_adapter.h"
-#include "sharding/zero_engine.h"
 #include "worker/model/decoder.h"
 #include "worker/model/lora_model.h"
 

@@ -1,10 +1,12 @@
 #include "worker/train/trainer.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -14,7 +16,9 @@
 #include "common/status_macros.h"
 #include "configs/model_config.h"
 #include "worker/data/loss_mask.h"
+#include "worker/model/lora_model.h"
 #include "worker/train/loss_normalization.h"
+#include "worker/train/model_output.h"
 
 namespace zt::worker::train {
 namespace {
@@ -67,6 +71,26 @@ absl::Status CheckSomethingTrains(const configs::TrainingArguments& args,
       " with no trained token at all: check the roles (\"messages\" records use user/assistant; "
       "human/gpt belong in \"conversations\" records with from/value), --loss_mask and "
       "--template)"));
+}
+
+// The default CPU generator (LoRA dropout) as a byte list, and back.
+nlohmann::json CpuRngState() {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  const at::Tensor state = gen.get_state();
+  const uint8_t* p = state.data_ptr<uint8_t>();
+  return std::vector<uint8_t>(p, p + state.numel());
+}
+
+absl::Status SetCpuRngState(const nlohmann::json& bytes) {
+  if (!bytes.is_array()) return absl::DataLossError("rank_state.cpu_rng is not a byte list");
+  const std::vector<uint8_t> values = bytes.get<std::vector<uint8_t>>();
+  at::Tensor state = at::empty({static_cast<int64_t>(values.size())}, at::kByte);
+  std::copy(values.begin(), values.end(), state.data_ptr<uint8_t>());
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -144,7 +168,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
                                                     stage3 ? at::Device(at::kCPU) : t->device_));
   if (cast_pieces) t->job_.zero3_params.floating_dtype = ComputeDtype(a);
   if (stage3) t->job_.zero3_params.device = t->device_;
-  ZT_RETURN_IF_ERROR(t->BuildEngine());
+  ZT_ASSIGN_OR_RETURN(t->rank_engine_, RankEngine::Create(t->model_, t->job_, t->comm_));
   CheckpointerOptions checkpoints;
   checkpoints.output_dir = a.output_dir;
   checkpoints.rank = t->comm_->Rank();
@@ -154,6 +178,8 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   checkpoints.save_total_limit = a.save_total_limit;
   checkpoints.base_model_dir = a.model_name_or_path;
   t->checkpointer_ = std::make_unique<Checkpointer>(checkpoints, std::move(placement.store));
+  t->reports_ = std::make_unique<TrainingReports>(t->comm_->Rank() == 0, a.output_dir, a.report_to,
+                                                  absl::StrCat("loss, ", a.model_name_or_path));
   return t;
 }
 
@@ -202,7 +228,7 @@ absl::Status Trainer::RunMicroBatches(const PreparedStep& prepared, StepTotals& 
     const Batch& batch = batches[m];
     const at::Tensor summed = BatchLoss(batch, forward);
     const at::Tensor loss = prepared.norm.Normalize(summed, batch.target_tokens);
-    ZT_RETURN_IF_ERROR(engine_->Backward(loss, /*last_micro_batch=*/m + 1 == batches.size()));
+    ZT_RETURN_IF_ERROR(engine().Backward(loss, /*last_micro_batch=*/m + 1 == batches.size()));
     totals.loss += loss.item<double>();
     totals.tokens += static_cast<double>(batch.tokens);
   }
@@ -265,12 +291,13 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   Log(absl::StrCat("training: ", data_.train.size(), " samples, ", comm_->Size(), " ranks, ",
                    plan_->micro_batches_per_step(), " micro-batches of ",
                    args_.per_device_train_batch_size, " per step, ", total, " steps (",
-                   plan_->steps_per_epoch(), " per epoch), ZeRO stage ", engine_->stage(),
-                   OffloadDescription(), ", optimizer ", engine_->OptimizerName(), ", on ",
-                   device_.str(), " (", comm_->BackendName(), ")"));
+                   plan_->steps_per_epoch(), " per epoch), ZeRO stage ", engine().stage(),
+                   rank_engine_->OffloadDescription(), ", optimizer ", engine().OptimizerName(),
+                   ", on ", device_.str(), " (", comm_->BackendName(), ")"));
   ZT_RETURN_IF_ERROR(checkpointer_->CheckSharedOutputDir());
   ZT_RETURN_IF_ERROR(Resume(result));
-  ZT_RETURN_IF_ERROR(OpenReports());
+  ZT_ASSIGN_OR_RETURN(const std::string event_file, reports_->Open());
+  if (!event_file.empty()) Log(absl::StrCat("TensorBoard event file: ", event_file));
   StepTotals window;
   absl::Time window_start = absl::Now();
   bool checkpointed = false;  // at the last step run
@@ -299,7 +326,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                       stop_at.has_value() && step >= *stop_at ? 1.0 : 0.0,
                       next.has_value() ? next->local_targets : 0.0}));
     if (next.has_value()) next->SetGlobalTargets(sums[3]);
-    ZT_ASSIGN_OR_RETURN(sharding::StepResult r, engine_->Step());
+    ZT_ASSIGN_OR_RETURN(sharding::StepResult r, engine().Step());
     completed_steps_ = result.steps = step;
     const double epoch = plan_->EpochAt(step);
     if (step % args_.logging_steps == 0 || last) {
@@ -319,10 +346,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                               {"grad_norm", r.grad_norm}, {"epoch", epoch}, {"step", step}});
       Log(absl::StrFormat("step %d/%d: loss %.4f, lr %.3g, grad_norm %.4f, epoch %.2f", step,
                           total, result.last_loss, r.lr, r.grad_norm, epoch));
-      if (comm_->Rank() == 0) {
-        ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, total, epoch, values));
-        ZT_RETURN_IF_ERROR(Report(step, values));
-      }
+      ZT_RETURN_IF_ERROR(Report(step, values));
       window = StepTotals{};
       window_start = absl::Now();
     }
@@ -333,12 +357,8 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                               {"epoch", epoch}, {"step", step}});
       Log(absl::StrFormat("step %d: eval_loss %.4f, eval_perplexity %.3f", step, eval_loss,
                           std::exp(eval_loss)));
-      if (comm_->Rank() == 0) {
-        const std::map<std::string, double> values{{"eval_loss", eval_loss},
-                                                   {"eval_perplexity", std::exp(eval_loss)}};
-        ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, total, epoch, values));
-        ZT_RETURN_IF_ERROR(Report(step, values));
-      }
+      ZT_RETURN_IF_ERROR(
+          Report(step, {{"eval_loss", eval_loss}, {"eval_perplexity", std::exp(eval_loss)}}));
       if (!best_eval_ || eval_loss < *best_eval_) {
         best_eval_ = eval_loss;
         evals_without_improvement_ = 0;
@@ -360,6 +380,120 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   }
   ZT_RETURN_IF_ERROR(WriteFinalModel(completed_steps_, checkpointed));
   return result;
+}
+
+absl::Status Trainer::Report(int64_t step, const std::map<std::string, double>& values) {
+  if (comm_->Rank() != 0) return absl::OkStatus();
+  const double epoch = plan_->EpochAt(step);
+  ZT_RETURN_IF_ERROR(observer_->OnMetrics(step, plan_->total_steps(), epoch, values));
+  return reports_->Record(step, epoch, values, log_history_);
+}
+
+at::Tensor Trainer::BatchLoss(const Batch& batch, const model::ForwardOptions& forward) const {
+  const at::Tensor hidden = model_.decoder->Hidden(batch.input_ids, batch.attention_mask, forward);
+  return model_.decoder->ApplyHead(
+      hidden, forward, [&batch](const at::Tensor& h, const at::Tensor& lm_head) {
+        return SummedCausalLmLossOnTargets(h, lm_head, batch.labels);
+      });
+}
+
+absl::Status Trainer::WriteFinalModel(int64_t step, bool checkpointed) {
+  const bool leader = comm_->Rank() == 0;
+  auto write = [&]() -> absl::Status {
+    return leader ? WriteTrainedModel(args_.output_dir, model_, args_) : absl::OkStatus();
+  };
+  if (!rank_engine_->partitions_parameters() || model_.use_lora) {
+    return rank_engine_->WithFullTensors(/*trainable_only=*/true, write);
+  }
+  if (job_.ds.zero.gather_16bit_weights_on_model_save) {
+    return rank_engine_->WithFullTensors(/*trainable_only=*/false, write);
+  }
+  // DeepSpeed's save_16bit_model saves nothing here; the HF Trainer then saves the ZeRO
+  // checkpoint instead. The same: the final checkpoint holds every parameter's fp32 master.
+  if (!checkpointed) ZT_RETURN_IF_ERROR(SaveCheckpoint(step));
+  Log(absl::StrCat(
+      "ZeRO stage 3: did not write the full model to ", args_.output_dir,
+      " because zero_optimization.stage3_gather_16bit_weights_on_model_save is false; its "
+      "weights are in ", args_.output_dir, "/checkpoint-", step,
+      " (zerotune-worker export --checkpoint ", args_.output_dir, "/checkpoint-", step,
+      " --out DIR writes the HF folder), or set the key to true"));
+  return absl::OkStatus();
+}
+
+nlohmann::json Trainer::TrainerStateJson(int64_t step) const {
+  // HF Trainer's trainer_state.json fields that tools read.
+  nlohmann::json state = {
+      {"global_step", step},
+      {"max_steps", plan_->total_steps()},
+      {"epoch", plan_->EpochAt(step)},
+      {"num_train_epochs", args_.num_train_epochs},
+      {"logging_steps", args_.logging_steps},
+      {"eval_steps", args_.eval_steps > 0 ? args_.eval_steps : args_.logging_steps},
+      {"save_steps", args_.save_steps},
+      {"train_batch_size", args_.per_device_train_batch_size},
+      {"is_local_process_zero", comm_->Rank() == 0},
+      {"is_world_process_zero", comm_->Rank() == 0},
+      {"log_history", log_history_},
+  };
+  state["best_metric"] = best_eval_ ? nlohmann::json(*best_eval_) : nlohmann::json(nullptr);
+  return state;
+}
+
+absl::Status Trainer::SaveCheckpoint(int64_t step) {
+  SaveRequest request;
+  request.step = step;
+  request.trainer_state = TrainerStateJson(step);
+  request.client_state = {
+      {"global_step", step},
+      {"global_sample_index", plan_->GlobalSampleIndex(step + 1)},
+      {"evals_without_improvement", evals_without_improvement_},
+  };
+  request.rank_state = {{"cpu_rng", CpuRngState()}};
+  std::string dir;
+  auto save = [&]() -> absl::Status {
+    if (model_.use_lora) {
+      request.adapter_config =
+          model::PeftConfigFor(*model_.decoder, model_.lora, args_.model_name_or_path);
+      request.adapter_tensors = model::LoraStateDict(*model_.decoder);
+    }
+    ZT_ASSIGN_OR_RETURN(dir, checkpointer_->Save(engine(), request));
+    return absl::OkStatus();
+  };
+  // The adapter is gathered whole (stage 3); full fine-tuning's checkpoint is the zero/ state.
+  ZT_RETURN_IF_ERROR(WaitForUpdatedParameters());
+  ZT_RETURN_IF_ERROR(model_.use_lora ? rank_engine_->WithFullTensors(/*trainable_only=*/true, save)
+                                     : save());
+  Log(absl::StrCat("saved ", dir));
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Resume(TrainResult& result) {
+  const std::string arg =
+      args_.resume_from_checkpoint == "none" ? "" : args_.resume_from_checkpoint;
+  std::vector<std::string> notes;
+  ZT_ASSIGN_OR_RETURN(std::optional<std::string> from, checkpointer_->ResolveResume(arg, &notes));
+  for (const std::string& note : notes) Log(note);
+  if (!from) return absl::OkStatus();
+  ZT_ASSIGN_OR_RETURN(LoadedCheckpoint loaded, checkpointer_->Load(engine(), *from));
+  const nlohmann::json& client = loaded.client_state;
+  if (!client.contains("global_step") || !client["global_step"].is_number_integer()) {
+    return absl::DataLossError(absl::StrCat(*from, ": client state has no global_step"));
+  }
+  completed_steps_ = client["global_step"].get<int64_t>();
+  evals_without_improvement_ = client.value("evals_without_improvement", int64_t{0});
+  if (loaded.trainer_state.contains("log_history")) {
+    log_history_ = loaded.trainer_state["log_history"];
+  }
+  const nlohmann::json& best = loaded.trainer_state.value("best_metric", nlohmann::json());
+  if (best.is_number()) best_eval_ = best.get<double>();
+  if (loaded.same_world_size && loaded.rank_state.contains("cpu_rng")) {
+    ZT_RETURN_IF_ERROR(SetCpuRngState(loaded.rank_state["cpu_rng"]));
+  }
+  result.resumed_from = *from;
+  result.steps = completed_steps_;
+  Log(absl::StrCat("resumed from ", *from, " at step ", completed_steps_, " of ",
+                   plan_->total_steps()));
+  return absl::OkStatus();
 }
 
 }  // namespace zt::worker::train

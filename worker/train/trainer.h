@@ -2,7 +2,7 @@
 // step, metrics, evaluation, early stopping, checkpoints, and the final adapter or model.
 //
 // Every rank runs the same loop in the same order (the engine's and the communicator's
-// contract). The trainer owns the accumulation window (sharding/training_engine.h). Per
+// contract). The trainer owns the accumulation window (sharding/zero/training_engine.h). Per
 // optimizer step:
 //   1. the step's micro-batches come from the TrainingPlan (a pure function of the step, so
 //      resumes continue with the same samples; the resolved ds_config's
@@ -13,10 +13,10 @@
 //      batches are collated and copied, and one all-reduce carries the trainer's own sums (the
 //      logging window's, the coordinator's stop, the next step's target tokens); then Step:
 //      always an optimizer step, or a counted skip on overflow (stages 0-2:
-//      sharding/zero_engine.h, whose offload step with overlap_comm runs on after Step()
+//      sharding/zero/zero_engine.h, whose offload step with overlap_comm runs on after Step()
 //      returned, so the trainer issues no collective between Step() and the next backward
-//      without waiting for it; stage 3: the decoder runs with sharding/zero3_parameters.h as
-//      its parameter hook and sharding/zero3_optimizer.h steps; trainer_engine.cc);
+//      without waiting for it; stage 3: the decoder runs with sharding/zero/zero3_parameters.h as
+//      its parameter hook and sharding/zero/zero3_optimizer.h steps; rank_engine.h);
 //   4. every logging_steps: HF's logged loss (the normalised losses summed per step, averaged
 //      over ranks and the window's steps), the learning rate the step used, the grad norm before
 //      clipping, loss scale, tokens/s and peak memory go to the coordinator (rank 0; the
@@ -25,7 +25,8 @@
 //      target token over all ranks' batches, weighted by the step's samples; each rank a
 //      disjoint shard) and perplexity, early stopping on eval loss;
 //   6. rank 0 redraws output_dir/loss_curve.svg and, with --report_to tensorboard, appends the
-//      record to TensorBoard event files under output_dir/runs/ (HF's tags: train/loss, ...);
+//      record to TensorBoard event files under output_dir/runs/ (HF's tags: train/loss, ...;
+//      training_reports.h);
 //   7. every save_steps, and at the coordinator's stop step (preemption): a partitioned
 //      checkpoint (checkpointer.h) with the PEFT adapter and trainer_state.json; at start the
 //      run resumes from --resume_from_checkpoint (auto: the newest complete one in output_dir),
@@ -44,18 +45,17 @@
 #include "absl/status/statusor.h"
 #include "configs/training_arguments.h"
 #include "nlohmann/json.hpp"
-#include "sharding/communicator.h"
-#include "sharding/store.h"
-#include "sharding/training_engine.h"
-#include "sharding/zero_engine.h"
-#include "sharding/zero3_parameters.h"
+#include "sharding/collectives/communicator.h"
+#include "sharding/collectives/store.h"
+#include "sharding/zero/training_engine.h"
 #include "worker/train/checkpointer.h"
-#include "worker/train/tensorboard_writer.h"
 #include "worker/train/job_config.h"
 #include "worker/train/loss_normalization.h"
+#include "worker/train/rank_engine.h"
 #include "worker/train/trainable_model.h"
 #include "worker/train/training_data.h"
 #include "worker/train/training_plan.h"
+#include "worker/train/training_reports.h"
 
 namespace zt::worker::train {
 
@@ -110,7 +110,7 @@ class Trainer {
 
   TrainableModel& model() { return model_; }
   const TrainingPlan& plan() const { return *plan_; }
-  sharding::TrainingEngine& engine() { return *engine_; }
+  sharding::TrainingEngine& engine() { return rank_engine_->engine(); }
 
  private:
   Trainer(configs::TrainingArguments args, std::shared_ptr<sharding::Communicator> comm,
@@ -134,18 +134,10 @@ class Trainer {
   PreparedStep PrepareStep(int64_t step) const;
   // Forward and backward of every micro-batch (the window's last flagged), adding to `totals`.
   absl::Status RunMicroBatches(const PreparedStep& prepared, StepTotals& totals);
-  // trainer_engine.cc: the stage 0-2 engine, or at stage 3 the partitioned parameters and
-  // their optimizer; the forward options that use them; the trainable tensors (every rank) or
-  // all of them (rank 0) put back whole into the model while `use` runs (stage 3 gathers them
-  // one by one: collective, every rank calls it).
-  absl::Status BuildEngine();
-  model::ForwardOptions Forward(bool training) const;
-  // With the asynchronous offload step: blocks until the last Step()'s updates all landed
-  // (before anything reads the trainable tensors outside a forward: saves, the final model).
-  absl::Status WaitForUpdatedParameters();
-  // " with CPU offload", " with CPU offload and parameter offload", ... or "".
-  std::string OffloadDescription() const;
-  absl::Status WithFullTensors(bool trainable_only, const std::function<absl::Status()>& use);
+  model::ForwardOptions Forward(bool training) const {
+    return rank_engine_->Forward(training, args_.gradient_checkpointing);
+  }
+  absl::Status WaitForUpdatedParameters() { return rank_engine_->WaitForUpdatedParameters(); }
   // Summed token loss of `batch` (its logits computed only where labels are trained).
   at::Tensor BatchLoss(const Batch& batch, const model::ForwardOptions& forward) const;
   // The adapter (LoRA) or the HF model folder (full fine-tuning) into output_dir, rank 0
@@ -157,13 +149,11 @@ class Trainer {
   Batch DeviceBatch(const std::vector<data::TokenizedSample>& samples,
                     const std::vector<int64_t>& indices) const;
   void Log(const std::string& line) const;
-  // trainer_checkpoint.cc: resume at start, save at a step.
+  // Resume at start, save at a step: the engine (checkpointer.h) and the loop's own state.
   absl::Status Resume(TrainResult& result);
   absl::Status SaveCheckpoint(int64_t step);
   nlohmann::json TrainerStateJson(int64_t step) const;
-  // trainer_reports.cc (rank 0): TensorBoard scalars with --report_to tensorboard, and
-  // output_dir/loss_curve.svg redrawn from the log history after each record.
-  absl::Status OpenReports();
+  // The record to the observer and the reports (rank 0).
   absl::Status Report(int64_t step, const std::map<std::string, double>& values);
 
   configs::TrainingArguments args_;
@@ -175,13 +165,9 @@ class Trainer {
   TrainableModel model_;
   std::optional<TrainingPlan> plan_;
   JobConfig job_;
-  std::unique_ptr<sharding::Zero3Parameters> zero3_;  // stage 3; outlives engine_
-  std::unique_ptr<sharding::TrainingEngine> engine_;
-  sharding::ZeroEngine* zero_engine_ = nullptr;  // engine_ at stages 0-2
-  // Stages 1-2 with the asynchronous offload step: what the forward waits on per layer.
-  std::unique_ptr<sharding::ParameterReadiness> readiness_;
+  std::unique_ptr<RankEngine> rank_engine_;  // uses model_
   std::unique_ptr<Checkpointer> checkpointer_;
-  std::unique_ptr<TensorBoardWriter> tensorboard_;
+  std::unique_ptr<TrainingReports> reports_;
   // What a checkpoint carries besides the engine: the loop's own state.
   int64_t completed_steps_ = 0;
   nlohmann::json log_history_ = nlohmann::json::array();  // HF trainer_state.json entries

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "sharding/in_memory_store.h"
-#include "sharding/self_communicator.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/self_communicator.h"
 #include "tests/support/temp_dir.h"
 #include "tests/worker/train/checkpoint_test_support.h"
 #include "worker/io/peft_adapter.h"

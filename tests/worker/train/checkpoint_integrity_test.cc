@@ -13,8 +13,8 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "sharding/in_memory_store.h"
-#include "sharding/self_communicator.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/self_communicator.h"
 #include "tests/support/temp_dir.h"
 #include "tests/worker/train/checkpoint_test_support.h"
 #include "worker/train/checkpoint_files.h"

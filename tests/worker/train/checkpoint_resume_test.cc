@@ -10,9 +10,9 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "sharding/gloo_communicator.h"
-#include "sharding/in_memory_store.h"
-#include "sharding/self_communicator.h"
+#include "sharding/collectives/gloo_communicator.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/self_communicator.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"

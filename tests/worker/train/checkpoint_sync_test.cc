@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "sharding/in_memory_store.h"
+#include "sharding/collectives/in_memory_store.h"
 
 namespace zt::worker::train {
 namespace {

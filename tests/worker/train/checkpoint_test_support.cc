@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "sharding/file_store.h"
-#include "sharding/in_memory_store.h"
-#include "sharding/prefix_store.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/prefix_store.h"
 #include "tests/sharding/zero3_test_model.h"
 #include "worker/io/safetensors_file.h"
 

@@ -11,12 +11,12 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "sharding/communicator.h"
-#include "sharding/store.h"
-#include "sharding/training_engine.h"
-#include "sharding/zero3_optimizer.h"
-#include "sharding/zero3_parameters.h"
-#include "sharding/zero_engine.h"
+#include "sharding/collectives/communicator.h"
+#include "sharding/collectives/store.h"
+#include "sharding/zero/training_engine.h"
+#include "sharding/zero/zero3_optimizer.h"
+#include "sharding/zero/zero3_parameters.h"
+#include "sharding/zero/zero_engine.h"
 #include "tests/sharding/zero_test_model.h"
 #include "worker/train/checkpointer.h"
 

@@ -279,7 +279,7 @@ TEST_F(TrainE2eTest, QwenGuideZero2OffloadLogsEveryStepsLrAndGradNorm) {
       const nlohmann::json& row = rows[k - 1];
       EXPECT_EQ(row["step"], k);
       // WarmupLR's log warm-up from warmup_min_lr 0 ("auto") to lr over 100 steps; optimizer
-      // step k runs lr(t = k - 2) (sharding/lr_scheduler.h), so steps 1 and 2 run at 0.
+      // step k runs lr(t = k - 2) (sharding/optim/lr_scheduler.h), so steps 1 and 2 run at 0.
       const double expected = k <= 2 ? 0.0 : lr * std::log(k - 1.0) / std::log(100.0);
       EXPECT_NEAR(row["learning_rate"].get<double>(), expected, 1e-9 * lr)
           << ranks << " rank(s), step " << k << ": " << row.dump();

@@ -8,8 +8,8 @@
 
 #include "absl/time/clock.h"
 #include "common/torch_compat.h"
-#include "sharding/communicator_factory.h"
-#include "sharding/in_memory_store.h"
+#include "sharding/collectives/communicator_factory.h"
+#include "sharding/collectives/in_memory_store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/worker/train/trainer_golden_support.h"
 

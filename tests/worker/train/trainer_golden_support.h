@@ -20,7 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "configs/training_arguments.h"
-#include "sharding/communicator.h"
+#include "sharding/collectives/communicator.h"
 #include "worker/train/trainer.h"
 
 namespace zt::worker::train::testing {

@@ -12,8 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "configs/training_arguments.h"
-#include "sharding/in_memory_store.h"
-#include "sharding/self_communicator.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/self_communicator.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_data.h"
 #include "worker/train/trainer.h"

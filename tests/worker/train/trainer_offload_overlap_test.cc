@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
-#include "sharding/file_store.h"
-#include "sharding/in_memory_store.h"
-#include "sharding/prefix_store.h"
-#include "sharding/self_communicator.h"
-#include "sharding/zero_engine.h"
+#include "sharding/collectives/file_store.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/prefix_store.h"
+#include "sharding/collectives/self_communicator.h"
+#include "sharding/zero/zero_engine.h"
 #include "tests/sharding/gloo_test_ranks.h"
 #include "tests/support/rank_processes.h"
 #include "tests/support/temp_dir.h"

@@ -10,8 +10,8 @@
 #include <tuple>
 #include <vector>
 
-#include "sharding/in_memory_store.h"
-#include "sharding/self_communicator.h"
+#include "sharding/collectives/in_memory_store.h"
+#include "sharding/collectives/self_communicator.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_devices.h"
 #include "tests/worker/train/trainer_golden_support.h"
