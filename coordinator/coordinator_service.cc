@@ -1,14 +1,14 @@
 #include "coordinator/coordinator_service.h"
 
+#include <algorithm>
 #include <atomic>
-#include <iostream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/log.h"
-#include "coordinator/failure_report.h"
+#include "coordinator/job_replies.h"
 #include "coordinator/protocol.h"
+#include "coordinator/rank_failures.h"
 #include "coordinator/watch_reactor.h"
 
 namespace zt::coordinator {
@@ -32,6 +32,9 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context, const
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
+
+// How long after a reported error a peer's death still counts as its cause.
+constexpr absl::Duration kDeathSettle = absl::Seconds(1);
 
 }  // namespace
 
@@ -58,7 +61,8 @@ CoordinatorService::CoordinatorService(ServiceOptions options, Clock* clock)
       started_(clock->Now()),
       kv_(&scheduler_, absl::StrCat("the coordinator store of job '", options_.job.job_id, "'"),
           options_.store_limits),
-      rejections_(options_.rejection_log != nullptr ? options_.rejection_log : &std::cerr, clock),
+      authorizer_(options_.token, options_.job.job_id, options_.log_rejections,
+                  options_.rejection_log, clock),
       job_(options_.job, clock->Now()) {
   absl::MutexLock lock(&mu_);
   tick_timer_ = scheduler_.Schedule(absl::Now(), [this] { Tick(); });
@@ -69,29 +73,12 @@ CoordinatorService::~CoordinatorService() {
   scheduler_.Stop();  // no callback may run once members start going away
 }
 
-absl::Status CoordinatorService::Authorize(grpc::CallbackServerContext* context,
-                                           const proto::Header& header, const char* method) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find(kTokenMetadataKey);
-  const absl::string_view token =
-      it == metadata.end() ? absl::string_view() : absl::string_view(it->second.data(), it->second.size());
-  if (!TokensEqual(token, options_.token)) {
-    const char* why = it == metadata.end() ? "no job token" : "wrong job token";
-    if (options_.log_rejections) {
-      rejections_.Log(
-          absl::StrCat(method, ": ", why),
-          absl::StrCat("[coordinator] rejected ", method, " from ", context->peer(), ": ", why));
-    }
-    return absl::UnauthenticatedError(absl::StrCat(method, ": ", why, " for job '",
-                                                   options_.job.job_id, "'; ranks get it through ",
-                                                   kEnvToken));
-  }
-  return CheckProtocolVersion(header);
-}
-
 absl::Status CoordinatorService::AuthorizeStore(grpc::CallbackServerContext* context,
                                                 const proto::Header& header, const char* method) {
-  if (absl::Status status = Authorize(context, header, method); !status.ok()) return status;
+  if (absl::Status status = authorizer_.Authorize(context, header, method);
+      !status.ok()) {
+    return status;
+  }
   int64_t current = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -101,16 +88,8 @@ absl::Status CoordinatorService::AuthorizeStore(grpc::CallbackServerContext* con
   absl::Status stale = absl::AbortedError(absl::StrCat(
       method, " from restart generation ", header.generation(), ", the job is at generation ",
       current, "; this process belongs to an earlier attempt"));
-  LogRejection(context, method, stale);
+  authorizer_.LogRejection(context, method, stale);
   return stale;
-}
-
-void CoordinatorService::LogRejection(grpc::CallbackServerContext* context, const char* method,
-                                      const absl::Status& status) {
-  if (!options_.log_rejections) return;
-  rejections_.Log(absl::StrCat(method, ": ", absl::StatusCodeToString(status.code())),
-                  absl::StrCat("[coordinator] rejected ", method, " from ", context->peer(), ": ",
-                               status.message()));
 }
 
 absl::Time CoordinatorService::WaitDeadline(grpc::CallbackServerContext* context,
@@ -123,7 +102,8 @@ absl::Time CoordinatorService::WaitDeadline(grpc::CallbackServerContext* context
 grpc::ServerUnaryReactor* CoordinatorService::RegisterWorker(
     grpc::CallbackServerContext* context, const proto::RegisterWorkerRequest* request,
     proto::RegisterWorkerReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "RegisterWorker"); !status.ok()) {
+  if (absl::Status status = authorizer_.Authorize(context, request->header(), "RegisterWorker");
+      !status.ok()) {
     return FinishWith(context, status);
   }
   Registration registration{request->host(), request->device(), request->pid(),
@@ -161,27 +141,8 @@ void CoordinatorService::CompleteRendezvous(Actions* actions) {
                          " ranks complete (generation ", job_.generation(), ") ",
                          absl::FormatDuration(clock_->Now() - job_.rendezvous_started()),
                          " after the first registration"));
-  std::string master_addr;
-  for (const RankInfo& info : job_.ranks()) {
-    if (info.rank == 0) master_addr = info.registration.address;
-  }
   for (auto& [id, pending] : registers_) {
-    const RankInfo& info = job_.slot(pending->slot);
-    proto::RegisterWorkerReply* reply = pending->reply;
-    reply->set_rank(info.rank);
-    reply->set_local_rank(info.local_rank);
-    reply->set_world_size(job_.options().world_size);
-    reply->set_local_world_size(info.local_world_size);
-    reply->set_node_rank(info.node_rank);
-    int nodes = 0;
-    for (const RankInfo& other : job_.ranks()) nodes = std::max(nodes, other.node_rank + 1);
-    reply->set_num_nodes(nodes);
-    reply->set_generation(job_.generation());
-    reply->set_job_id(job_.options().job_id);
-    reply->set_advertise_address(info.registration.address);
-    reply->set_master_addr(master_addr);
-    reply->set_heartbeat_interval_ms(absl::ToInt64Milliseconds(job_.options().heartbeat_interval));
-    reply->set_heartbeat_timeout_ms(absl::ToInt64Milliseconds(job_.options().heartbeat_timeout));
+    FillRegisterReply(job_, job_.slot(pending->slot), pending->reply);
     if (pending->timer != 0) scheduler_.Cancel(pending->timer);
     grpc::ServerUnaryReactor* reactor = pending->reactor;
     actions->push_back([reactor] { reactor->Finish(grpc::Status::OK); });
@@ -226,7 +187,7 @@ grpc::ServerUnaryReactor* CoordinatorService::Set(grpc::CallbackServerContext* c
     return FinishWith(context, status);
   }
   absl::Status status = kv_.Set(request->key(), request->value());
-  if (!status.ok()) LogRejection(context, "Set", status);
+  if (!status.ok()) authorizer_.LogRejection(context, "Set", status);
   return FinishWith(context, status);
 }
 
@@ -276,7 +237,7 @@ grpc::ServerUnaryReactor* CoordinatorService::Add(grpc::CallbackServerContext* c
   absl::StatusOr<int64_t> value = kv_.Add(request->key(), request->delta());
   if (value.ok()) reply->set_value(*value);
   if (value.status().code() == absl::StatusCode::kResourceExhausted) {
-    LogRejection(context, "Add", value.status());
+    authorizer_.LogRejection(context, "Add", value.status());
   }
   return FinishWith(context, value.status());
 }
@@ -304,7 +265,8 @@ grpc::ServerUnaryReactor* CoordinatorService::Check(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
                                                         const proto::HeartbeatRequest* request,
                                                         proto::HeartbeatReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "Heartbeat"); !status.ok()) {
+  if (absl::Status status = authorizer_.Authorize(context, request->header(), "Heartbeat");
+      !status.ok()) {
     return FinishWith(context, status);
   }
   absl::Status status;
@@ -320,7 +282,8 @@ grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* CoordinatorService::ReportMetrics(grpc::CallbackServerContext* context,
                                                             const proto::MetricsRequest* request,
                                                             proto::MetricsReply*) {
-  if (absl::Status status = Authorize(context, request->header(), "ReportMetrics"); !status.ok()) {
+  if (absl::Status status = authorizer_.Authorize(context, request->header(), "ReportMetrics");
+      !status.ok()) {
     return FinishWith(context, status);
   }
   absl::Status status;
@@ -360,12 +323,12 @@ void CoordinatorService::RecordMetrics(const proto::MetricsRequest& request) {
 grpc::ServerUnaryReactor* CoordinatorService::Barrier(grpc::CallbackServerContext* context,
                                                       const proto::BarrierRequest* request,
                                                       proto::BarrierReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "Barrier"); !status.ok()) {
+  if (absl::Status status = authorizer_.Authorize(context, request->header(), "Barrier");
+      !status.ok()) {
     return FinishWith(context, status);
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  std::vector<PendingBarrier*> done;
-  std::vector<std::unique_ptr<PendingBarrier>> completed;
+  Actions actions;
   {
     absl::MutexLock lock(&mu_);
     const int64_t generation = request->header().generation();
@@ -374,59 +337,33 @@ grpc::ServerUnaryReactor* CoordinatorService::Barrier(grpc::CallbackServerContex
       return reactor;
     }
     const std::string key = absl::StrCat(generation, "/", request->name());
-    auto& arrivals = barriers_[key];
     const uint64_t id = next_id_++;
-    arrivals.push_back(std::make_unique<PendingBarrier>(
-        PendingBarrier{id, request->header().rank(), reactor, reply}));
-    if (static_cast<int>(arrivals.size()) >= job_.options().world_size) {
-      completed = std::move(arrivals);
-      barriers_.erase(key);
-      for (auto& arrival : completed) {
-        if (arrival->timer != 0) scheduler_.Cancel(arrival->timer);
-        arrival->reply->set_arrived(static_cast<int>(completed.size()));
-      }
-    } else {
-      arrivals.back()->timer = scheduler_.Schedule(
-          WaitDeadline(context, request->timeout_ms()),
-          [this, key, id] { OnBarrierDeadline(key, id); });
+    BarrierTable::Arrival* waiting =
+        barriers_.Arrive(key, {id, request->header().rank(), reactor, reply},
+                         job_.options().world_size, scheduler_, &actions);
+    if (waiting != nullptr) {
+      waiting->timer = scheduler_.Schedule(WaitDeadline(context, request->timeout_ms()),
+                                           [this, key, id] { OnBarrierDeadline(key, id); });
     }
   }
-  for (auto& arrival : completed) arrival->reactor->Finish(grpc::Status::OK);
+  for (auto& action : actions) action();
   return reactor;
 }
 
 void CoordinatorService::OnBarrierDeadline(const std::string& key, uint64_t id) {
-  std::unique_ptr<PendingBarrier> expired;
-  std::string message;
+  Actions actions;
   {
     absl::MutexLock lock(&mu_);
-    auto it = barriers_.find(key);
-    if (it == barriers_.end()) return;
-    auto& arrivals = it->second;
-    std::vector<int> arrived;
-    for (auto& arrival : arrivals) {
-      if (arrival->id == id) expired = std::move(arrival);
-      else arrived.push_back(arrival->rank);
-    }
-    if (expired == nullptr) return;
-    arrivals.erase(std::remove(arrivals.begin(), arrivals.end(), nullptr), arrivals.end());
-    std::vector<int> missing;
-    for (int rank = 0; rank < job_.options().world_size; ++rank) {
-      if (rank != expired->rank && std::find(arrived.begin(), arrived.end(), rank) == arrived.end()) {
-        missing.push_back(rank);
-      }
-    }
-    message = absl::StrCat("barrier '", key.substr(key.find('/') + 1), "' timed out on rank ",
-                           expired->rank, ": waiting for rank(s) ", absl::StrJoin(missing, ", "));
-    if (arrivals.empty()) barriers_.erase(it);
+    barriers_.Expire(key, id, job_.options().world_size, &actions);
   }
-  expired->reactor->Finish(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, message));
+  for (auto& action : actions) action();
 }
 
 grpc::ServerWriteReactor<proto::JobEvent>* CoordinatorService::WatchJob(
     grpc::CallbackServerContext* context, const proto::WatchJobRequest* request) {
   auto* watcher = new WatchReactor(this, request->header().generation(), request->header().rank());
-  if (absl::Status status = Authorize(context, request->header(), "WatchJob"); !status.ok()) {
+  if (absl::Status status = authorizer_.Authorize(context, request->header(), "WatchJob");
+      !status.ok()) {
     watcher->FinishNow(ToGrpcStatus(status));
     return watcher;
   }
@@ -435,27 +372,17 @@ grpc::ServerWriteReactor<proto::JobEvent>* CoordinatorService::WatchJob(
     absl::MutexLock lock(&mu_);
     terminal = IsTerminal(job_.phase()) || shut_down_;
   }
-  absl::MutexLock lock(&watchers_mu_);
-  watchers_.push_back(watcher);
-  // Replay what this generation was already told (e.g. a stop request before it watched).
-  for (const proto::JobEvent& event : history_) {
-    if (event.generation() == watcher->generation()) {
-      watcher->Push(event, event.kind() == proto::JobEvent::SUCCEEDED);
-    }
-  }
-  if (terminal) watcher->FinishNow(grpc::Status::OK);
+  events_.Add(watcher, terminal);
   return watcher;
 }
 
-void CoordinatorService::RemoveWatcher(WatchReactor* watcher) {
-  absl::MutexLock lock(&watchers_mu_);
-  watchers_.erase(std::remove(watchers_.begin(), watchers_.end(), watcher), watchers_.end());
-}
+void CoordinatorService::RemoveWatcher(WatchReactor* watcher) { events_.Remove(watcher); }
 
 grpc::ServerUnaryReactor* CoordinatorService::ReportExit(grpc::CallbackServerContext* context,
                                                          const proto::ReportExitRequest* request,
                                                          proto::ReportExitReply*) {
-  if (absl::Status status = Authorize(context, request->header(), "ReportExit"); !status.ok()) {
+  if (absl::Status status = authorizer_.Authorize(context, request->header(), "ReportExit");
+      !status.ok()) {
     return FinishWith(context, status);
   }
   const int rank = request->header().rank();
@@ -468,19 +395,11 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportExit(grpc::CallbackServerCon
       job_.NoteStep(request->step());
       switch (request->reason()) {
         case proto::ReportExitRequest::FAILED: {
-          RankFailure failure;
-          failure.rank = rank;
-          failure.time = clock_->Now();
-          failure.error_json = request->error_json();
-          failure.reason = "reported an error";
-          if (absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(failure.error_json);
-              content.ok()) {
-            failure.time = LatestFailureTime(*content, failure.time);
-          }
+          int64_t pid = 0;
           for (const RankInfo& info : job_.ranks()) {
-            if (info.rank == rank) failure.pid = info.registration.pid;
+            if (info.rank == rank) pid = info.registration.pid;
           }
-          job_.RankFailed(std::move(failure));
+          job_.RankFailed(FailureFromReport(rank, pid, clock_->Now(), request->error_json()));
           break;
         }
         case proto::ReportExitRequest::PREEMPTION_SIGNAL:
@@ -504,12 +423,13 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportExit(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* CoordinatorService::GetStatus(grpc::CallbackServerContext* context,
                                                         const proto::GetStatusRequest* request,
                                                         proto::GetStatusReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "GetStatus"); !status.ok()) {
+  if (absl::Status status = authorizer_.Authorize(context, request->header(), "GetStatus");
+      !status.ok()) {
     return FinishWith(context, status);
   }
   {
     absl::MutexLock lock(&mu_);
-    FillStatus(reply);
+    FillJobStatus(job_, latest_metrics_, started_, clock_->Now(), reply);
   }
   return FinishWith(context, absl::OkStatus());
 }
@@ -517,7 +437,8 @@ grpc::ServerUnaryReactor* CoordinatorService::GetStatus(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* CoordinatorService::StopJob(grpc::CallbackServerContext* context,
                                                       const proto::StopJobRequest* request,
                                                       proto::StopJobReply* reply) {
-  if (absl::Status status = Authorize(context, request->header(), "StopJob"); !status.ok()) {
+  if (absl::Status status = authorizer_.Authorize(context, request->header(), "StopJob");
+      !status.ok()) {
     return FinishWith(context, status);
   }
   const std::string reason = request->reason().empty() ? "zerotune stop" : request->reason();
@@ -530,6 +451,155 @@ grpc::ServerUnaryReactor* CoordinatorService::StopJob(grpc::CallbackServerContex
     Abort(reason);
   }
   return FinishWith(context, status);
+}
+
+// ---- Job control: transitions and their broadcasts, the heartbeat check, what the launcher in
+// the same process calls.
+
+void CoordinatorService::AfterTransition(Actions* actions) {
+  std::vector<proto::JobEvent> events = job_.TakeEvents();
+  const JobPhase phase = job_.phase();
+  if (phase == JobPhase::kRestarting || phase == JobPhase::kFailed) {
+    // Waiting registrations and barriers of the torn-down generation will never complete.
+    FailPendingWaits(grpc::Status(grpc::StatusCode::ABORTED,
+                                  absl::StrCat("job '", job_.options().job_id, "' is ",
+                                               JobPhaseName(phase), " after a rank failure")),
+                     actions);
+  }
+  if (!events.empty()) events_.Publish(events);
+}
+
+void CoordinatorService::FailPendingWaits(const grpc::Status& status, Actions* actions) {
+  for (auto& [id, pending] : registers_) {
+    if (pending->timer != 0) scheduler_.Cancel(pending->timer);
+    grpc::ServerUnaryReactor* reactor = pending->reactor;
+    actions->push_back([reactor, status] { reactor->Finish(status); });
+  }
+  registers_.clear();
+  barriers_.FailAll(status, scheduler_, actions);
+}
+
+void CoordinatorService::Tick() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    job_.Tick(clock_->Now());
+    AfterTransition(&actions);
+    const absl::Duration period =
+        std::max(absl::Milliseconds(5), job_.options().heartbeat_interval / 4);
+    tick_timer_ = scheduler_.Schedule(absl::Now() + period, [this] { Tick(); });
+  }
+  for (auto& action : actions) action();
+}
+
+void CoordinatorService::OnProcessExit(const ProcessExit& exit) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    const JobPhase phase = job_.phase();
+    const bool active = phase == JobPhase::kPending || phase == JobPhase::kRendezvous ||
+                        phase == JobPhase::kRunning;
+    int rank = -1;
+    for (const RankInfo& info : job_.ranks()) {
+      if (info.registration.pid == exit.pid) rank = info.rank;
+    }
+    if (!active) {  // processes of a generation being torn down, or after the end
+      job_.NoteProcessExit(exit.pid, exit.exit_code, exit.signal, exit.error_file);
+      const bool abort_exit = exit.exit_code == kExitAborted || exit.exit_code == kExitPreempted ||
+                              exit.exit_code == 0;
+      if (!exit.killed_by_launcher && !abort_exit && rank >= 0 &&
+          !job_.EarlierFailure(FailureFromProcessExit(exit, rank, true))) {
+        job_.LateProcessDeath(FailureFromProcessExit(exit, rank, true), kDeathSettle);
+      }
+      return;
+    }
+    const bool registered = rank >= 0 || (phase == JobPhase::kRunning && exit.launch_rank >= 0 &&
+                                          job_.CheckMember(job_.generation(), exit.launch_rank).ok());
+    if (exit.exit_code == 0 && rank >= 0) {
+      job_.RankFinished(rank);
+    } else if (exit.exit_code == kExitPreempted && rank >= 0) {
+      job_.RankStopped(rank);
+    } else {
+      job_.RankFailed(FailureFromProcessExit(exit, rank, registered));
+    }
+    AfterTransition(&actions);
+  }
+  for (auto& action : actions) action();
+}
+
+absl::Status CoordinatorService::BeginNextGeneration() {
+  absl::MutexLock lock(&mu_);
+  return job_.BeginNextGeneration(clock_->Now());
+}
+
+absl::StatusOr<int64_t> CoordinatorService::RequestCheckpointStop(const std::string& reason) {
+  Actions actions;
+  absl::StatusOr<int64_t> step;
+  {
+    absl::MutexLock lock(&mu_);
+    step = job_.RequestCheckpointStop(reason);
+    AfterTransition(&actions);
+  }
+  for (auto& action : actions) action();
+  return step;
+}
+
+void CoordinatorService::Abort(const std::string& reason) {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    job_.Abort(reason, clock_->Now());
+    AfterTransition(&actions);
+  }
+  for (auto& action : actions) action();
+}
+
+JobPhase CoordinatorService::phase() const {
+  absl::MutexLock lock(&mu_);
+  return job_.phase();
+}
+
+launch::JobProgress CoordinatorService::progress() const {
+  const JobPhase now = phase();
+  if (now == JobPhase::kRestarting) return launch::JobProgress::kRestarting;
+  return IsTerminal(now) ? launch::JobProgress::kEnded : launch::JobProgress::kActive;
+}
+
+int64_t CoordinatorService::generation() const {
+  absl::MutexLock lock(&mu_);
+  return job_.generation();
+}
+
+proto::GetStatusReply CoordinatorService::Status() const {
+  proto::GetStatusReply reply;
+  absl::MutexLock lock(&mu_);
+  FillJobStatus(job_, latest_metrics_, started_, clock_->Now(), &reply);
+  return reply;
+}
+
+std::string CoordinatorService::FailureReport() const { return Status().failure_report(); }
+
+JobPhase CoordinatorService::AwaitPhaseChange(JobPhase seen, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto changed = [this, seen]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return job_.phase() != seen; };
+  mu_.AwaitWithDeadline(absl::Condition(&changed), deadline);
+  return job_.phase();
+}
+
+void CoordinatorService::Shutdown() {
+  Actions actions;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    scheduler_.Cancel(tick_timer_);
+    FailPendingWaits(grpc::Status(grpc::StatusCode::UNAVAILABLE, "coordinator shutting down"),
+                     &actions);
+  }
+  for (auto& action : actions) action();
+  kv_.FailAllWaits(absl::UnavailableError("coordinator shutting down"));
+  events_.FinishAll();
 }
 
 }  // namespace zt::coordinator

@@ -4,7 +4,8 @@
 // checks the job token (metadata "zt-token", UNAUTHENTICATED and a rate-limited log line when
 // wrong) and the protocol version (FAILED_PRECONDITION naming both); the store's RPCs also
 // the caller's restart generation (ABORTED when stale) and its memory caps
-// (RESOURCE_EXHAUSTED naming the cap and its flag).
+// (RESOURCE_EXHAUSTED naming the cap and its flag). The checks are rpc_authorizer.h's, waiting
+// barriers barrier_table.h's, the streamed events job_event_log.h's, the replies job_replies.h's.
 //
 // The process that started the ranks (the launcher, launch/local_launcher.h) sees the service
 // as its launch::LaunchedJob: it feeds process exits in with OnProcessExit() and drives
@@ -19,12 +20,14 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "coordinator/barrier_table.h"
 #include "coordinator/clock.h"
 #include "coordinator/deadline_scheduler.h"
+#include "coordinator/job_event_log.h"
 #include "coordinator/job_state.h"
 #include "coordinator/kv_table.h"
 #include "coordinator/metrics_writer.h"
-#include "coordinator/rate_limited_log.h"
+#include "coordinator/rpc_authorizer.h"
 #include "launch/launched_job.h"
 #include "proto/zerotune.grpc.pb.h"
 
@@ -123,29 +126,20 @@ class CoordinatorService final : public proto::Coordinator::CallbackService,
     int slot;
     DeadlineScheduler::Id timer = 0;
   };
-  struct PendingBarrier {
-    uint64_t id;
-    int rank;
-    grpc::ServerUnaryReactor* reactor;
-    proto::BarrierReply* reply;
-    DeadlineScheduler::Id timer = 0;
-  };
   class RegisterReactor;
   using Actions = std::vector<std::function<void()>>;
 
-  absl::Status Authorize(grpc::CallbackServerContext* context, const proto::Header& header,
-                         const char* method);
-  // Authorize plus the store's generation check: ABORTED for a caller of another restart
+  // RpcAuthorizer::Authorize plus the store's generation check: ABORTED for a caller of another restart
   // generation, as for every other RPC of a stale generation.
   absl::Status AuthorizeStore(grpc::CallbackServerContext* context, const proto::Header& header,
                               const char* method);
-  void LogRejection(grpc::CallbackServerContext* context, const char* method,
-                    const absl::Status& status);
   absl::Time WaitDeadline(grpc::CallbackServerContext* context, int64_t timeout_ms) const;
-  void FillStatus(proto::GetStatusReply* reply) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes queued job events and fails waits the phase change made moot. Returns the
   // reactor finishes to run after unlocking.
   void AfterTransition(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every waiting registration and barrier finishes with `status` (after unlocking).
+  void FailPendingWaits(const grpc::Status& status, Actions* actions)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CompleteRendezvous(Actions* actions) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A waiting registration ended before the rendezvous (its deadline, or its call was
   // cancelled because the caller went away): its participant is withdrawn from the job so
@@ -153,7 +147,6 @@ class CoordinatorService final : public proto::Coordinator::CallbackService,
   void ExpireRegistration(uint64_t id, bool cancelled);
   void OnBarrierDeadline(const std::string& key, uint64_t id);
   void Tick();
-  void Publish(const std::vector<proto::JobEvent>& events);
   void RecordMetrics(const proto::MetricsRequest& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ServiceOptions options_;
@@ -161,22 +154,18 @@ class CoordinatorService final : public proto::Coordinator::CallbackService,
   absl::Time started_;
   DeadlineScheduler scheduler_;
   KvTable kv_;
-  RateLimitedLog rejections_;
+  RpcAuthorizer authorizer_;
 
   mutable absl::Mutex mu_;
   JobState job_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<PendingRegister>> registers_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::vector<std::unique_ptr<PendingBarrier>>> barriers_
-      ABSL_GUARDED_BY(mu_);
+  BarrierTable barriers_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<MetricsWriter> metrics_ ABSL_GUARDED_BY(mu_);
   proto::MetricsRequest latest_metrics_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   DeadlineScheduler::Id tick_timer_ ABSL_GUARDED_BY(mu_) = 0;
-
-  absl::Mutex watchers_mu_;
-  std::vector<WatchReactor*> watchers_ ABSL_GUARDED_BY(watchers_mu_);
-  std::vector<proto::JobEvent> history_ ABSL_GUARDED_BY(watchers_mu_);
+  JobEventLog events_;
 };
 
 }  // namespace zt::coordinator
