@@ -125,7 +125,7 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
     engine_options.stage = a.stage;
     engine_options.optimizer.lr = 1e-4;
     auto engine = zt::sharding::ZeroEngine::Create(
-        {zt::sharding::ParameterGroup{params, std::nullopt}}, engine_options, shared);
+        {zt::sharding::ParameterGroup{params, std::nullopt, {}}}, engine_options, shared);
     if (!engine.ok()) Die(rank, "engine", engine.status());
     return std::move(*engine);
   };

@@ -131,7 +131,7 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
     zt::sharding::ZeroEngineOptions o;
     o.stage = a.stage;
     o.optimizer = optimizer;
-    auto e = zt::sharding::ZeroEngine::Create({{trainable, std::nullopt}}, o, shared);
+    auto e = zt::sharding::ZeroEngine::Create({{trainable, std::nullopt, {}}}, o, shared);
     if (!e.ok()) Die(rank, "engine", e.status());
     engine = std::move(*e);
     state_bytes = frozen + engine->ParameterBufferBytes() + engine->OptimizerStateBytes() +

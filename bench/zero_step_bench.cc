@@ -161,7 +161,7 @@ int RunRank(int rank, const Args& a, const std::string& dir) {
     options.offload.offload = a.offload;
     options.async_offload_step = async;
     options.gradient_clipping = 1.0;
-    auto engine = zt::sharding::ZeroEngine::Create({{params, std::nullopt}}, options, shared);
+    auto engine = zt::sharding::ZeroEngine::Create({{params, std::nullopt, {}}}, options, shared);
     if (!engine.ok()) {
       std::fprintf(stderr, "rank %d: %s\n", rank, engine.status().ToString().c_str());
       return 1;
