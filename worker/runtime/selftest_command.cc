@@ -137,7 +137,6 @@ int RunSelftest(const SelftestOptions& options) {
     log::Error(absl::StrCat("zerotune-worker selftest: ", runtime.status().message()));
     return 1;
   }
-  log::SetRank((*runtime)->rank());
   absl::StatusOr<int> code = Loop(options, **runtime);
   if (!code.ok()) {
     (*runtime)->Log(absl::StrCat("selftest failed: ", code.status().ToString()));

@@ -7,11 +7,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "coordinator/failure_report.h"
 #include "coordinator/grpc_store.h"
 #include "coordinator/protocol.h"
@@ -119,6 +119,7 @@ absl::StatusOr<std::unique_ptr<WorkerRuntime>> WorkerRuntime::Start(WorkerRuntim
         "(srun -m block, mpirun --map-by slot)"));
   }
   client->set_rank(assignment->rank());
+  log::SetRank(assignment->rank());  // every later log line of this process names its rank
   absl::StatusOr<std::unique_ptr<sharding::PrefixStore>> store = sharding::JobStore(
       std::make_shared<zc::GrpcStore>(client), assignment->job_id(), assignment->generation());
   if (!store.ok()) return store.status();
@@ -176,10 +177,7 @@ WorkerRuntime::~WorkerRuntime() {
 
 std::string WorkerRuntime::LogPrefix() const { return absl::StrCat("[rank ", rank(), "] "); }
 
-void WorkerRuntime::Log(const std::string& message) const {
-  const std::string line = absl::StrCat(LogPrefix(), message, "\n");
-  std::fwrite(line.data(), 1, line.size(), stderr);
-}
+void WorkerRuntime::Log(const std::string& message) const { log::Info(message); }
 
 std::optional<int64_t> WorkerRuntime::stop_step() const {
   const int64_t step = stop_step_.load();

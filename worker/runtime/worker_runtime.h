@@ -86,7 +86,8 @@ class WorkerRuntime {
 
   // "[rank r] " for log lines.
   std::string LogPrefix() const;
-  // Writes "[rank r] <message>\n" to stderr in one write, so ranks' lines never interleave.
+  // "[rank r] <message>" through the log facility (common/log.h, info level; Create set the
+  // process's rank), one write per line, so ranks' lines never interleave.
   void Log(const std::string& message) const;
 
  private:

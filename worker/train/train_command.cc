@@ -175,7 +175,6 @@ int RunRank(const configs::TrainingArguments& args) {
     return 1;
   }
   WorkerRuntime& rt = **runtime;
-  log::SetRank(rt.rank());
   RuntimeObserver observer(rt);
   absl::StatusOr<at::Device> device = SelectTrainingDevice(args.use_cpu, rt.assignment().local_rank());
   if (!device.ok()) {
