@@ -33,9 +33,6 @@ grpc::ServerUnaryReactor* FinishWith(grpc::CallbackServerContext* context, const
   return reactor;
 }
 
-// How long after a reported error a peer's death still counts as its cause.
-constexpr absl::Duration kDeathSettle = absl::Seconds(1);
-
 }  // namespace
 
 // RegisterWorker's reactor: unlike the default one it hears a cancellation (the caller died

@@ -208,6 +208,9 @@ bool JobState::EarlierFailure(RankFailure failure) {
   if (root == nullptr || root->generation != generation_ || !(failure.time < root->time)) {
     return false;
   }
+  if (root->observed_exit && !failure.observed_exit && root->time - failure.time < kDeathSettle) {
+    return false;  // a peer saw the death's socket close before the launcher reaped it
+  }
   for (const RankFailure& known : failures_) {
     if (known.generation == generation_ && failure.pid != 0 && known.pid == failure.pid) {
       return false;  // that process's failure is known; NoteProcessExit completes it
@@ -235,7 +238,9 @@ void JobState::NoteProcessExit(int64_t pid, std::optional<int> exit_code, std::o
 void JobState::LateProcessDeath(RankFailure failure, absl::Duration settle) {
   const RankFailure* root = RootCause();
   if (root == nullptr || root->generation != generation_ || failure.time - phase_since_ > settle) return;
-  if (root->exit_code || root->signal || root->pid == failure.pid) return;  // a death already
+  // A death already; a reported error's own exit code (NoteProcessExit, e.g. its abort after
+  // the report) does not make it one.
+  if (root->observed_exit || root->pid == failure.pid) return;
   failure.generation = generation_;
   failure.time = std::min(failure.time, root->time - absl::Nanoseconds(1));
   failure.reason = absl::StrCat(failure.reason, " (before its peers reported errors)");

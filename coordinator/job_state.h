@@ -66,8 +66,15 @@ struct RankFailure {
   // What the coordinator observed, never the rank's own message (that is in error_json, and
   // printed once, in the failure report): e.g. "no heartbeat for 2.1s (timeout 2s)".
   std::string reason;
+  // The launcher saw the process end (a death), rather than the rank reporting its own error.
+  bool observed_exit = false;
   int64_t generation = 0;  // set by JobState
 };
+
+// How close a process death and a live rank's reported error must be for the death to count as
+// the cause, whichever the coordinator hears first: a peer's collective sees the dead rank's
+// socket close within milliseconds, while the launcher may reap the dead process later.
+inline constexpr absl::Duration kDeathSettle = absl::Seconds(1);
 
 class JobState {
  public:
@@ -99,7 +106,8 @@ class JobState {
   void RankFailed(RankFailure failure);
   // During the teardown: records `failure` when it happened before the recorded root cause
   // (its report was slower; torchrun's rule: the first failure in time is the root cause) and
-  // returns true; a failure after it is the abort's consequence and is ignored.
+  // returns true; a failure after it is the abort's consequence and is ignored, and so is a
+  // reported error less than kDeathSettle before a root cause that is an observed death.
   bool EarlierFailure(RankFailure failure);
   // Completes a recorded failure of process `pid` with how the process ended and, when the
   // launcher knows it, the path of its error file.

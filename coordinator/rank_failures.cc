@@ -17,6 +17,7 @@ RankFailure FailureFromProcessExit(const launch::ProcessExit& exit, int rank, bo
   failure.signal = exit.signal;
   failure.error_json = exit.error_json;
   failure.error_file = exit.error_file;
+  failure.observed_exit = true;
   failure.reason = absl::StrCat("process exited with ", DescribeExit(exit.exit_code, exit.signal),
                                 registered ? "" : " before registering");
   if (absl::StatusOr<ErrorFileContent> content = ParseErrorFileJson(exit.error_json); content.ok()) {

@@ -278,6 +278,7 @@ TEST_F(JobStateTest, PeerDeathSoonAfterAReportedErrorIsItsCause) {
   death.rank = 1;
   death.pid = 101;
   death.signal = 9;
+  death.observed_exit = true;
   death.time = clock_.Now() + absl::Milliseconds(30);
   job.LateProcessDeath(death, absl::Seconds(1));
   EXPECT_EQ(job.RootCause()->rank, 1);
@@ -288,6 +289,57 @@ TEST_F(JobStateTest, PeerDeathSoonAfterAReportedErrorIsItsCause) {
   much_later.time = clock_.Now() + absl::Seconds(3);
   job.LateProcessDeath(much_later, absl::Seconds(1));
   EXPECT_EQ(job.failures().size(), 2u);
+}
+
+// The e2e finding (kill -9 of rank 2 of 4): the reporter aborted (exit 76) and was reaped before
+// the killed rank, so its report carried an exit code by the time the death came in.
+TEST_F(JobStateTest, PeerDeathAfterTheReporterExitedIsStillTheCause) {
+  JobState job(Options(2), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}});
+  RankFailure reported;
+  reported.rank = 0;
+  reported.pid = 100;
+  reported.time = clock_.Now();
+  reported.reason = "reported an error";
+  job.RankFailed(reported);
+  job.NoteProcessExit(100, 76, std::nullopt);  // its abort after the report
+  RankFailure death;
+  death.rank = 1;
+  death.pid = 101;
+  death.signal = 9;
+  death.observed_exit = true;
+  death.time = clock_.Now() + absl::Milliseconds(60);
+  job.LateProcessDeath(death, kDeathSettle);
+  EXPECT_EQ(job.RootCause()->rank, 1);
+  EXPECT_EQ(*job.RootCause()->signal, 9);
+}
+
+// The other order: the launcher saw the death first, then the peer's report arrived with an
+// error-file stamp a little before the death was observed (the launcher reaps later than a
+// socket closes). The death stays the cause; a report well before it is still the first failure.
+TEST_F(JobStateTest, ReportedErrorJustBeforeAnObservedDeathIsItsConsequence) {
+  JobState job(Options(3), clock_.Now());
+  RegisterAll(job, {{"a", 0}, {"a", 1}, {"a", 2}});
+  RankFailure death;
+  death.rank = 2;
+  death.pid = 102;
+  death.signal = 9;
+  death.observed_exit = true;
+  death.time = clock_.Now() + absl::Milliseconds(100);
+  job.RankFailed(death);
+  RankFailure consequence;
+  consequence.rank = 1;
+  consequence.pid = 101;
+  consequence.time = clock_.Now() + absl::Milliseconds(20);
+  consequence.reason = "reported an error";
+  EXPECT_FALSE(job.EarlierFailure(consequence));
+  EXPECT_EQ(job.RootCause()->rank, 2);
+  RankFailure earlier = consequence;  // more than kDeathSettle before: the first failure
+  earlier.rank = 0;
+  earlier.pid = 100;
+  earlier.time = death.time - kDeathSettle - absl::Milliseconds(1);
+  EXPECT_TRUE(job.EarlierFailure(earlier));
+  EXPECT_EQ(job.RootCause()->rank, 0);
 }
 
 TEST_F(JobStateTest, CheckpointStopIsOneStepPastTheHighestReported) {
