@@ -1,4 +1,4 @@
-// The asynchronous offload step at world size 1 (zero_engine_async.cc): bitwise the synchronous
+// The asynchronous offload step at world size 1 (bucket_update_worker.h): bitwise the synchronous
 // step at stages 0-2 with the per-bucket completion counters in forward order
 // (zero_async_offload_check.h), the API's errors by name, and a failed all-gather on the worker
 // thread returned by every later wait, Backward and Step.
