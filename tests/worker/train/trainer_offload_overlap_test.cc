@@ -54,12 +54,15 @@ std::map<std::string, std::string> SafetensorsBytes(const std::string& dir) {
   return files;
 }
 
-// configs/ds/zero2_offload_auto.json with overlap_comm set to `overlap`, written into `dir`.
-std::string OffloadConfig(const std::string& dir, bool overlap) {
+// configs/ds/zero2_offload_auto.json with overlap_comm set to `overlap`, written into `dir`
+// under a name of this rank's own (ranks share `dir`: one rank must not truncate the file the
+// other is reading).
+std::string OffloadConfig(const std::string& dir, bool overlap, int rank) {
   std::ifstream in(std::string(ZT_SOURCE_ROOT_DIR) + "/configs/ds/zero2_offload_auto.json");
   nlohmann::json config = nlohmann::json::parse(in);
   config["zero_optimization"]["overlap_comm"] = overlap;
-  const std::string path = dir + (overlap ? "/overlap.json" : "/no_overlap.json");
+  const std::string path =
+      dir + "/rank" + std::to_string(rank) + (overlap ? "_overlap.json" : "_no_overlap.json");
   std::ofstream(path) << config.dump(2);
   return path;
 }
@@ -103,14 +106,15 @@ OverlapRun TrainOnce(const std::string& golden_name, const std::string& ds_path,
 void CompareOverlapOnRank(const std::string& golden, const std::string& dir,
                           const std::function<std::shared_ptr<sharding::Communicator>()>& comm,
                           const std::function<TrainerPlacement(const std::string&)>& placement) {
-  const OverlapRun overlapped = TrainOnce(golden, OffloadConfig(dir, true), dir + "/overlap",
-                                          comm(), placement("overlap"));
-  const OverlapRun synchronous = TrainOnce(golden, OffloadConfig(dir, false), dir + "/sync",
-                                           comm(), placement("sync"));
+  const int rank = comm()->Rank();
+  const OverlapRun overlapped = TrainOnce(golden, OffloadConfig(dir, true, rank),
+                                          dir + "/overlap", comm(), placement("overlap"));
+  const OverlapRun synchronous = TrainOnce(golden, OffloadConfig(dir, false, rank),
+                                           dir + "/sync", comm(), placement("sync"));
   // Without this the comparison would be of one path with itself.
   EXPECT_GT(overlapped.async_steps, 0) << "overlap_comm did not turn the asynchronous step on";
   EXPECT_EQ(synchronous.async_steps, 0);
-  if (comm()->Rank() != 0) return;  // rank 0 reports the metrics and writes the outputs
+  if (rank != 0) return;  // rank 0 reports the metrics and writes the outputs
   ASSERT_FALSE(synchronous.series.empty());
   EXPECT_EQ(overlapped.series, synchronous.series);
   ASSERT_FALSE(synchronous.outputs.empty());
