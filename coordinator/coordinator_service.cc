@@ -60,7 +60,8 @@ CoordinatorService::CoordinatorService(ServiceOptions options, Clock* clock)
           options_.store_limits),
       authorizer_(options_.token, options_.job.job_id, options_.log_rejections,
                   options_.rejection_log, clock),
-      job_(options_.job, clock->Now()) {
+      job_(options_.job, clock->Now()),
+      metrics_(options_.output_dir, clock) {
   absl::MutexLock lock(&mu_);
   tick_timer_ = scheduler_.Schedule(absl::Now(), [this] { Tick(); });
 }
@@ -289,32 +290,10 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportMetrics(grpc::CallbackServer
     status = job_.CheckMember(request->header().generation(), request->header().rank());
     if (status.ok()) {
       job_.NoteStep(request->step());
-      if (request->header().rank() == 0) RecordMetrics(*request);
+      if (request->header().rank() == 0) metrics_.Record(*request);
     }
   }
   return FinishWith(context, status);
-}
-
-void CoordinatorService::RecordMetrics(const proto::MetricsRequest& request) {
-  latest_metrics_ = request;
-  if (options_.output_dir.empty()) return;
-  if (metrics_ == nullptr) {
-    absl::StatusOr<std::unique_ptr<MetricsWriter>> writer = MetricsWriter::Open(options_.output_dir);
-    if (!writer.ok()) {
-      log::Error(absl::StrCat("[coordinator] metrics: ", writer.status().ToString()));
-      return;
-    }
-    metrics_ = std::move(*writer);
-  }
-  MetricsRecord record;
-  record.step = request.step();
-  record.max_steps = request.max_steps();
-  record.epoch = request.epoch();
-  record.time = clock_->Now();
-  record.values.insert(request.values().begin(), request.values().end());
-  if (absl::Status status = metrics_->Append(record); !status.ok()) {
-    log::Error(absl::StrCat("[coordinator] metrics: ", status.ToString()));
-  }
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Barrier(grpc::CallbackServerContext* context,
@@ -426,7 +405,7 @@ grpc::ServerUnaryReactor* CoordinatorService::GetStatus(grpc::CallbackServerCont
   }
   {
     absl::MutexLock lock(&mu_);
-    FillJobStatus(job_, latest_metrics_, started_, clock_->Now(), reply);
+    FillJobStatus(job_, metrics_.latest(), started_, clock_->Now(), reply);
   }
   return FinishWith(context, absl::OkStatus());
 }
@@ -505,9 +484,9 @@ void CoordinatorService::OnProcessExit(const ProcessExit& exit) {
       job_.NoteProcessExit(exit.pid, exit.exit_code, exit.signal, exit.error_file);
       const bool abort_exit = exit.exit_code == kExitAborted || exit.exit_code == kExitPreempted ||
                               exit.exit_code == 0;
-      if (!exit.killed_by_launcher && !abort_exit && rank >= 0 &&
-          !job_.EarlierFailure(FailureFromProcessExit(exit, rank, true))) {
-        job_.LateProcessDeath(FailureFromProcessExit(exit, rank, true), kDeathSettle);
+      if (!exit.killed_by_launcher && !abort_exit && rank >= 0) {
+        const RankFailure death = FailureFromProcessExit(exit, rank, true);
+        if (!job_.EarlierFailure(death)) job_.LateProcessDeath(death, kDeathSettle);
       }
       return;
     }
@@ -571,7 +550,7 @@ int64_t CoordinatorService::generation() const {
 proto::GetStatusReply CoordinatorService::Status() const {
   proto::GetStatusReply reply;
   absl::MutexLock lock(&mu_);
-  FillJobStatus(job_, latest_metrics_, started_, clock_->Now(), &reply);
+  FillJobStatus(job_, metrics_.latest(), started_, clock_->Now(), &reply);
   return reply;
 }
 

@@ -26,7 +26,7 @@
 #include "coordinator/job_event_log.h"
 #include "coordinator/job_state.h"
 #include "coordinator/kv_table.h"
-#include "coordinator/metrics_writer.h"
+#include "coordinator/metrics_recorder.h"
 #include "coordinator/rpc_authorizer.h"
 #include "launch/launched_job.h"
 #include "proto/zerotune.grpc.pb.h"
@@ -147,7 +147,6 @@ class CoordinatorService final : public proto::Coordinator::CallbackService,
   void ExpireRegistration(uint64_t id, bool cancelled);
   void OnBarrierDeadline(const std::string& key, uint64_t id);
   void Tick();
-  void RecordMetrics(const proto::MetricsRequest& request) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ServiceOptions options_;
   Clock* clock_;
@@ -161,8 +160,7 @@ class CoordinatorService final : public proto::Coordinator::CallbackService,
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<uint64_t, std::unique_ptr<PendingRegister>> registers_ ABSL_GUARDED_BY(mu_);
   BarrierTable barriers_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<MetricsWriter> metrics_ ABSL_GUARDED_BY(mu_);
-  proto::MetricsRequest latest_metrics_ ABSL_GUARDED_BY(mu_);
+  MetricsRecorder metrics_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   DeadlineScheduler::Id tick_timer_ ABSL_GUARDED_BY(mu_) = 0;
   JobEventLog events_;
